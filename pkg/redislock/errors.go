@@ -1,0 +1,88 @@
+package redislock
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+var (
+	// ErrHeld means another owner holds the lease. The error is a *HeldError
+	// that says who and for how long.
+	ErrHeld = errors.New("redislock: held by another owner")
+	// ErrLost means a renew found the lease gone or owned by someone else:
+	// the caller no longer holds it and must stop acting as its owner.
+	ErrLost = errors.New("redislock: lease lost")
+	// ErrForeign means a key of the lock holds a value that baton did not
+	// write (another type, a foreign string, no TTL). baton never deletes or
+	// overwrites it; an operator must remove it.
+	ErrForeign = errors.New("redislock: foreign value at lock key")
+	// ErrNotHeld means Release or Unlock was called by an owner that no longer
+	// holds the lease (it expired or was taken over); nothing was deleted.
+	ErrNotHeld = errors.New("redislock: not held by this owner")
+	// ErrTimeout means TryLock's wait time ran out while another owner held
+	// the lock.
+	ErrTimeout = errors.New("redislock: wait time elapsed")
+	// ErrInvalid marks invalid arguments, such as a bad lock name or TTL.
+	ErrInvalid = errors.New("redislock: invalid argument")
+	// ErrUnexpectedReply means a script answered in a shape this version does
+	// not know, for example after a partial upgrade.
+	ErrUnexpectedReply = errors.New("redislock: unexpected script reply")
+)
+
+// Holder describes the current owner of a lease held by someone else.
+type Holder struct {
+	// Identity is the holder's identity (for example its pod name).
+	Identity string
+	// Fence is the holder's fencing token.
+	Fence uint64
+	// Remaining is the lease's PTTL when it was read.
+	Remaining time.Duration
+}
+
+// HeldError is returned when another owner holds the lease. It matches
+// ErrHeld with errors.Is.
+type HeldError struct {
+	Lock   string
+	Holder Holder
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("redislock: lock %q held by %q (fence %d) for %v more",
+		e.Lock, e.Holder.Identity, e.Holder.Fence, e.Holder.Remaining)
+}
+
+// Is makes errors.Is(err, ErrHeld) true.
+func (e *HeldError) Is(target error) bool { return target == ErrHeld }
+
+// ForeignError reports a value at a lock key that baton did not write. It
+// matches ErrForeign with errors.Is.
+type ForeignError struct {
+	Key  string
+	What string
+}
+
+func (e *ForeignError) Error() string {
+	return fmt.Sprintf("redislock: foreign value at key %q (%s); baton leaves it untouched, remove it by hand", e.Key, e.What)
+}
+
+// Is makes errors.Is(err, ErrForeign) true.
+func (e *ForeignError) Is(target error) bool { return target == ErrForeign }
+
+// LostError reports a renew that found the lease gone or someone else's. It
+// matches ErrLost with errors.Is.
+type LostError struct {
+	Lock string
+	// Holder is the identity that holds the lease now, or "" when it is gone.
+	Holder string
+}
+
+func (e *LostError) Error() string {
+	if e.Holder == "" {
+		return fmt.Sprintf("redislock: lease on %q lost: key gone", e.Lock)
+	}
+	return fmt.Sprintf("redislock: lease on %q lost: now held by %q", e.Lock, e.Holder)
+}
+
+// Is makes errors.Is(err, ErrLost) true.
+func (e *LostError) Is(target error) bool { return target == ErrLost }

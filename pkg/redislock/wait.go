@@ -1,0 +1,101 @@
+package redislock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// wakeSlack is added to an observed PTTL before the next try, because PTTL
+// is rounded to whole milliseconds. It is the whole of a crash failover's
+// overshoot beyond the TTL that baton itself adds.
+const wakeSlack = time.Millisecond
+
+// Acquire takes the lease for ttl, waiting as long as ctx allows while
+// another owner holds it. onHeld, if not nil, is called after every attempt
+// that finds the lease held, with the holder seen.
+//
+// After the first failed try, Acquire subscribes to the release channel and
+// only then tries again, so a release between the two is never missed. It
+// then sleeps until a release message arrives or the observed PTTL runs out,
+// whichever comes first: there is no fixed polling interval, and a lost
+// message costs at most one TTL.
+func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, onHeld func(Holder)) (*Lease, error) {
+	lease, err := l.TryAcquire(ctx, identity, ttl)
+	var held *HeldError
+	if !errors.As(err, &held) {
+		return lease, err
+	}
+	if onHeld != nil {
+		onHeld(held.Holder)
+	}
+
+	w, err := l.Watch(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer w.Close()
+	for {
+		lease, err = l.TryAcquire(ctx, identity, ttl)
+		if !errors.As(err, &held) {
+			return lease, err
+		}
+		if onHeld != nil {
+			onHeld(held.Holder)
+		}
+		if err := w.Wait(ctx, held.Holder.Remaining+wakeSlack); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Watcher is a subscription to a lock's release channel.
+type Watcher struct {
+	lock     *Lock
+	close    func() error
+	released <-chan struct{}
+}
+
+// Watch subscribes to the lock's release channel and returns once Redis has
+// confirmed the subscription: every release after Watch returns wakes
+// Wait. The subscription reconnects by itself after a dropped connection;
+// releases during the gap are lost, which is why Wait also takes a timeout.
+func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
+	ps := l.client.Subscribe(ctx, l.channel)
+	if _, err := ps.Receive(ctx); err != nil {
+		_ = ps.Close()
+		return nil, fmt.Errorf("redislock: subscribe %q: %w", l.channel, err)
+	}
+	msgs := ps.Channel()
+	released := make(chan struct{}, 1)
+	go func() {
+		for range msgs {
+			// Coalesce: one pending wake-up is enough for any number of
+			// releases, since each wake-up makes one fresh try.
+			select {
+			case released <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	return &Watcher{lock: l, close: ps.Close, released: released}, nil
+}
+
+// Wait blocks until a release is announced, d elapses, or ctx ends; only the
+// last returns an error (ctx.Err(), wrapped).
+func (w *Watcher) Wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-w.released:
+		return nil
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("redislock: wait for %q: %w", w.lock.name, context.Cause(ctx))
+	}
+}
+
+// Close ends the subscription.
+func (w *Watcher) Close() error { return w.close() }

@@ -1,0 +1,21 @@
+// Package election runs a leader election on any Locker, in the shape of
+// client-go's tools/leaderelection.
+//
+// An Elector takes the lock, renews it every RenewInterval, and steps down
+// on its own when no renewal has succeeded for RenewDeadline, which is
+// shorter than the lease TTL. Validity is measured on the monotonic clock
+// from the moment the last successful acquire or renew was sent, and it is
+// checked on every read: a process paused past its deadline (SIGSTOP, a long
+// GC) never reports itself leader when it resumes.
+//
+// What it guarantees: while Status reports Leader, no other elector on the
+// same lock can have acquired it, provided that Redis has not lost the lease
+// (a failover to a replica that missed it, a restart without persistence)
+// and that the local clock does not run slower than Redis's by more than the
+// margin LeaseTTL-RenewDeadline. Work that must never overlap should also
+// pass the term's fencing token to the systems it writes to, which can then
+// reject a stale leader: fences only grow.
+//
+// What it does not guarantee: that a caller who read Status a moment ago is
+// still leader now. Read it again, use the leader context, or use fencing.
+package election

@@ -1,0 +1,61 @@
+# baton: the two set-up commands are `make demo` and `make test`. Each
+# installs what it needs: Debian packages through apt-get when run as root,
+# Go modules through the module proxy.
+
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# Shared by `make build` and the Dockerfile: a static, stripped, stamped binary.
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)
+BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
+IMAGE     ?= baton:$(VERSION)
+BIN       := bin
+
+.PHONY: all build demo test test-unit bench-core image deps-redis fmt vet clean help
+
+all: build
+
+help:
+	@echo "make demo        run three sidecars on a throwaway Redis: handover and failover"
+	@echo "make test        vet, gofmt and go test -race against real Redis"
+	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
+	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
+	@echo "make image       docker build -t $(IMAGE) ."
+
+build:
+	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN)/baton ./cmd/sidecar
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/batchjob ./examples/batchjob
+
+# deps-redis installs redis-server (and redis-cli) when missing: with
+# apt-get as root, otherwise it says what to install.
+deps-redis:
+	@if ! command -v redis-server >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing redis-server with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server redis-tools >/dev/null; \
+	  else \
+	    echo "redis-server is missing: install it (Debian: sudo apt-get install redis-server redis-tools)" >&2; exit 1; \
+	  fi; \
+	fi
+
+demo: deps-redis build
+	$(GO) run ./hack/demo --baton $(BIN)/baton --job $(BIN)/batchjob
+
+fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+test: deps-redis fmt vet
+	$(GO) test -race -count=1 -timeout 20m ./...
+
+bench-core: deps-redis build
+	$(GO) run ./hack/benchcore --baton $(BIN)/baton
+
+image:
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMAGE) .
+
+clean:
+	rm -rf $(BIN)

@@ -4,14 +4,18 @@
 // It shows the pattern every batch container should follow:
 //
 //  1. Long-poll GET /leader?wait=30s until it answers 200.
-//  2. Before each unit of work, check GET /leader again (it is cheap), and
-//     pass the fence from the body to every downstream write, so that the
-//     downstream system can reject a stale leader.
-//  3. On 503, a connection error, or a changed fence, stop at once and go
-//     back to step 1.
+//  2. Work under a context that is cancelled the moment the sidecar's event
+//     stream (GET /leader/watch) reports anything but this term, or drops.
+//     Before each unit of work, check GET /leader again (it is cheap).
+//  3. Pass the fence to every downstream write, so that the downstream
+//     system can reject a stale leader: no sidecar can stop a write that is
+//     already on the wire.
+//  4. On 503, a connection error, or a changed fence, stop and go back to
+//     step 1.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -57,18 +62,55 @@ func run(ctx context.Context, base string, unit time.Duration) error {
 		}
 		fence := st.Fence
 		fmt.Printf("leading with fence %d: starting work\n", fence)
-		// 2. Work in small units, checking before each one.
-		for n := 1; ctx.Err() == nil; n++ {
-			st, err := leader(ctx, client, base+"/leader")
-			if err != nil || !st.Leader || st.Fence != fence {
-				fmt.Printf("no longer leading (fence %d): stopped after %d units\n", fence, n-1)
-				break
-			}
-			fmt.Printf("unit %d under fence %d\n", n, fence)
-			sleep(ctx, unit)
-		}
+		work(ctx, client, base, fence, unit)
 	}
 	return ctx.Err()
+}
+
+// work runs units of work while the term with this fence lasts.
+func work(ctx context.Context, client *http.Client, base string, fence uint64, unit time.Duration) {
+	termCtx, endTerm := context.WithCancel(ctx)
+	defer endTerm()
+	go func() {
+		defer endTerm()
+		watchTerm(termCtx, base, fence)
+	}()
+	n := 0
+	for termCtx.Err() == nil {
+		st, err := leader(termCtx, client, base+"/leader")
+		if err != nil || !st.Leader || st.Fence != fence {
+			break
+		}
+		n++
+		fmt.Printf("unit %d under fence %d\n", n, fence)
+		sleep(termCtx, unit) // a real job writes here, passing fence along
+	}
+	fmt.Printf("no longer leading (fence %d): stopped after %d units\n", fence, n)
+}
+
+// watchTerm returns as soon as the event stream shows that the term with
+// this fence is over, or the stream ends.
+func watchTerm(ctx context.Context, base string, fence uint64) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/leader/watch", nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var st leaderBody
+		if json.Unmarshal([]byte(data), &st) != nil || !st.Leader || st.Fence != fence {
+			return
+		}
+	}
 }
 
 func leader(ctx context.Context, client *http.Client, url string) (leaderBody, error) {

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/baton-dev/baton/hack/internal/proc"
+	"github.com/baton-dev/baton/internal/proc"
 )
 
 const lock = "nightly-report"
@@ -110,6 +110,7 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	say("handover: %s leads with fence %d, %.1f ms after the SIGTERM", next.Identity, st2.Fence, ms(at.Sub(start)))
 	<-leader.Exited()
 	say("%s exited with code %d", leader.Identity, leader.Cmd.ProcessState.ExitCode())
+	stopJob(replicas[leader.Identity])
 	pause(ctx, 1500*time.Millisecond)
 
 	// Crash failover: no release message, so the waiter takes over when the
@@ -118,6 +119,7 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	say("kill -9 %s (crash: no release; the lease must expire first)", next.Identity)
 	start = time.Now()
 	replicas[next.Identity].sidecar.Kill()
+	stopJob(replicas[next.Identity])
 	last, st3, at, err := proc.FirstLeader(ctx, sidecars)
 	if err != nil {
 		return err
@@ -128,6 +130,11 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 
 	say("fences grew %d → %d → %d; cleaning up", st.Fence, st2.Fence, st3.Fence)
 	return nil
+}
+
+// stopJob ends a job whose sidecar is gone, as its pod would end.
+func stopJob(r *replica) {
+	_ = r.job.Process.Signal(syscall.SIGTERM)
 }
 
 func remove(ss []*proc.Sidecar, s *proc.Sidecar) []*proc.Sidecar {

@@ -72,6 +72,27 @@ type Config struct {
 	Clock clock.Clock
 }
 
+// ValidateIdentity checks an identity: 1 to MaxIdentityLen bytes of
+// printable characters without spaces. The error is a *ConfigError for the
+// field Identity.
+func ValidateIdentity(id string) error {
+	bad := func(format string, args ...any) error {
+		return &ConfigError{Field: "Identity", Rule: fmt.Sprintf(format, args...)}
+	}
+	if id == "" {
+		return bad("must not be empty")
+	}
+	if len(id) > MaxIdentityLen {
+		return bad("must be at most %d bytes (got %d)", MaxIdentityLen, len(id))
+	}
+	for _, r := range id {
+		if !unicode.IsPrint(r) || r == ' ' {
+			return bad("must contain printable characters without spaces (got %q)", id)
+		}
+	}
+	return nil
+}
+
 // validate fills defaults and checks every rule, returning the first
 // violation as a *ConfigError.
 func (c *Config) validate() error {
@@ -84,16 +105,8 @@ func (c *Config) validate() error {
 	if err := redislock.ValidateName(c.Name); err != nil {
 		return bad("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Name)
 	}
-	if c.Identity == "" {
-		return bad("Identity", "must not be empty")
-	}
-	if len(c.Identity) > MaxIdentityLen {
-		return bad("Identity", "must be at most %d bytes (got %d)", MaxIdentityLen, len(c.Identity))
-	}
-	for _, r := range c.Identity {
-		if !unicode.IsPrint(r) || r == ' ' {
-			return bad("Identity", "must contain printable characters without spaces (got %q)", c.Identity)
-		}
+	if err := ValidateIdentity(c.Identity); err != nil {
+		return err
 	}
 
 	if c.LeaseTTL == 0 {

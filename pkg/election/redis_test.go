@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/election"
-	"github.com/baton-dev/baton/pkg/internal/redistest"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 

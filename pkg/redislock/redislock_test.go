@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/baton-dev/baton/pkg/internal/redistest"
+	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 

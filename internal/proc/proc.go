@@ -170,9 +170,12 @@ func (s *Sidecar) Leader(ctx context.Context, wait time.Duration) (Status, error
 }
 
 // WaitReady polls the sidecar's /readyz until it answers 200 (start-up only).
-func (s *Sidecar) WaitReady(ctx context.Context) error {
+func (s *Sidecar) WaitReady(ctx context.Context) error { return s.WaitProbe(ctx, "/readyz") }
+
+// WaitProbe polls a probe path until it answers 200 (start-up only).
+func (s *Sidecar) WaitProbe(ctx context.Context, path string) error {
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.ProbeURL+"/readyz", nil)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.ProbeURL+path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			_ = resp.Body.Close()

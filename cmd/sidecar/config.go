@@ -1,0 +1,291 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/redislock"
+)
+
+// Redis modes accepted by --redis-mode.
+const (
+	modeStandalone = "standalone"
+	modeSentinel   = "sentinel"
+	modeCluster    = "cluster"
+)
+
+// config is everything the sidecar is told at start-up. Each field is a flag
+// with an environment fallback BATON_<FLAG>, for example --redis-addr and
+// BATON_REDIS_ADDR. A flag on the command line wins over the environment.
+type config struct {
+	Lock      string
+	Identity  string
+	KeyPrefix string
+
+	RedisAddrs            []string
+	RedisMode             string
+	RedisMasterName       string
+	RedisUsername         string
+	RedisPassword         string // from BATON_REDIS_PASSWORD or --redis-password-file
+	RedisPasswordFile     string
+	RedisSentinelPassword string // from BATON_REDIS_SENTINEL_PASSWORD or the file
+	RedisSentinelPassFile string
+	RedisDB               int
+	RedisTLS              bool
+	RedisCAFile           string
+	RedisCertFile         string
+	RedisKeyFile          string
+	RedisTLSServerName    string
+
+	LeaseTTL       time.Duration
+	RenewInterval  time.Duration
+	RenewDeadline  time.Duration
+	ReleaseTimeout time.Duration
+	ResignHoldOff  time.Duration
+
+	APIAddr   string
+	ProbeAddr string
+	ReadyWhen string
+	LogFormat string
+	LogLevel  string
+}
+
+// errUsage marks errors that end the process with exit code 2.
+var errUsage = errors.New("invalid configuration")
+
+// parseConfig reads flags from args and the BATON_* environment, fills the
+// defaults and validates every field. It never touches the network.
+func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	c := &config{}
+	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var addrs string
+	fs.StringVar(&c.Lock, "lock", "", "name of the lock to elect on (required; A-Z a-z 0-9 . _ -, at most 128)")
+	fs.StringVar(&c.Identity, "identity", "", "this replica's identity (default $POD_NAME, else the hostname)")
+	fs.StringVar(&c.KeyPrefix, "key-prefix", redislock.DefaultPrefix, "prefix of the lock's Redis keys")
+	fs.StringVar(&addrs, "redis-addr", "127.0.0.1:6379", "comma-separated Redis addresses (sentinels in sentinel mode, seed nodes in cluster mode)")
+	fs.StringVar(&c.RedisMode, "redis-mode", modeStandalone, "standalone, sentinel or cluster")
+	fs.StringVar(&c.RedisMasterName, "redis-master-name", "", "Sentinel master name (required with --redis-mode=sentinel)")
+	fs.StringVar(&c.RedisUsername, "redis-username", "", "Redis ACL user name")
+	fs.StringVar(&c.RedisPasswordFile, "redis-password-file", "", "file holding the Redis password (or set BATON_REDIS_PASSWORD)")
+	fs.StringVar(&c.RedisSentinelPassFile, "redis-sentinel-password-file", "", "file holding the Sentinel password (or set BATON_REDIS_SENTINEL_PASSWORD)")
+	fs.IntVar(&c.RedisDB, "redis-db", 0, "Redis database number (standalone and sentinel only)")
+	fs.BoolVar(&c.RedisTLS, "redis-tls", false, "connect to Redis over TLS")
+	fs.StringVar(&c.RedisCAFile, "redis-ca-file", "", "PEM CA bundle to verify Redis (default: the system roots)")
+	fs.StringVar(&c.RedisCertFile, "redis-cert-file", "", "PEM client certificate for mutual TLS")
+	fs.StringVar(&c.RedisKeyFile, "redis-key-file", "", "PEM client key for mutual TLS")
+	fs.StringVar(&c.RedisTLSServerName, "redis-tls-server-name", "", "server name to verify (default: the host of the address)")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "lease TTL in Redis")
+	fs.DurationVar(&c.RenewInterval, "renew-interval", 0, "time between renewals (default lease-ttl/3)")
+	fs.DurationVar(&c.RenewDeadline, "renew-deadline", 0, "step down when no renewal succeeded for this long (default 2*lease-ttl/3)")
+	fs.DurationVar(&c.ReleaseTimeout, "release-timeout", 5*time.Second, "bound on stepping down and releasing at shutdown or resign")
+	fs.DurationVar(&c.ResignHoldOff, "resign-hold-off", 0, "default hold-off of POST /leader/release (default lease-ttl)")
+	fs.StringVar(&c.APIAddr, "api-addr", "127.0.0.1:4040", "listen address of the leader API (keep it on loopback: it can resign)")
+	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz, /readyz and /metrics")
+	fs.StringVar(&c.ReadyWhen, "ready-when", "connected", "readiness: connected (Redis reachable, loop running) or leader")
+	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
+	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := envName(f.Name)
+		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
+			if err := f.Value.Set(v); err != nil {
+				envErr = fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	c.RedisAddrs = splitList(addrs)
+	if c.Identity == "" {
+		c.Identity = getenv("POD_NAME")
+	}
+	if c.Identity == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("%w: --identity not set, POD_NAME empty and no hostname: %v", errUsage, err)
+		}
+		c.Identity = h
+	}
+	if err := c.readSecrets(getenv); err != nil {
+		return nil, err
+	}
+	if c.RenewInterval == 0 {
+		c.RenewInterval = c.LeaseTTL / 3
+	}
+	if c.RenewDeadline == 0 {
+		c.RenewDeadline = 2 * c.LeaseTTL / 3
+	}
+	if c.ResignHoldOff == 0 && !set["resign-hold-off"] && getenv(envName("resign-hold-off")) == "" {
+		c.ResignHoldOff = c.LeaseTTL
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// envName is the environment fallback of a flag: BATON_ and the flag's name
+// in upper case with dashes as underscores.
+func envName(flagName string) string {
+	return "BATON_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// readSecrets takes passwords from files or the environment, never from the
+// command line, where every user of the machine could read them.
+func (c *config) readSecrets(getenv func(string) string) error {
+	read := func(flagName, path, env string) (string, error) {
+		if path == "" {
+			return getenv(env), nil
+		}
+		if getenv(env) != "" {
+			return "", fmt.Errorf("%w: set either --%s or %s, not both", errUsage, flagName, env)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", fmt.Errorf("%w: --%s: %v", errUsage, flagName, err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	var err error
+	if c.RedisPassword, err = read("redis-password-file", c.RedisPasswordFile, "BATON_REDIS_PASSWORD"); err != nil {
+		return err
+	}
+	c.RedisSentinelPassword, err = read("redis-sentinel-password-file", c.RedisSentinelPassFile, "BATON_REDIS_SENTINEL_PASSWORD")
+	return err
+}
+
+// validate checks each field and names the flag and the rule it breaks.
+func (c *config) validate() error {
+	bad := func(flagName, format string, args ...any) error {
+		return fmt.Errorf("%w: --%s %s", errUsage, flagName, fmt.Sprintf(format, args...))
+	}
+	if c.Lock == "" {
+		return bad("lock", "is required")
+	}
+	if err := redislock.ValidateName(c.Lock); err != nil {
+		return bad("lock", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Lock)
+	}
+	var ce *election.ConfigError
+	if errors.As(election.ValidateIdentity(c.Identity), &ce) {
+		return bad("identity", "%s", ce.Rule)
+	}
+	if err := redislock.ValidateName(c.KeyPrefix); err != nil {
+		return bad("key-prefix", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.KeyPrefix)
+	}
+	if len(c.RedisAddrs) == 0 {
+		return bad("redis-addr", "must name at least one host:port")
+	}
+	for _, a := range c.RedisAddrs {
+		if i := strings.LastIndex(a, ":"); i <= 0 || i == len(a)-1 {
+			return bad("redis-addr", "entries must be host:port (got %q)", a)
+		}
+	}
+	switch c.RedisMode {
+	case modeStandalone:
+		if len(c.RedisAddrs) != 1 {
+			return bad("redis-addr", "must be a single address with --redis-mode=standalone (got %d)", len(c.RedisAddrs))
+		}
+		if c.RedisMasterName != "" {
+			return bad("redis-master-name", "requires --redis-mode=sentinel")
+		}
+	case modeSentinel:
+		if c.RedisMasterName == "" {
+			return bad("redis-master-name", "is required with --redis-mode=sentinel")
+		}
+	case modeCluster:
+		if c.RedisMasterName != "" {
+			return bad("redis-master-name", "requires --redis-mode=sentinel")
+		}
+		if c.RedisDB != 0 {
+			return bad("redis-db", "must be 0 with --redis-mode=cluster")
+		}
+	default:
+		return bad("redis-mode", "must be standalone, sentinel or cluster (got %q)", c.RedisMode)
+	}
+	if c.RedisDB < 0 {
+		return bad("redis-db", "must not be negative (got %d)", c.RedisDB)
+	}
+	if !c.RedisTLS && (c.RedisCAFile != "" || c.RedisCertFile != "" || c.RedisKeyFile != "" || c.RedisTLSServerName != "") {
+		return bad("redis-tls", "must be set when a TLS file or server name is given")
+	}
+	if (c.RedisCertFile == "") != (c.RedisKeyFile == "") {
+		return bad("redis-cert-file", "and --redis-key-file must be given together")
+	}
+	if c.LeaseTTL < 3*time.Millisecond || c.LeaseTTL%time.Millisecond != 0 {
+		return bad("lease-ttl", "must be a whole number of milliseconds, at least 3ms (got %v)", c.LeaseTTL)
+	}
+	if c.RenewInterval <= 0 {
+		return bad("renew-interval", "must be greater than 0 (got %v)", c.RenewInterval)
+	}
+	if c.RenewInterval >= c.RenewDeadline {
+		return bad("renew-interval", "must be less than --renew-deadline (got %v >= %v)", c.RenewInterval, c.RenewDeadline)
+	}
+	if c.RenewDeadline >= c.LeaseTTL {
+		return bad("renew-deadline", "must be less than --lease-ttl (got %v >= %v)", c.RenewDeadline, c.LeaseTTL)
+	}
+	if c.ReleaseTimeout <= 0 {
+		return bad("release-timeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
+	}
+	if c.ResignHoldOff < 0 {
+		return bad("resign-hold-off", "must not be negative (got %v)", c.ResignHoldOff)
+	}
+	if c.APIAddr == "" {
+		return bad("api-addr", "must not be empty")
+	}
+	if c.ProbeAddr == "" {
+		return bad("probe-addr", "must not be empty")
+	}
+	if c.APIAddr == c.ProbeAddr {
+		return bad("probe-addr", "must differ from --api-addr")
+	}
+	switch c.ReadyWhen {
+	case "connected", "leader":
+	default:
+		return bad("ready-when", "must be connected or leader (got %q)", c.ReadyWhen)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		return bad("log-format", "must be json or text (got %q)", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return bad("log-level", "must be debug, info, warn or error (got %q)", c.LogLevel)
+	}
+	return nil
+}

@@ -1,0 +1,55 @@
+// Command baton is the leader-election sidecar: it holds a Redis lease for
+// one replica of a batch workload and tells the batch container, through a
+// local HTTP API, probes and metrics, whether this replica leads.
+//
+// main only configures and wires; the election lives in pkg/election and
+// the lease in pkg/redislock.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+)
+
+// Exit codes.
+const (
+	exitOK     = 0
+	exitFailed = 1
+	exitUsage  = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version") {
+		fmt.Fprintf(stdout, "baton %s (revision %s, %s)\n", version, buildRevision(), runtime.Version())
+		return exitOK
+	}
+	cfg, err := parseConfig(args, getenv, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		return exitUsage
+	}
+	sc, err := newSidecar(cfg, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "baton: %v\n", err)
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	if err := sc.run(); err != nil {
+		sc.log.Error("sidecar failed", "err", err)
+		return exitFailed
+	}
+	return exitOK
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/election"
+)
+
+// StatusBody is the JSON body of GET /leader, for 200 and 503 alike, and
+// the data of each GET /leader/watch event.
+type StatusBody struct {
+	// Leader is true while this replica leads with a valid term.
+	Leader bool `json:"leader"`
+	// Identity is this replica's identity.
+	Identity string `json:"identity"`
+	// Holder is the identity seen holding the lock ("" when unknown).
+	Holder string `json:"holder"`
+	// Fence is the term's fencing token, present only when Leader (fences
+	// start at 1). Pass it to the systems written to.
+	Fence uint64 `json:"fence,omitempty"`
+	// RemainingMS is how many more milliseconds the term stays valid
+	// without another renewal, rounded down; 0 unless Leader.
+	RemainingMS int64 `json:"remaining_ms"`
+	// TermStart is when the term began, RFC 3339 in UTC; present only when
+	// Leader.
+	TermStart string `json:"term_start,omitempty"`
+	// Lock is the lock's name.
+	Lock string `json:"lock"`
+	// HoldOffMS is how many more milliseconds this replica stays out of
+	// the election after a release, rounded up; absent when none.
+	HoldOffMS int64 `json:"hold_off_ms,omitempty"`
+	// LastError is the last lock error, absent once an operation succeeds.
+	LastError string `json:"last_error,omitempty"`
+}
+
+func newStatusBody(st election.Status) StatusBody {
+	b := StatusBody{
+		Leader:    st.Leader,
+		Identity:  st.Identity,
+		Holder:    st.Holder,
+		Lock:      st.Name,
+		HoldOffMS: ceilMillis(st.HoldOff),
+		LastError: st.LastError,
+	}
+	if st.Leader {
+		b.Fence = st.Fence
+		b.RemainingMS = max(st.Remaining.Milliseconds(), 0)
+		if !st.TermStart.IsZero() {
+			b.TermStart = st.TermStart.UTC().Format(time.RFC3339Nano)
+		}
+	}
+	return b
+}
+
+// ceilMillis rounds a positive d up to whole milliseconds, so that a
+// hold-off still running never reads as 0.
+func ceilMillis(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	ms := d.Milliseconds()
+	if d%time.Millisecond != 0 {
+		ms++
+	}
+	return ms
+}
+
+// ReleaseBody is the JSON body of a successful POST /leader/release.
+type ReleaseBody struct {
+	// Released is true when this replica held the lock and released it.
+	Released bool `json:"released"`
+	// HoldOffMS is the hold-off applied, in milliseconds.
+	HoldOffMS int64 `json:"hold_off_ms"`
+}
+
+// ErrorBody is the JSON body of every error response.
+type ErrorBody struct {
+	Error string `json:"error"`
+}
+
+// releaseRequest is the optional JSON body of POST /leader/release.
+type releaseRequest struct {
+	HoldOff *string `json:"hold_off"`
+}
+
+func (h *handler) writeJSON(w http.ResponseWriter, code int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		// Not expected: every body is plain strings and numbers.
+		h.log.Error("encode response", "err", err)
+		code, data = http.StatusInternalServerError, []byte(`{"error":"cannot encode response"}`)
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/json")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+func (h *handler) writeError(w http.ResponseWriter, r *http.Request, code int, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	h.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", msg)
+	h.writeJSON(w, code, ErrorBody{Error: msg})
+}
+
+// writeRequestError answers err, a *requestError or else a bad request.
+func (h *handler) writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
+	code := http.StatusBadRequest
+	if re, ok := errors.AsType[*requestError](err); ok {
+		code = re.code
+	}
+	h.writeError(w, r, code, "%s", err.Error())
+}

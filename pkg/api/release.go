@@ -1,0 +1,94 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/election"
+)
+
+// maxReleaseBody is the largest request body POST /leader/release reads.
+const maxReleaseBody = 4 << 10
+
+// release serves POST /leader/release: resign, and stay out of the election
+// for the hold-off given as ?hold_off=10s or as {"hold_off":"10s"}, or else
+// for Options.DefaultHoldOff.
+func (h *handler) release(w http.ResponseWriter, r *http.Request) {
+	holdOff, err := h.releaseHoldOff(w, r)
+	if err != nil {
+		h.writeRequestError(w, r, err)
+		return
+	}
+	released, err := h.e.Resign(r.Context(), holdOff)
+	switch {
+	case errors.Is(err, election.ErrNotRunning):
+		h.writeError(w, r, http.StatusServiceUnavailable, "election not running")
+		return
+	case err != nil && r.Context().Err() != nil:
+		// The client went away; the resign goes ahead without it.
+		h.log.Info("release requested, client went away", "hold_off", holdOff, "remote", r.RemoteAddr)
+		return
+	case err != nil:
+		h.log.Error("release failed", "hold_off", holdOff, "remote", r.RemoteAddr, "err", err)
+		h.writeError(w, r, http.StatusInternalServerError, "resign: %v", err)
+		return
+	}
+	h.log.Info("release requested", "released", released, "hold_off", holdOff, "remote", r.RemoteAddr)
+	h.writeJSON(w, http.StatusOK, ReleaseBody{Released: released, HoldOffMS: ceilMillis(holdOff)})
+}
+
+// releaseHoldOff returns the hold-off a release asks for.
+func (h *handler) releaseHoldOff(w http.ResponseWriter, r *http.Request) (time.Duration, error) {
+	q, err := query(r, "hold_off")
+	if err != nil {
+		return 0, err
+	}
+	inBody, err := readReleaseBody(w, r)
+	if err != nil {
+		return 0, err
+	}
+	inQuery, ok := q["hold_off"]
+	switch {
+	case ok && inBody != nil:
+		return 0, badRequest("hold_off: give it in the query or in the body, not both")
+	case ok:
+		return parseDuration("hold_off", inQuery[0], 0)
+	case inBody != nil:
+		return parseDuration("hold_off", *inBody, 0)
+	}
+	return h.opts.DefaultHoldOff, nil
+}
+
+// readReleaseBody reads the optional JSON body of a release and returns its
+// hold_off, nil when absent. An empty body is accepted with any Content-Type.
+func readReleaseBody(w http.ResponseWriter, r *http.Request) (*string, error) {
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReleaseBody))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return nil, &requestError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", maxReleaseBody)}
+		}
+		return nil, badRequest("request body: %v", err)
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, nil
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
+		return nil, &requestError{code: http.StatusUnsupportedMediaType, msg: "request body: Content-Type must be application/json"}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var req releaseRequest
+	if err := dec.Decode(&req); err != nil {
+		return nil, badRequest("request body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, badRequest("request body: more than one JSON value")
+	}
+	return req.HoldOff, nil
+}

@@ -33,6 +33,8 @@ func (e *Elector) lead(ctx context.Context, lease Lease) StepDownReason {
 		return ReasonDeadline
 	}
 
+	// Read before the state flips, so the logged term can only look longer.
+	startMono := monotonicNS()
 	term := Term{Fence: lease.Fence(), Start: now}
 	leaderCtx, cancelLeader := context.WithCancelCause(ctx)
 	defer cancelLeader(errStepDown)
@@ -43,7 +45,8 @@ func (e *Elector) lead(ctx context.Context, lease Lease) StepDownReason {
 		e.holder = Holder{Identity: e.cfg.Identity, Fence: term.Fence}
 	})
 	e.cfg.Logger.Info("started leading", "lock", e.cfg.Name, "identity", e.cfg.Identity,
-		"holder", e.cfg.Identity, "fence", term.Fence, "valid_for_ms", validUntil.Sub(now).Milliseconds())
+		"holder", e.cfg.Identity, "fence", term.Fence, "valid_for_ms", validUntil.Sub(now).Milliseconds(),
+		"mono_ns", startMono)
 	e.cfg.Recorder.Transition(true, term.Fence)
 	if newHolder && e.cfg.OnNewLeader != nil {
 		e.cfg.OnNewLeader(e.cfg.Identity)
@@ -114,21 +117,26 @@ func (e *Elector) lead(ctx context.Context, lease Lease) StepDownReason {
 		}
 	}
 	cancelRenew()
-	return e.stepDown(lease, term, reason, cancelLeader, workDone)
+	return e.stepDown(lease, term, validUntil, reason, cancelLeader, workDone)
 }
 
 // stepDown ends a term: status, readiness and the leader context flip first;
 // then, for a graceful end, the work is given ReleaseTimeout to return and
 // the lock is released so that a waiter takes over at once.
-func (e *Elector) stepDown(lease Lease, term Term, reason StepDownReason, cancelLeader context.CancelCauseFunc, workDone <-chan struct{}) StepDownReason {
+func (e *Elector) stepDown(lease Lease, term Term, validUntil time.Time, reason StepDownReason, cancelLeader context.CancelCauseFunc, workDone <-chan struct{}) StepDownReason {
 	e.update(func() {
 		e.leading, e.validUntil = false, time.Time{}
 		e.holder = Holder{}
 	})
 	cancelLeader(fmt.Errorf("%w: %s", errStepDown, reason))
+	// Read after the state flipped, so the logged term can only look
+	// longer. Reads of Status stopped reporting leader at valid_until_mono_ns
+	// already, if that came first.
+	endMono, clockNow := monotonicNS(), e.cfg.Clock.Now()
 	e.cfg.Logger.Info("stopped leading", "lock", e.cfg.Name, "identity", e.cfg.Identity,
 		"holder", "", "fence", term.Fence, "reason", string(reason),
-		"term_ms", e.cfg.Clock.Since(term.Start).Milliseconds())
+		"term_ms", clockNow.Sub(term.Start).Milliseconds(),
+		"mono_ns", endMono, "valid_until_mono_ns", monotonicAt(validUntil, clockNow, endMono))
 	e.cfg.Recorder.Transition(false, term.Fence)
 
 	released := false

@@ -25,19 +25,21 @@ type candidate struct {
 
 func startCandidate(t *testing.T, c redislock.Client, id string, ttl time.Duration) *candidate {
 	t.Helper()
+	return startCandidateWith(t, c, id, election.Config{LeaseTTL: ttl, RetryPeriod: ttl / 12})
+}
+
+func startCandidateWith(t *testing.T, c redislock.Client, id string, cfg election.Config) *candidate {
+	t.Helper()
 	lock, err := redislock.New(c, "job", redislock.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cd := &candidate{done: make(chan error, 1), stops: make(chan election.StepDownReason, 8)}
-	cd.e, err = election.New(election.Config{
-		Locker:           election.RedisLocker(lock),
-		Name:             "job",
-		Identity:         id,
-		LeaseTTL:         ttl,
-		RetryPeriod:      ttl / 12,
-		OnStoppedLeading: func(_ election.Term, r election.StepDownReason) { cd.stops <- r },
-	})
+	cfg.Locker = election.RedisLocker(lock)
+	cfg.Name = "job"
+	cfg.Identity = id
+	cfg.OnStoppedLeading = func(_ election.Term, r election.StepDownReason) { cd.stops <- r }
+	cd.e, err = election.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,10 +116,13 @@ func TestStepsDownBeforeTTLWhenRedisStops(t *testing.T) {
 			const ttl = 1500 * time.Millisecond
 			c := redis.NewClient(&redis.Options{Addr: srv.Addr(), ReadTimeout: ttl, WriteTimeout: ttl})
 			t.Cleanup(func() { _ = c.Close() })
-			a := startCandidate(t, c, "a", ttl)
+			// Renewing every 250ms with a 1s deadline: the lease, last
+			// extended at most 250ms before the pause, lives until at least
+			// 1.25s after it, while the leader must be gone by 1s after it.
+			a := startCandidateWith(t, c, "a", election.Config{
+				LeaseTTL: ttl, RenewInterval: 250 * time.Millisecond, RenewDeadline: time.Second,
+			})
 			waitStatus(t, a.e, "a leads", isLeader)
-			// Measure from just before the last renew that can have reached
-			// Redis: after the pause, nothing more does.
 			switch mode {
 			case "sigstop":
 				if err := srv.Signal(syscall.SIGSTOP); err != nil {

@@ -299,3 +299,47 @@ func TestBinaryRejectsInvalidConfig(t *testing.T) {
 		t.Errorf("output = %q", out)
 	}
 }
+
+func TestTLSAndACLUser(t *testing.T) {
+	files := redistest.NewTLSFiles(t)
+	srv := redistest.StartTLS(t, files,
+		"user default off",
+		"user baton on >s3cret ~baton:* &baton:* +@all",
+	)
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := startSidecar(t, srv.Addr(), "tls-a", "--redis-tls", "--redis-ca-file", files.CA,
+		"--redis-username", "baton", "--redis-password-file", pw)
+	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
+	defer cancel()
+	st, err := a.Leader(ctx, 20*time.Second)
+	if err != nil || !st.Leader {
+		t.Fatalf("over TLS with an ACL user: %+v, %v", st, err)
+	}
+
+	// Without trusting the CA, the sidecar never leads and is not ready.
+	b, err := proc.StartSidecar(binary(t), t.TempDir(), "tls-b", srv.Addr(), "job", "--redis-tls",
+		"--redis-username", "baton", "--redis-password-file", pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Kill()
+	if err := b.WaitProbe(ctx, "/healthz"); err != nil {
+		t.Fatal(err)
+	}
+	r := call(t, "GET", b.APIURL+"/leader")
+	for deadline := time.Now().Add(e2eGuard); r.body["last_error"] == nil; r = call(t, "GET", b.APIURL+"/leader") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no error reported with an untrusted CA: %s", r.raw)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.code != 503 || !strings.Contains(r.body["last_error"].(string), "certificate") {
+		t.Errorf("untrusted CA: %d %s", r.code, r.raw)
+	}
+	if r := call(t, "GET", b.ProbeURL+"/readyz"); r.code == 200 {
+		t.Error("ready without a working Redis connection")
+	}
+}

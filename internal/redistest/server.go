@@ -10,6 +10,7 @@ package redistest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -35,6 +36,8 @@ type Server struct {
 	bin  string
 	dir  string
 	args []string
+	// tls, when set, makes the server listen for TLS only.
+	tls *tls.Config
 
 	mu   sync.Mutex
 	port int
@@ -85,8 +88,11 @@ func FreePort(t testing.TB) int {
 
 func (s *Server) start(port int) {
 	s.t.Helper()
+	portArgs := []string{"--port", strconv.Itoa(port)}
+	if s.tls != nil {
+		portArgs = []string{"--port", "0", "--tls-port", strconv.Itoa(port)}
+	}
 	args := []string{
-		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--save", "",
@@ -96,6 +102,7 @@ func (s *Server) start(port int) {
 		"--loglevel", "warning",
 		"--logfile", filepath.Join(s.dir, "redis.log"),
 	}
+	args = append(portArgs, args...)
 	for _, d := range s.args {
 		name, value, _ := strings.Cut(d, " ")
 		args = append(args, "--"+name)
@@ -119,7 +126,7 @@ func (s *Server) start(port int) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	for {
-		c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+		c := redis.NewClient(&redis.Options{Addr: s.Addr(), MaxRetries: -1, DialTimeout: 200 * time.Millisecond, TLSConfig: s.tls})
 		err := c.Ping(ctx).Err()
 		_ = c.Close()
 		if err == nil || strings.Contains(err.Error(), "NOAUTH") || strings.Contains(err.Error(), "WRONGPASS") {
@@ -161,7 +168,7 @@ func (s *Server) PID() int {
 
 // Client returns a client for the server, closed at test cleanup.
 func (s *Server) Client() *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: s.Addr()})
+	c := redis.NewClient(&redis.Options{Addr: s.Addr(), TLSConfig: s.tls})
 	s.t.Cleanup(func() { _ = c.Close() })
 	return c
 }

@@ -81,7 +81,9 @@ type Sidecar struct {
 	APIURL   string
 	ProbeURL string
 	Cmd      *exec.Cmd
-	exited   chan struct{}
+	// LogPath is the file that receives the sidecar's output.
+	LogPath string
+	exited  chan struct{}
 }
 
 // StartSidecar starts bin with the given identity and extra flags, logging
@@ -100,7 +102,8 @@ func StartSidecar(bin, dir, identity, redisAddr, lock string, extra ...string) (
 		"--api-addr", "127.0.0.1:" + strconv.Itoa(apiPort),
 		"--probe-addr", "127.0.0.1:" + strconv.Itoa(probePort),
 	}, extra...)
-	logf, err := os.Create(filepath.Join(dir, identity+".log"))
+	logPath := filepath.Join(dir, identity+".log")
+	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
@@ -115,6 +118,7 @@ func StartSidecar(bin, dir, identity, redisAddr, lock string, extra ...string) (
 		APIURL:   "http://127.0.0.1:" + strconv.Itoa(apiPort),
 		ProbeURL: "http://127.0.0.1:" + strconv.Itoa(probePort),
 		Cmd:      cmd,
+		LogPath:  logPath,
 		exited:   make(chan struct{}),
 	}
 	go func() { _ = cmd.Wait(); _ = logf.Close(); close(s.exited) }()
@@ -187,7 +191,8 @@ func (s *Sidecar) WaitProbe(ctx context.Context, path string) error {
 		case <-ctx.Done():
 			return fmt.Errorf("%s not ready: %w", s.Identity, ctx.Err())
 		case <-s.exited:
-			return fmt.Errorf("%s exited during start-up", s.Identity)
+			b, _ := os.ReadFile(s.LogPath)
+			return fmt.Errorf("%s exited during start-up: %s", s.Identity, b)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}

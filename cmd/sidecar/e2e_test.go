@@ -343,3 +343,47 @@ func TestTLSAndACLUser(t *testing.T) {
 		t.Error("ready without a working Redis connection")
 	}
 }
+
+func TestSecondSignalExitsAtOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startSidecar(t, srv.Addr(), "a", "--lease-ttl", "30s", "--release-timeout", "1m")
+	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
+	defer cancel()
+	if _, err := a.Leader(ctx, 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	// With Redis stopped, the graceful release hangs until its one-minute
+	// bound; only the second signal can end the process within the guard.
+	if err := srv.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Signal(syscall.SIGCONT) }()
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	// The first signal has been handled once the API stops reporting leader.
+	for deadline := time.Now().Add(e2eGuard); ; time.Sleep(10 * time.Millisecond) {
+		if st, err := a.Leader(ctx, 0); err == nil && !st.Leader {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first SIGTERM did not step down")
+		}
+	}
+	select {
+	case <-a.Exited():
+		t.Fatal("exited before the release finished or a second signal came")
+	default:
+	}
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-a.Exited():
+	case <-time.After(e2eGuard):
+		t.Fatal("the second signal did not end the process")
+	}
+	if code := a.Cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit code %d after a second signal, want 1", code)
+	}
+}

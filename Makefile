@@ -11,7 +11,7 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo test test-unit bench-core image deps-redis fmt vet clean help
+.PHONY: all build demo test bench-core image deps-redis tools fmt vet clean help
 
 all: build
 
@@ -48,8 +48,17 @@ fmt:
 vet:
 	$(GO) vet ./...
 
-test: deps-redis fmt vet
-	$(GO) test -race -count=1 -timeout 20m ./...
+# Tools for the Kubernetes tests, built once per machine and version under
+# ~/.cache/baton/tools: the helm CLI, and kube-apiserver + etcd + kubectl for
+# envtest (setup-envtest where it can download, otherwise built from the Go
+# module proxy, with Debian's etcd-server).
+tools:
+	@hack/tools/helm.sh >/dev/null
+	@hack/tools/kube-assets.sh >/dev/null
+
+test: deps-redis fmt vet tools
+	HELM="$$(hack/tools/helm.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
+	  $(GO) test -race -count=1 -timeout 30m ./...
 
 bench-core: deps-redis build
 	$(GO) run ./hack/benchcore --baton $(BIN)/baton

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/kube"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
@@ -42,6 +43,10 @@ type config struct {
 	RedisCertFile         string
 	RedisKeyFile          string
 	RedisTLSServerName    string
+	// RedisMinReplicasAck > 0 makes each acquire wait for that many replica
+	// acknowledgements (WAIT) and give the lease back without them.
+	RedisMinReplicasAck    int
+	RedisReplicaAckTimeout time.Duration
 
 	LeaseTTL       time.Duration
 	RenewInterval  time.Duration
@@ -54,6 +59,14 @@ type config struct {
 	ReadyWhen string
 	LogFormat string
 	LogLevel  string
+
+	// The Kubernetes publisher (kube.go): --kube, --kube-label-key,
+	// --kubeconfig, and this pod from the downward API.
+	Kube         string
+	KubeLabelKey string
+	Kubeconfig   string
+	PodName      string // from POD_NAME
+	PodNamespace string // from POD_NAMESPACE
 }
 
 // errUsage marks errors that end the process with exit code 2.
@@ -86,11 +99,16 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.DurationVar(&c.RenewDeadline, "renew-deadline", 0, "step down when no renewal succeeded for this long (default 2*lease-ttl/3)")
 	fs.DurationVar(&c.ReleaseTimeout, "release-timeout", 5*time.Second, "bound on stepping down and releasing at shutdown or resign")
 	fs.DurationVar(&c.ResignHoldOff, "resign-hold-off", 0, "default hold-off of POST /leader/release (default lease-ttl)")
+	fs.IntVar(&c.RedisMinReplicasAck, "redis-min-replicas-ack", 0, "lead only on a lease that at least this many replicas acknowledged (WAIT); 0 disables (standalone and sentinel only)")
+	fs.DurationVar(&c.RedisReplicaAckTimeout, "redis-replica-ack-timeout", redislock.DefaultReplicaAckTimeout, "how long an acquire waits for --redis-min-replicas-ack acknowledgements")
 	fs.StringVar(&c.APIAddr, "api-addr", "127.0.0.1:4040", "listen address of the leader API (keep it on loopback: it can resign)")
 	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz, /readyz and /metrics")
 	fs.StringVar(&c.ReadyWhen, "ready-when", "connected", "readiness: connected (Redis reachable, loop running) or leader")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&c.Kube, "kube", kubeAuto, "publish leadership on this pod (label, condition, Events): auto (in a cluster with POD_NAME and POD_NAMESPACE set), true or false")
+	fs.StringVar(&c.KubeLabelKey, "kube-label-key", kube.DefaultLabelKey, "pod label set to true on the leader and false on the others")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes publisher (default: the in-cluster configuration)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -120,6 +138,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, envErr
 	}
 	c.RedisAddrs = splitList(addrs)
+	c.PodName, c.PodNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
 	if c.Identity == "" {
 		c.Identity = getenv("POD_NAME")
 	}
@@ -260,6 +279,18 @@ func (c *config) validate() error {
 	if c.ReleaseTimeout <= 0 {
 		return bad("release-timeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
 	}
+	if c.RedisMinReplicasAck < 0 {
+		return bad("redis-min-replicas-ack", "must not be negative (got %d)", c.RedisMinReplicasAck)
+	}
+	if c.RedisMinReplicasAck > 0 && c.RedisMode == modeCluster {
+		return bad("redis-min-replicas-ack", "is not supported with --redis-mode=cluster")
+	}
+	if c.RedisReplicaAckTimeout <= 0 || c.RedisReplicaAckTimeout%time.Millisecond != 0 {
+		return bad("redis-replica-ack-timeout", "must be a positive whole number of milliseconds (got %v)", c.RedisReplicaAckTimeout)
+	}
+	if c.RedisMinReplicasAck > 0 && c.RedisReplicaAckTimeout >= c.RenewInterval {
+		return bad("redis-replica-ack-timeout", "must be less than --renew-interval (got %v >= %v): the wait is spent out of the term", c.RedisReplicaAckTimeout, c.RenewInterval)
+	}
 	if c.ResignHoldOff < 0 {
 		return bad("resign-hold-off", "must not be negative (got %v)", c.ResignHoldOff)
 	}
@@ -287,5 +318,5 @@ func (c *config) validate() error {
 	default:
 		return bad("log-level", "must be debug, info, warn or error (got %q)", c.LogLevel)
 	}
-	return nil
+	return c.validateKube()
 }

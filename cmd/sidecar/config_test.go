@@ -68,6 +68,9 @@ func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
 		{"bad env duration", []string{"--lock", "j", "--redis-addr", addr}, map[string]string{"BATON_LEASE_TTL": "soon"}, `BATON_LEASE_TTL="soon"`},
 		{"bad env lock", nil, map[string]string{"BATON_LOCK": "a b", "BATON_REDIS_ADDR": addr}, "--lock must be"},
 		{"identity with space", []string{"--lock", "j", "--redis-addr", addr, "--identity", "a b"}, nil, "--identity must contain printable characters"},
+		{"negative replica acks", []string{"--lock", "j", "--redis-addr", addr, "--redis-min-replicas-ack", "-1"}, nil, "--redis-min-replicas-ack must not be negative"},
+		{"replica acks in cluster", []string{"--lock", "j", "--redis-addr", addr, "--redis-mode", "cluster", "--redis-min-replicas-ack", "1"}, nil, "--redis-min-replicas-ack is not supported with --redis-mode=cluster"},
+		{"ack timeout above interval", []string{"--lock", "j", "--redis-addr", addr, "--lease-ttl", "3s", "--redis-min-replicas-ack", "1", "--redis-replica-ack-timeout", "1s"}, nil, "--redis-replica-ack-timeout must be less than --renew-interval"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

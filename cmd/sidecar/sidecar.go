@@ -16,6 +16,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/kube"
 	"github.com/baton-dev/baton/pkg/metrics"
 	"github.com/baton-dev/baton/pkg/probes"
 	"github.com/baton-dev/baton/pkg/redislock"
@@ -37,6 +38,8 @@ type sidecar struct {
 	elector  *election.Elector
 	apiSrv   *http.Server
 	probeSrv *http.Server
+	// kube publishes leadership on this pod; nil when --kube is off.
+	kube *kube.Publisher
 	// httpCancel ends long-polls and event streams at shutdown.
 	httpCancel context.CancelFunc
 	httpCtx    context.Context
@@ -55,11 +58,18 @@ var electionFields = map[string]string{
 
 func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
+	kubeCfg, kubeOffReason, err := kubeRESTConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	client, err := redisClient(cfg)
 	if err != nil {
 		return nil, err
 	}
-	lock, err := redislock.New(client, cfg.Lock, redislock.Options{Prefix: cfg.KeyPrefix, Identity: cfg.Identity})
+	lock, err := redislock.New(client, cfg.Lock, redislock.Options{
+		Prefix: cfg.KeyPrefix, Identity: cfg.Identity,
+		MinReplicas: cfg.RedisMinReplicasAck, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
+	})
 	if err != nil {
 		_ = client.Close()
 		return nil, fmt.Errorf("%w: --lock: %w", errUsage, err)
@@ -94,6 +104,14 @@ func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
 	if err != nil {
 		_ = client.Close()
 		return nil, err
+	}
+	publisher, err := newKubePublisher(cfg, kubeCfg, elector, reg, log)
+	if err != nil {
+		_ = client.Close()
+		return nil, err
+	}
+	if publisher == nil && cfg.Kube != kubeOff {
+		log.Info("kubernetes publisher off", "reason", kubeOffReason)
 	}
 
 	apiHandler, err := api.NewHandler(elector, api.Options{DefaultHoldOff: cfg.ResignHoldOff, Logger: log})
@@ -137,6 +155,7 @@ func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
 		probeSrv:   &http.Server{Handler: probeMux, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
 		httpCtx:    httpCtx,
 		httpCancel: httpCancel,
+		kube:       publisher,
 	}, nil
 }
 
@@ -177,6 +196,7 @@ func (s *sidecar) run() error {
 
 	electionCtx, cancelElection := context.WithCancel(ctx)
 	defer cancelElection()
+	stopKube := s.startKube()
 	electionDone := make(chan error, 1)
 	go func() { electionDone <- s.elector.Run(electionCtx) }()
 
@@ -188,6 +208,9 @@ func (s *sidecar) run() error {
 		cancelElection()
 		<-electionDone
 	}
+	// The elector has stepped down and released: publish that, and
+	// leader=false, for the last time.
+	stopKube()
 
 	s.httpCancel()
 	sctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)

@@ -23,6 +23,8 @@ type Elector struct {
 	holder        Holder
 	holdOffUntil  time.Time
 	lastErr       error
+	lastReason    StepDownReason // why the latest term ended
+	lastFence     uint64         // the fence of the latest term that ended
 	acquireCancel context.CancelFunc
 	resigns       []*resignRequest
 
@@ -60,6 +62,9 @@ func (e *Elector) Status() Status {
 		Fence:      e.holder.Fence,
 		Running:    e.running,
 		Generation: e.gen,
+
+		LastStepDown:      e.lastReason,
+		LastStepDownFence: e.lastFence,
 	}
 	if e.lastErr != nil {
 		s.LastError = e.lastErr.Error()

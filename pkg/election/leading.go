@@ -127,6 +127,7 @@ func (e *Elector) stepDown(lease Lease, term Term, validUntil time.Time, reason 
 	e.update(func() {
 		e.leading, e.validUntil = false, time.Time{}
 		e.holder = Holder{}
+		e.lastReason, e.lastFence = reason, term.Fence
 	})
 	cancelLeader(fmt.Errorf("%w: %s", errStepDown, reason))
 	// Read after the state flipped, so the logged term can only look

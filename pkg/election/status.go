@@ -54,6 +54,14 @@ type Status struct {
 	Running bool
 	// LastError is the last lock error, cleared by the next success.
 	LastError string
+	// LastStepDown is why this candidate's latest term ended, and
+	// LastStepDownFence is that term's fence; both are zero before the
+	// first step-down. They are set in the same change that turns Leader
+	// false, so an observer can tell a term that ended (LastStepDownFence
+	// is its fence) from one whose validity ran out before the loop
+	// stepped down (it is not yet).
+	LastStepDown      StepDownReason
+	LastStepDownFence uint64
 	// Generation grows with every change, so observers can tell snapshots
 	// apart.
 	Generation uint64

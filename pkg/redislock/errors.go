@@ -3,6 +3,7 @@ package redislock
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -25,6 +26,14 @@ var (
 	ErrTimeout = errors.New("redislock: wait time elapsed")
 	// ErrInvalid marks invalid arguments, such as a bad lock name or TTL.
 	ErrInvalid = errors.New("redislock: invalid argument")
+	// ErrDenied means the Redis ACL user lacks a permission that a lease
+	// holder needs (PUBLISH or SUBSCRIBE on the release channel). The lease is
+	// not taken. The error is a *DeniedError.
+	ErrDenied = errors.New("redislock: permission denied")
+	// ErrNotReplicated means an acquire with Options.MinReplicas was
+	// acknowledged by too few replicas; the lease was released. The error is
+	// a *NotReplicatedError.
+	ErrNotReplicated = errors.New("redislock: lease not replicated")
 	// ErrUnexpectedReply means a script answered in a shape this version does
 	// not know, for example after a partial upgrade.
 	ErrUnexpectedReply = errors.New("redislock: unexpected script reply")
@@ -86,3 +95,37 @@ func (e *LostError) Error() string {
 
 // Is makes errors.Is(err, ErrLost) true.
 func (e *LostError) Is(target error) bool { return target == ErrLost }
+
+// DeniedError reports a permission that the Redis ACL user lacks. It
+// matches ErrDenied with errors.Is.
+type DeniedError struct {
+	// Command is the command denied, such as "PUBLISH".
+	Command string
+	// Channel is the release channel it was checked on.
+	Channel string
+}
+
+func (e *DeniedError) Error() string {
+	return fmt.Sprintf("redislock: the Redis ACL user may not %s on channel %q, which a lease holder needs; not taking the lease (grant +%s and &%s)",
+		e.Command, e.Channel, strings.ToLower(e.Command), e.Channel)
+}
+
+// Is makes errors.Is(err, ErrDenied) true.
+func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
+
+// NotReplicatedError reports an acquire that too few replicas acknowledged
+// within the timeout. It matches ErrNotReplicated with errors.Is.
+type NotReplicatedError struct {
+	Lock    string
+	Acked   int
+	Want    int
+	Timeout time.Duration
+}
+
+func (e *NotReplicatedError) Error() string {
+	return fmt.Sprintf("redislock: lease on %q acknowledged by %d of %d replicas within %v; released, not leading on it",
+		e.Lock, e.Acked, e.Want, e.Timeout)
+}
+
+// Is makes errors.Is(err, ErrNotReplicated) true.
+func (e *NotReplicatedError) Is(target error) bool { return target == ErrNotReplicated }

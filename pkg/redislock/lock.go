@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	_ "embed"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -70,7 +72,24 @@ type Options struct {
 	// Now is the clock read just before a command is sent, for Lease.SentAt.
 	// Default time.Now (which carries a monotonic reading).
 	Now func() time.Time
+
+	// MinReplicas, when above 0, makes every acquire wait until at least
+	// this many replicas have acknowledged the new lease (Redis WAIT, on the
+	// same connection as the acquire script). With fewer acks within
+	// ReplicaAckTimeout the lease is released at once and TryAcquire
+	// returns ErrNotReplicated: a failover can then not promote a replica
+	// that never saw a lease somebody leads on. Default 0: no wait. It needs
+	// a client with pipelines on a single connection (standalone or
+	// Sentinel); a Cluster client is refused.
+	MinReplicas int
+	// ReplicaAckTimeout bounds the WAIT of MinReplicas. It is spent out of
+	// the term's validity. Default 100ms.
+	ReplicaAckTimeout time.Duration
 }
+
+// DefaultReplicaAckTimeout is the WAIT timeout when
+// Options.ReplicaAckTimeout is zero.
+const DefaultReplicaAckTimeout = 100 * time.Millisecond
 
 // DefaultPrefix is the key prefix when Options.Prefix is empty.
 const DefaultPrefix = "baton"
@@ -89,6 +108,20 @@ type Lock struct {
 	leaseKey string
 	fenceKey string
 	channel  string
+
+	// seen is the highest fence this Lock has seen, held or taken. A fence
+	// counter below it in Redis means lost writes: see acquire.lua.
+	seen atomic.Uint64
+}
+
+// saw raises seen to fence.
+func (l *Lock) saw(fence uint64) {
+	for {
+		old := l.seen.Load()
+		if fence <= old || l.seen.CompareAndSwap(old, fence) {
+			return
+		}
+	}
 }
 
 // New returns a lock named name on client. It validates name and options but
@@ -117,6 +150,23 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if opts.MinReplicas < 0 {
+		return nil, fmt.Errorf("%w: min replicas %d must not be negative", ErrInvalid, opts.MinReplicas)
+	}
+	if opts.ReplicaAckTimeout < 0 {
+		return nil, fmt.Errorf("%w: replica ack timeout %v must not be negative", ErrInvalid, opts.ReplicaAckTimeout)
+	}
+	if opts.ReplicaAckTimeout == 0 {
+		opts.ReplicaAckTimeout = DefaultReplicaAckTimeout
+	}
+	if opts.MinReplicas > 0 {
+		if _, cluster := client.(*redis.ClusterClient); cluster {
+			return nil, fmt.Errorf("%w: min replicas needs a standalone or Sentinel client, not Cluster", ErrInvalid)
+		}
+		if _, ok := client.(pipeliner); !ok {
+			return nil, fmt.Errorf("%w: min replicas needs a client with Pipeline", ErrInvalid)
+		}
 	}
 	tag := opts.Prefix + ":{" + name + "}"
 	return &Lock{
@@ -176,8 +226,17 @@ func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duratio
 		return nil, err
 	}
 	sentAt := l.opts.Now()
-	reply, err := acquireScript.Run(ctx, l.client, []string{l.leaseKey, l.fenceKey},
-		token, identity, ttl.Milliseconds()).Slice()
+	keys := []string{l.leaseKey, l.fenceKey}
+	args := []any{token, identity, ttl.Milliseconds(), l.channel, strconv.FormatUint(l.seen.Load(), 10)}
+	var (
+		reply []any
+		acked int64
+	)
+	if l.opts.MinReplicas > 0 {
+		reply, acked, err = l.acquireAndWait(ctx, keys, args)
+	} else {
+		reply, err = acquireScript.Run(ctx, l.client, keys, args...).Slice()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("redislock: acquire %q: %w", l.name, err)
 	}
@@ -187,7 +246,13 @@ func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duratio
 		if err != nil {
 			return nil, err
 		}
-		return &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt}, nil
+		l.saw(fence)
+		lease := &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt}
+		if l.opts.MinReplicas > 0 && acked < int64(l.opts.MinReplicas) {
+			rerr := lease.Release(context.WithoutCancel(ctx))
+			return nil, errors.Join(&NotReplicatedError{Lock: l.name, Acked: int(acked), Want: l.opts.MinReplicas, Timeout: l.opts.ReplicaAckTimeout}, rerr)
+		}
+		return lease, nil
 	case "held":
 		if len(reply) != 4 {
 			return nil, unexpected(reply)
@@ -201,11 +266,57 @@ func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duratio
 		if !ok {
 			return nil, unexpected(reply)
 		}
+		l.saw(fence)
 		return nil, &HeldError{Lock: l.name, Holder: Holder{Identity: who, Fence: fence, Remaining: time.Duration(pttl) * time.Millisecond}}
 	case "foreign":
 		return nil, foreignError(reply)
+	case "denied":
+		if len(reply) != 3 {
+			return nil, unexpected(reply)
+		}
+		command, _ := reply[1].(string)
+		channel, _ := reply[2].(string)
+		return nil, &DeniedError{Command: command, Channel: channel}
 	}
 	return nil, unexpected(reply)
+}
+
+// pipeliner is a client that can pipeline commands on one connection.
+type pipeliner interface {
+	Pipeline() redis.Pipeliner
+}
+
+// acquireAndWait runs the acquire script and WAIT in one pipeline, so that
+// WAIT counts the replicas that have the acquire: it must run on the same
+// connection. A NOSCRIPT reply loads the script and tries once more.
+func (l *Lock) acquireAndWait(ctx context.Context, keys []string, args []any) ([]any, int64, error) {
+	p := l.client.(pipeliner) // checked in New
+	for attempt := 0; ; attempt++ {
+		pipe := p.Pipeline()
+		eval := pipe.EvalSha(ctx, acquireScript.Hash(), keys, args...)
+		wait := pipe.Do(ctx, "WAIT", l.opts.MinReplicas, l.opts.ReplicaAckTimeout.Milliseconds())
+		_, _ = pipe.Exec(ctx)
+		if err := eval.Err(); err != nil {
+			if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
+				if err := acquireScript.Load(ctx, l.client).Err(); err != nil {
+					return nil, 0, err
+				}
+				continue
+			}
+			return nil, 0, err
+		}
+		reply, err := eval.Slice()
+		if err != nil {
+			return nil, 0, err
+		}
+		acked, err := wait.Int64()
+		if err != nil {
+			// The lease may be taken: report it unreplicated, so the
+			// caller releases it.
+			return reply, 0, nil
+		}
+		return reply, acked, nil
+	}
 }
 
 // Renew extends the lease to its TTL from now, while this owner still holds

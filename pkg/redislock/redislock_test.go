@@ -3,6 +3,9 @@ package redislock_test
 import (
 	"context"
 	"errors"
+	"strconv"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,10 +276,66 @@ func TestFenceGrowsAcrossDataLoss(t *testing.T) {
 		t.Errorf("fence = %d, want counter+1 = %d", last, ahead+1)
 	}
 	c.FlushAll(ctx)
+	// A fresh Lock, as in a process that never saw a fence: l itself would
+	// be held off by the data-loss quarantine (TestDataLossQuarantine).
+	l = newLock(t, c, "job")
 	last = ahead - 1_000_000_000 // the clock-based floor is all that survives FLUSHALL
 	take("after FLUSHALL")
 	srv.Restart()
+	l = newLock(t, c, "job")
 	take("after restart without persistence")
+}
+
+// Regression: after FLUSHALL or a restart without persistence, a waiter
+// took the lease at once while the last holder still believed in its term
+// (up to its renew deadline): the chaos suite saw overlaps of ~100ms. A
+// candidate that has seen a fence above the counter now starts a quarantine
+// of one TTL, during which nobody leads.
+func TestDataLossQuarantine(t *testing.T) {
+	srv := redistest.Start(t)
+	ctx := t.Context()
+	c := srv.Client()
+	for _, loss := range []struct {
+		name string
+		do   func()
+	}{
+		{"FLUSHALL", func() { c.FlushAll(ctx) }},
+		{"restart without persistence", srv.Restart},
+	} {
+		t.Run(loss.name, func(t *testing.T) {
+			const ttl = 500 * time.Millisecond
+			holder, waiter := newLock(t, c, "job"), newLock(t, c, "job")
+			s, err := holder.TryAcquire(ctx, "a", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := waiter.TryAcquire(ctx, "b", ttl); !errors.Is(err, redislock.ErrHeld) {
+				t.Fatalf("waiter: %v, want held", err)
+			}
+			loss.do()
+			start := time.Now()
+			_, err = waiter.TryAcquire(ctx, "b", ttl)
+			var held *redislock.HeldError
+			if !errors.As(err, &held) || held.Holder.Identity != "" || held.Holder.Fence < s.Fence() {
+				t.Fatalf("waiter after the loss: %v, want a quarantine held by \"\" at fence >= %d", err, s.Fence())
+			}
+			// Even a process that saw nothing must wait the quarantine out.
+			if _, err := newLock(t, c, "job").TryAcquire(ctx, "c", ttl); !errors.Is(err, redislock.ErrHeld) {
+				t.Fatalf("fresh candidate during the quarantine: %v, want held", err)
+			}
+			next, err := waiter.Acquire(ctx, "b", ttl, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if waited := time.Since(start); waited < ttl-50*time.Millisecond {
+				t.Errorf("acquired %v after the loss, want at least the TTL %v", waited, ttl)
+			}
+			if next.Fence() <= held.Holder.Fence {
+				t.Errorf("fence %d after the quarantine, want above %d", next.Fence(), held.Holder.Fence)
+			}
+			_ = next.Release(ctx)
+		})
+	}
 }
 
 func TestTryLock(t *testing.T) {
@@ -354,24 +413,59 @@ func TestACLUser(t *testing.T) {
 		"user baton on >s3cret ~baton:* &baton:* +@all",
 		"user nopub on >s3cret ~baton:* &baton:* +@all -publish",
 	)
-	for _, tc := range []struct {
-		user    string
-		wantErr bool
-	}{{"baton", false}, {"nopub", true}} {
-		t.Run(tc.user, func(t *testing.T) {
-			c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: tc.user, Password: "s3cret"})
-			t.Cleanup(func() { _ = c.Close() })
-			l := newLock(t, c, "acl-"+tc.user)
-			s, err := l.TryAcquire(t.Context(), "a", time.Minute)
-			if err != nil {
-				t.Fatalf("TryAcquire: %v", err)
-			}
-			err = s.Release(t.Context())
-			if (err != nil) != tc.wantErr {
-				t.Errorf("Release: err = %v, want error %v", err, tc.wantErr)
-			}
-		})
-	}
+	t.Run("baton", func(t *testing.T) {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "baton", Password: "s3cret"})
+		t.Cleanup(func() { _ = c.Close() })
+		l := newLock(t, c, "acl-baton")
+		s, err := l.TryAcquire(t.Context(), "a", time.Minute)
+		if err != nil {
+			t.Fatalf("TryAcquire: %v", err)
+		}
+		if err := s.Release(t.Context()); err != nil {
+			t.Errorf("Release: %v", err)
+		}
+	})
+	// Regression: a user without PUBLISH used to take the lease, and its
+	// release then failed inside the script after the DEL (Redis does not
+	// roll back a script's earlier writes), so waiters were never told.
+	t.Run("nopub never takes the lease", func(t *testing.T) {
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "nopub", Password: "s3cret"})
+		t.Cleanup(func() { _ = c.Close() })
+		l := newLock(t, c, "acl-nopub")
+		_, err := l.TryAcquire(t.Context(), "a", time.Minute)
+		var denied *redislock.DeniedError
+		if !errors.As(err, &denied) || !errors.Is(err, redislock.ErrDenied) || denied.Command != "PUBLISH" {
+			t.Fatalf("TryAcquire: err = %v, want DeniedError for PUBLISH", err)
+		}
+		lease, fence, _ := l.Keys()
+		if n := srv.Client().Exists(t.Context(), lease, fence).Val(); n != 0 {
+			t.Errorf("%d lock keys written by a denied acquire, want 0", n)
+		}
+	})
+	t.Run("PUBLISH revoked during the term leaves the lease intact", func(t *testing.T) {
+		admin := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "baton", Password: "s3cret"})
+		t.Cleanup(func() { _ = admin.Close() })
+		if err := admin.Do(t.Context(), "ACL", "SETUSER", "revoked", "on", ">s3cret", "~baton:*", "&baton:*", "+@all").Err(); err != nil {
+			t.Fatal(err)
+		}
+		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "revoked", Password: "s3cret"})
+		t.Cleanup(func() { _ = c.Close() })
+		l := newLock(t, c, "acl-revoked")
+		s, err := l.TryAcquire(t.Context(), "a", time.Minute)
+		if err != nil {
+			t.Fatalf("TryAcquire: %v", err)
+		}
+		if err := admin.Do(t.Context(), "ACL", "SETUSER", "revoked", "-publish").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Release(t.Context()); err == nil {
+			t.Fatal("Release without PUBLISH succeeded, want an error")
+		}
+		lease, _, _ := l.Keys()
+		if got := admin.HGet(t.Context(), lease, "owner").Val(); got != s.Token() {
+			t.Errorf("lease owner after the failed release = %q, want the lease left intact", got)
+		}
+	})
 }
 
 func TestNewValidates(t *testing.T) {
@@ -404,5 +498,54 @@ func TestNewValidates(t *testing.T) {
 		if _, err := l.TryAcquire(t.Context(), "a", ttl); !errors.Is(err, redislock.ErrInvalid) {
 			t.Errorf("TryAcquire ttl %v: err = %v, want ErrInvalid", ttl, err)
 		}
+	}
+}
+
+func TestMinReplicasWaitsForReplicaAck(t *testing.T) {
+	primary := redistest.Start(t)
+	replica := redistest.Start(t, "replicaof 127.0.0.1 "+strconv.Itoa(primary.Port()))
+	ctx := t.Context()
+	rc := replica.Client()
+	for !strings.Contains(rc.Info(ctx, "replication").Val(), "master_link_status:up") {
+		select {
+		case <-ctx.Done():
+			t.Fatal("replica never linked")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	c := primary.Client()
+	l, err := redislock.New(c, "job", redislock.Options{MinReplicas: 1, ReplicaAckTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ScriptFlush(ctx) // the first acquire must survive NOSCRIPT
+	s, err := l.TryAcquire(ctx, "a", time.Minute)
+	if err != nil {
+		t.Fatalf("TryAcquire with a live replica: %v", err)
+	}
+	lease, _, _ := l.Keys()
+	if got := rc.HGet(ctx, lease, "owner").Val(); got != s.Token() {
+		t.Errorf("replica has owner %q, want the new lease", got)
+	}
+	if err := s.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stalled replica never acknowledges: no lease, and a clear error.
+	if err := replica.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = replica.Signal(syscall.SIGCONT) })
+	_, err = l.TryAcquire(ctx, "a", time.Minute)
+	var nr *redislock.NotReplicatedError
+	if !errors.As(err, &nr) || !errors.Is(err, redislock.ErrNotReplicated) || nr.Acked != 0 || nr.Want != 1 {
+		t.Fatalf("TryAcquire with a stalled replica: %v, want NotReplicatedError 0 of 1", err)
+	}
+	if n := c.Exists(ctx, lease).Val(); n != 0 {
+		t.Errorf("unreplicated lease left in place; want it released")
+	}
+
+	if _, err := redislock.New(redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{primary.Addr()}}), "job", redislock.Options{MinReplicas: 1}); !errors.Is(err, redislock.ErrInvalid) {
+		t.Errorf("New with a Cluster client and MinReplicas: %v, want ErrInvalid", err)
 	}
 }

@@ -6,6 +6,10 @@
 -- ARGV[1] owner token, ARGV[2] release channel
 --
 -- Replies: 1 released and published; 0 not the owner (nothing changed).
+-- A script that fails half-way keeps its earlier writes: Redis does not
+-- roll them back. PUBLISH therefore runs before DEL, and permissions are
+-- checked before either, so that a denied PUBLISH leaves the lease in place
+-- (it expires by its TTL) instead of deleting it without telling waiters.
 local lease, token, channel = KEYS[1], ARGV[1], ARGV[2]
 
 if redis.call('TYPE', lease)['ok'] ~= 'hash' then
@@ -15,6 +19,12 @@ local owner, fence = unpack(redis.call('HMGET', lease, 'owner', 'fence'))
 if owner ~= token then
   return 0
 end
-redis.call('DEL', lease)
+if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', channel, fence or '') then
+  return redis.error_reply('NOPERM redislock: the ACL user may not PUBLISH to ' .. channel ..
+    '; the lease is left to expire by its TTL')
+end
+-- Subscribers read the message only after this script, so they cannot try
+-- before the DEL.
 redis.call('PUBLISH', channel, fence or '')
+redis.call('DEL', lease)
 return 1

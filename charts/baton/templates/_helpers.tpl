@@ -1,0 +1,112 @@
+{{/*
+The helpers of `helm create`: name, fullname, chart, labels and selector
+labels. Selector labels are only name and instance, so they never change
+across upgrades.
+*/}}
+
+{{/* baton.name is the chart name, or nameOverride. */}}
+{{- define "baton.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+baton.fullname is the name of the release's objects: fullnameOverride, or
+the release name when it already contains the chart name, else
+<release>-<chart>. Truncated to 63 characters, the DNS label limit.
+*/}}
+{{- define "baton.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* baton.chart is name-version, as used by the helm.sh/chart label. */}}
+{{- define "baton.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* baton.labels are the common labels of every object. */}}
+{{- define "baton.labels" -}}
+helm.sh/chart: {{ include "baton.chart" . }}
+{{ include "baton.selectorLabels" . }}
+{{- if .Chart.AppVersion }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+{{- end }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* baton.selectorLabels select the release's pods. Never change them. */}}
+{{- define "baton.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "baton.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/* baton.serviceAccountName is the ServiceAccount the pods run as. */}}
+{{- define "baton.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "baton.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+baton.leaderGated is "true" when a pod is Ready only while it leads: with
+readyWhen=leader, or with the readiness gate on the leader condition.
+*/}}
+{{- define "baton.leaderGated" -}}
+{{- if or (eq .Values.readyWhen "leader") .Values.readinessGate.enabled }}true{{ end }}
+{{- end }}
+
+{{/*
+baton.strategy is the Deployment's update strategy.
+
+With readiness meaning "participating" (readyWhen=connected), it is the
+rolling update of .Values.strategy: by default a new pod joins (maxSurge 1)
+before an old one leaves (maxUnavailable 0).
+
+With leader-gated readiness at most one pod is ever Ready: the leader. The
+new ReplicaSet's pods cannot become Ready while the old leader holds the
+lock, and the Deployment controller scales old pods down only while
+  available >= replicas - maxUnavailable.
+The old leader is the only available pod, so any maxUnavailable below
+replicas would forbid deleting it: the rollout would wait for ever. Hence
+maxUnavailable is 100% (it scales with `kubectl scale` and autoscalers),
+so that replicas - maxUnavailable = 0 pods must stay available, and helm
+--wait, which waits for readyReplicas >= replicas - maxUnavailable on the
+new ReplicaSet, returns too. maxSurge (default 1) starts new pods before the
+old ones stop, to shorten the handover.
+*/}}
+{{- define "baton.strategy" -}}
+type: RollingUpdate
+rollingUpdate:
+{{- if include "baton.leaderGated" . }}
+  maxSurge: {{ .Values.leaderGatedStrategy.maxSurge }}
+  maxUnavailable: 100%
+{{- else }}
+  maxSurge: {{ .Values.strategy.maxSurge }}
+  maxUnavailable: {{ .Values.strategy.maxUnavailable }}
+{{- end }}
+{{- end }}
+
+{{/* baton.redisFullname names the optional bundled Redis. */}}
+{{- define "baton.redisFullname" -}}
+{{- printf "%s-redis" (include "baton.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+baton.redisSelectorLabels select the bundled Redis. Its name label differs,
+so that the workload's selector never matches it.
+*/}}
+{{- define "baton.redisSelectorLabels" -}}
+app.kubernetes.io/name: {{ printf "%s-redis" (include "baton.name" .) | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: redis
+{{- end }}

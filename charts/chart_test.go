@@ -1,0 +1,774 @@
+package charts_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/labels"
+
+	"github.com/baton-dev/baton/charts/manifesttest"
+	"github.com/baton-dev/baton/pkg/kube"
+)
+
+// env is the package's API server (see manifesttest.Main).
+var env *manifesttest.Env
+
+func TestMain(m *testing.M) { os.Exit(manifesttest.Main(m, &env)) }
+
+const (
+	chartDir = "baton"
+	release  = "rel"
+)
+
+// render runs helm template on the chart for namespace ns with extra
+// arguments (-f, --set) and decodes the result strictly.
+func render(t *testing.T, ns string, extra ...string) []manifesttest.Object {
+	t.Helper()
+	out, err := helmTemplate(t, chartDir, ns, extra...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := manifesttest.Decode(out)
+	if err != nil {
+		t.Fatalf("decode: %v\n%s", err, out)
+	}
+	return objs
+}
+
+func helmTemplate(t *testing.T, chart, ns string, extra ...string) ([]byte, error) {
+	t.Helper()
+	args := append([]string{"template", release, chart, "--namespace", ns, "--kube-version", manifesttest.KubeVersion}, extra...)
+	return manifesttest.Run(manifesttest.Helm(t), args...)
+}
+
+func helmLint(t *testing.T, chart string, extra ...string) error {
+	t.Helper()
+	args := append([]string{"lint", "--strict", "--kube-version", manifesttest.KubeVersion, chart}, extra...)
+	_, err := manifesttest.Run(manifesttest.Helm(t), args...)
+	return err
+}
+
+// valuesCases are the default values and each file of baton/ci, with what
+// each must render beyond the invariants of checkInvariants.
+func valuesCases(t *testing.T) []valuesCase {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(chartDir, "ci", "*-values.yaml"))
+	if err != nil || len(files) < 5 {
+		t.Fatalf("want at least 5 files in %s/ci, got %v (%v)", chartDir, files, err)
+	}
+	cases := []valuesCase{{name: "no-values", check: checkDefaults}}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), "-values.yaml")
+		check, ok := ciChecks[name]
+		if !ok {
+			t.Errorf("%s has no entry in ciChecks: say what it must render", f)
+		}
+		cases = append(cases, valuesCase{name: name, file: f, check: check})
+	}
+	return cases
+}
+
+type valuesCase struct {
+	name  string
+	file  string // empty: the defaults
+	check func(t *testing.T, r rendered)
+}
+
+func (c valuesCase) args() []string {
+	if c.file == "" {
+		return nil
+	}
+	return []string{"-f", c.file}
+}
+
+var ciChecks = map[string]func(t *testing.T, r rendered){
+	"defaults": func(t *testing.T, r rendered) {
+		wantEnv(t, r.baton, "BATON_LOCK", "nightly-report")
+		wantEnv(t, r.baton, "BATON_REDIS_ADDR", "redis.default.svc:6379")
+	},
+	"classic-sidecar": func(t *testing.T, r rendered) {
+		spec := r.deploy.Spec.Template.Spec
+		if len(spec.InitContainers) != 0 || len(spec.Containers) != 2 {
+			t.Errorf("classic: want no init containers and 2 containers, got %d and %d", len(spec.InitContainers), len(spec.Containers))
+		}
+		if r.baton.RestartPolicy != nil {
+			t.Errorf("classic: baton has restartPolicy %v", *r.baton.RestartPolicy)
+		}
+		if l := r.baton.Lifecycle; l == nil || l.PreStop == nil || l.PreStop.Sleep == nil || l.PreStop.Sleep.Seconds != 15 {
+			t.Errorf("classic: want a preStop sleep of 15s, got %+v", l)
+		}
+		if g := spec.TerminationGracePeriodSeconds; g == nil || *g != 45 {
+			t.Errorf("terminationGracePeriodSeconds: want 45, got %v", g)
+		}
+		wantEnv(t, r.baton, "BATON_LOG_FORMAT", "text")
+	},
+	"leader-readiness": func(t *testing.T, r rendered) {
+		spec := r.deploy.Spec.Template.Spec
+		if want := []corev1.PodReadinessGate{{ConditionType: "baton.dev/leader"}}; !reflect.DeepEqual(spec.ReadinessGates, want) {
+			t.Errorf("readinessGates: want %v, got %v", want, spec.ReadinessGates)
+		}
+		wantEnv(t, r.baton, "BATON_READY_WHEN", "leader")
+		if p := r.baton.StartupProbe.HTTPGet.Path; p != "/healthz" {
+			t.Errorf("startup probe: a follower is never ready, so it must not wait for /readyz; got %s", p)
+		}
+		if d := r.deploy.Spec.ProgressDeadlineSeconds; d == nil || *d != 300 {
+			t.Errorf("progressDeadlineSeconds: want 300, got %v", d)
+		}
+	},
+	"sentinel-tls": func(t *testing.T, r rendered) {
+		wantEnv(t, r.baton, "BATON_REDIS_MODE", "sentinel")
+		wantEnv(t, r.baton, "BATON_REDIS_MASTER_NAME", "mymaster")
+		wantEnv(t, r.baton, "BATON_REDIS_USERNAME", "baton")
+		wantEnv(t, r.baton, "BATON_REDIS_TLS", "true")
+		wantEnv(t, r.baton, "BATON_REDIS_TLS_SERVER_NAME", "redis.example.internal")
+		wantSecretEnv(t, r.baton, "BATON_REDIS_PASSWORD", "redis-auth", "password")
+		wantSecretEnv(t, r.baton, "BATON_REDIS_SENTINEL_PASSWORD", "redis-auth", "sentinel-password")
+		wantEnv(t, r.baton, "BATON_LEASE_TTL", "9s")
+		wantEnv(t, r.baton, "BATON_RENEW_INTERVAL", "2s")
+		wantEnv(t, r.baton, "BATON_RENEW_DEADLINE", "6s")
+		wantEnv(t, r.baton, "BATON_RELEASE_TIMEOUT", "3s")
+		wantEnv(t, r.baton, "BATON_REDIS_MIN_REPLICAS_ACK", "1")
+		wantEnv(t, r.baton, "BATON_REDIS_REPLICA_ACK_TIMEOUT", "500ms")
+		ca := wantMountedFile(t, r, "BATON_REDIS_CA_FILE")
+		if ca.Secret == nil || ca.Secret.SecretName != "redis-ca" {
+			t.Errorf("CA volume: want Secret redis-ca, got %+v", ca.VolumeSource)
+		}
+		for _, env := range []string{"BATON_REDIS_CERT_FILE", "BATON_REDIS_KEY_FILE"} {
+			v := wantMountedFile(t, r, env)
+			if v.Secret == nil || v.Secret.SecretName != "baton-redis-client" {
+				t.Errorf("%s volume: want Secret baton-redis-client, got %+v", env, v.VolumeSource)
+			}
+		}
+	},
+	"tls-configmap-ca": func(t *testing.T, r rendered) {
+		for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding"} {
+			if r.has(kind) {
+				t.Errorf("rbac.create=false, serviceAccount.create=false: unexpected %s", kind)
+			}
+		}
+		if sa := r.deploy.Spec.Template.Spec.ServiceAccountName; sa != "batch-runner" {
+			t.Errorf("serviceAccountName: want batch-runner, got %s", sa)
+		}
+		wantEnv(t, r.baton, "BATON_REDIS_MODE", "cluster")
+		wantEnv(t, r.baton, "BATON_KUBE", "false")
+		ca := wantMountedFile(t, r, "BATON_REDIS_CA_FILE")
+		if ca.ConfigMap == nil || ca.ConfigMap.Name != "redis-ca-bundle" {
+			t.Errorf("CA volume: want ConfigMap redis-ca-bundle, got %+v", ca.VolumeSource)
+		}
+	},
+	"redis-pdb-monitoring": func(t *testing.T, r rendered) {
+		deploys := manifesttest.Find[*appsv1.Deployment](r.objs)
+		svcs := manifesttest.Find[*corev1.Service](r.objs)
+		if len(deploys) != 2 || len(svcs) != 3 {
+			t.Fatalf("want the workload and Redis Deployments and 3 Services (Redis, leader, metrics), got %d and %d", len(deploys), len(svcs))
+		}
+		redisSvc := findNamed(t, svcs, "rel-baton-redis")
+		wantEnv(t, r.baton, "BATON_REDIS_ADDR", "rel-baton-redis:6379")
+		if redisSvc.Spec.Ports[0].Port != 6379 {
+			t.Errorf("Redis Service port: %d", redisSvc.Spec.Ports[0].Port)
+		}
+		redisDeploy := findNamed(t, deploys, "rel-baton-redis")
+		if c := redisDeploy.Spec.Template.Spec.Containers[0]; c.Image != "docker.io/library/redis:7" {
+			t.Errorf("Redis image: %s", c.Image)
+		}
+		// The workload's selector must not match Redis's pods, nor
+		// Redis's selector the workload's.
+		if selects(r.deploy.Spec.Selector.MatchLabels, redisDeploy.Spec.Template.Labels) {
+			t.Error("the workload's selector matches the Redis pods")
+		}
+		if selects(redisSvc.Spec.Selector, r.deploy.Spec.Template.Labels) {
+			t.Error("the Redis Service selects the workload's pods")
+		}
+
+		leader := findNamed(t, svcs, "rel-baton-leader")
+		if leader.Spec.Selector["baton.dev/leader"] != "true" || !selects(leader.Spec.Selector, withLeader(r.deploy.Spec.Template.Labels)) {
+			t.Errorf("leader Service: selector %v must select the workload's pods labelled baton.dev/leader=true", leader.Spec.Selector)
+		}
+		if selects(leader.Spec.Selector, r.deploy.Spec.Template.Labels) {
+			t.Error("leader Service selects pods without the leader label")
+		}
+
+		pdb := manifesttest.One[*policyv1.PodDisruptionBudget](t, r.objs)
+		if pdb.Spec.MaxUnavailable == nil || pdb.Spec.MaxUnavailable.IntValue() != 1 {
+			t.Errorf("PDB maxUnavailable: %v", pdb.Spec.MaxUnavailable)
+		}
+		if !selects(pdb.Spec.Selector.MatchLabels, r.deploy.Spec.Template.Labels) || selects(pdb.Spec.Selector.MatchLabels, redisDeploy.Spec.Template.Labels) {
+			t.Errorf("PDB selector %v must select the workload's pods alone", pdb.Spec.Selector.MatchLabels)
+		}
+
+		metrics := findNamed(t, svcs, "rel-baton-metrics")
+		if p := metrics.Spec.Ports[0]; p.Port != 8081 || p.TargetPort.String() != "probes" {
+			t.Errorf("metrics Service port: %+v", p)
+		}
+		sm := manifesttest.One[*manifesttest.ServiceMonitor](t, r.objs)
+		if !selects(sm.Spec.Selector.MatchLabels, metrics.Labels) || selects(sm.Spec.Selector.MatchLabels, leader.Labels) {
+			t.Errorf("ServiceMonitor selector %v must select the metrics Service alone", sm.Spec.Selector.MatchLabels)
+		}
+		if e := sm.Spec.Endpoints; len(e) != 1 || e[0].Port != "probes" || e[0].Path != "/metrics" {
+			t.Errorf("ServiceMonitor endpoints: %+v", e)
+		}
+		if sm.Labels["release"] != "prometheus" {
+			t.Errorf("ServiceMonitor labels: %v", sm.Labels)
+		}
+	},
+}
+
+// checkDefaults checks what the default values render.
+func checkDefaults(t *testing.T, r rendered) {
+	spec := r.deploy.Spec.Template.Spec
+	if *r.deploy.Spec.Replicas != 2 {
+		t.Errorf("replicas: want 2, got %d", *r.deploy.Spec.Replicas)
+	}
+	wantEnv(t, r.baton, "BATON_LOCK", release)
+	wantEnv(t, r.baton, "BATON_REDIS_ADDR", "redis:6379")
+	wantEnv(t, r.baton, "BATON_READY_WHEN", "connected")
+	wantEnv(t, r.baton, "BATON_KUBE_LABEL_KEY", "baton.dev/leader")
+	if r.baton.Image != "ghcr.io/baton-dev/baton:0.1.0" {
+		t.Errorf("image: want the appVersion tag, got %s", r.baton.Image)
+	}
+	if len(spec.ReadinessGates) != 0 {
+		t.Errorf("readinessGates are opt-in, got %v", spec.ReadinessGates)
+	}
+	if p := r.baton.StartupProbe.HTTPGet.Path; p != "/readyz" {
+		t.Errorf("startup probe: the app should start once Redis is reachable (/readyz), got %s", p)
+	}
+	ru := r.deploy.Spec.Strategy.RollingUpdate
+	if ru.MaxSurge.String() != "1" || ru.MaxUnavailable.String() != "0" {
+		t.Errorf("strategy: want maxSurge 1, maxUnavailable 0, got %v", ru)
+	}
+	for _, kind := range []string{"ServiceAccount", "Role", "RoleBinding"} {
+		if !r.has(kind) {
+			t.Errorf("missing %s", kind)
+		}
+	}
+	for _, kind := range []string{"PodDisruptionBudget", "Service", "ServiceMonitor"} {
+		if r.has(kind) {
+			t.Errorf("%s is opt-in", kind)
+		}
+	}
+	rb := manifesttest.One[*rbacv1.RoleBinding](t, r.objs)
+	sa := manifesttest.One[*corev1.ServiceAccount](t, r.objs)
+	role := manifesttest.One[*rbacv1.Role](t, r.objs)
+	want := []rbacv1.Subject{{Kind: "ServiceAccount", Name: sa.Name, Namespace: r.ns}}
+	if !reflect.DeepEqual(rb.Subjects, want) || rb.RoleRef.Name != role.Name || spec.ServiceAccountName != sa.Name {
+		t.Errorf("RoleBinding %v -> %s must bind the pods' ServiceAccount %s in %s to Role %s", rb.Subjects, rb.RoleRef.Name, spec.ServiceAccountName, r.ns, role.Name)
+	}
+}
+
+// rendered is one rendering of the chart with its workload.
+type rendered struct {
+	ns     string
+	objs   []manifesttest.Object
+	deploy *appsv1.Deployment // the workload
+	baton  *corev1.Container
+	app    *corev1.Container
+	native bool
+}
+
+func (r rendered) has(kind string) bool {
+	return slices.ContainsFunc(r.objs, func(o manifesttest.Object) bool { return o.GVK.Kind == kind })
+}
+
+func newRendered(t *testing.T, ns string, objs []manifesttest.Object) rendered {
+	t.Helper()
+	r := rendered{ns: ns, objs: objs}
+	for _, d := range manifesttest.Find[*appsv1.Deployment](objs) {
+		if d.Labels["app.kubernetes.io/component"] != "redis" {
+			r.deploy = d
+		}
+	}
+	if r.deploy == nil {
+		t.Fatal("no workload Deployment")
+	}
+	spec := &r.deploy.Spec.Template.Spec
+	for i := range spec.InitContainers {
+		if spec.InitContainers[i].Name == "baton" {
+			r.baton, r.native = &spec.InitContainers[i], true
+		}
+	}
+	for i := range spec.Containers {
+		switch spec.Containers[i].Name {
+		case "baton":
+			r.baton = &spec.Containers[i]
+		case "app":
+			r.app = &spec.Containers[i]
+		}
+	}
+	if r.baton == nil || r.app == nil {
+		t.Fatal("want containers baton and app")
+	}
+	return r
+}
+
+// checkInvariants checks what every rendering must hold.
+func checkInvariants(t *testing.T, r rendered) {
+	t.Helper()
+	spec := r.deploy.Spec.Template.Spec
+	b := r.baton
+
+	// Labels of helm create on every object; selector labels only name
+	// and instance.
+	for _, o := range r.objs {
+		l := o.Raw.GetLabels()
+		for _, k := range []string{"helm.sh/chart", "app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/managed-by"} {
+			if l[k] == "" {
+				t.Errorf("%s: missing label %s", o.Name(), k)
+			}
+		}
+	}
+	wantSel := map[string]string{"app.kubernetes.io/name": "baton", "app.kubernetes.io/instance": release}
+	if !reflect.DeepEqual(r.deploy.Spec.Selector.MatchLabels, wantSel) {
+		t.Errorf("selector: want %v, got %v", wantSel, r.deploy.Spec.Selector.MatchLabels)
+	}
+
+	// Native sidecar or classic container.
+	if r.native {
+		if b.RestartPolicy == nil || *b.RestartPolicy != corev1.ContainerRestartPolicyAlways {
+			t.Error("native: baton needs restartPolicy Always")
+		}
+		if len(spec.InitContainers) != 1 || spec.InitContainers[0].Name != "baton" {
+			t.Error("native: baton must be the only init container, so nothing else runs before it")
+		}
+	}
+	if b.StartupProbe == nil || b.StartupProbe.HTTPGet == nil || b.StartupProbe.HTTPGet.Port.String() != "probes" {
+		t.Errorf("startup probe: want httpGet on port probes, got %+v", b.StartupProbe)
+	}
+	for _, p := range []struct {
+		name  string
+		probe *corev1.Probe
+		path  string
+	}{{"liveness", b.LivenessProbe, "/healthz"}, {"readiness", b.ReadinessProbe, "/readyz"}} {
+		if p.probe == nil || p.probe.HTTPGet == nil || p.probe.HTTPGet.Path != p.path || p.probe.HTTPGet.Port.String() != "probes" {
+			t.Errorf("%s probe: want GET %s on port probes, got %+v", p.name, p.path, p.probe)
+		}
+	}
+	if len(b.Ports) != 1 || b.Ports[0].Name != "probes" || b.Ports[0].ContainerPort != 8081 {
+		t.Errorf("ports: want probes 8081 alone, got %+v", b.Ports)
+	}
+	wantEnv(t, b, "BATON_PROBE_ADDR", ":8081")
+	wantEnv(t, b, "BATON_API_ADDR", "127.0.0.1:4040")
+	wantEnv(t, r.app, "BATON_URL", "http://127.0.0.1:4040")
+	for _, e := range []struct{ name, path string }{{"POD_NAME", "metadata.name"}, {"POD_NAMESPACE", "metadata.namespace"}} {
+		v := envVar(b, e.name)
+		if v == nil || v.ValueFrom == nil || v.ValueFrom.FieldRef == nil || v.ValueFrom.FieldRef.FieldPath != e.path {
+			t.Errorf("%s: want the downward API field %s, got %+v", e.name, e.path, v)
+		}
+	}
+	for _, name := range []string{"BATON_REDIS_PASSWORD", "BATON_REDIS_SENTINEL_PASSWORD"} {
+		if v := envVar(b, name); v != nil && (v.Value != "" || v.ValueFrom == nil || v.ValueFrom.SecretKeyRef == nil) {
+			t.Errorf("%s must come from a Secret, got %+v", name, v)
+		}
+	}
+
+	// Hardened baton, pod-level seccomp.
+	sc := b.SecurityContext
+	if sc == nil || !deref(sc.RunAsNonRoot) || sc.RunAsUser == nil || *sc.RunAsUser != 65532 || !deref(sc.ReadOnlyRootFilesystem) ||
+		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
+		!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("baton securityContext is not hardened: %+v", sc)
+	}
+	if psc := spec.SecurityContext; psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || !deref(psc.RunAsNonRoot) {
+		t.Errorf("pod securityContext: want runAsNonRoot and seccomp RuntimeDefault, got %+v", psc)
+	}
+	res := b.Resources
+	if res.Requests.Cpu().String() != "10m" || res.Requests.Memory().String() != "32Mi" || res.Limits.Memory().String() != "64Mi" {
+		t.Errorf("baton resources: %+v", res)
+	}
+
+	// Every mount of baton has its volume, read-only.
+	for _, m := range b.VolumeMounts {
+		if !m.ReadOnly || !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name }) {
+			t.Errorf("mount %s: want read-only, of a volume of the pod", m.Name)
+		}
+	}
+
+	// Exactly the publisher's rules.
+	for _, role := range manifesttest.Find[*rbacv1.Role](r.objs) {
+		if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
+			t.Errorf("Role %s rules:\n got %+v\nwant %+v (pkg/kube.RequiredRules)", role.Name, role.Rules, kube.RequiredRules)
+		}
+	}
+
+	// Leader-gated readiness: the rollout strategy of rollout_test.go, and
+	// no PodDisruptionBudget.
+	gated := len(spec.ReadinessGates) > 0 || envVar(b, "BATON_READY_WHEN").Value == "leader"
+	if gated {
+		if mu := r.deploy.Spec.Strategy.RollingUpdate.MaxUnavailable.String(); mu != "100%" {
+			t.Errorf("leader-gated readiness needs maxUnavailable 100%%, got %s", mu)
+		}
+		if r.has("PodDisruptionBudget") {
+			t.Error("leader-gated readiness with a PodDisruptionBudget blocks drains")
+		}
+	}
+	if r.deploy.Spec.ProgressDeadlineSeconds == nil {
+		t.Error("no progressDeadlineSeconds")
+	}
+}
+
+// TestChart lints and renders the chart with the default values and each
+// file of baton/ci, decodes every object strictly, checks what it renders,
+// and has the API server accept it (server-side dry-run create).
+func TestChart(t *testing.T) {
+	for _, c := range valuesCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			if err := helmLint(t, chartDir, c.args()...); err != nil {
+				t.Fatal(err)
+			}
+			r := newRendered(t, "baton-test", render(t, "baton-test", c.args()...))
+			checkInvariants(t, r)
+			if c.check != nil {
+				c.check(t, r)
+			}
+			t.Run("dry-run", func(t *testing.T) {
+				cl := env.Client(t)
+				// Render for a namespace of the API server, so that
+				// the RoleBinding's subject names it.
+				ns := manifesttest.Namespace(t, cl, "baton-chart-")
+				if err := manifesttest.DryRunCreate(t.Context(), cl, ns, render(t, ns, c.args()...)); err != nil {
+					t.Errorf("the API server rejects the chart:\n%v", err)
+				}
+			})
+		})
+	}
+}
+
+// TestSchemaRejects: values.schema.json (and the template's own checks)
+// turn bad values away, in both helm template and helm lint.
+func TestSchemaRejects(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string // in the error
+	}{
+		{"bad redis mode", []string{"--set", "redis.mode=master"}, "redis.mode"},
+		{"negative replicas", []string{"--set", "replicaCount=-1"}, "replicaCount"},
+		{"zero replicas", []string{"--set", "replicaCount=0"}, "replicaCount"},
+		{"replicas as a string", []string{"--set-string", "replicaCount=2"}, "replicaCount"},
+		{"duration without a unit", []string{"--set", "timings.leaseTTL=15"}, "leaseTTL"},
+		{"duration nonsense", []string{"--set", "timings.renewInterval=soon"}, "renewInterval"},
+		{"lock with a slash", []string{"--set", "lock=jobs/nightly"}, "lock"},
+		{"lock too long", []string{"--set", "lock=" + strings.Repeat("a", 129)}, "lock"},
+		{"unknown top-level key", []string{"--set", "replicas=3"}, "replicas"},
+		{"unknown nested key", []string{"--set", "sidecar.nativ=false"}, "nativ"},
+		{"bad readyWhen", []string{"--set", "readyWhen=always"}, "readyWhen"},
+		{"bad logFormat", []string{"--set", "logFormat=xml"}, "logFormat"},
+		{"bad logLevel", []string{"--set", "logLevel=trace"}, "logLevel"},
+		{"bad kube.publish", []string{"--set", "kube.publish=yes"}, "publish"},
+		{"sentinel without master name", []string{"--set", "redis.mode=sentinel"}, "masterName"},
+		{"bad redis address", []string{"--set", "redis.addr=redis"}, "addr"},
+		{"bad pull policy", []string{"--set", "image.pullPolicy=Sometimes"}, "pullPolicy"},
+		{"port out of range", []string{"--set", "sidecar.probePort=70000"}, "probePort"},
+		{"PDB with leader readiness", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "readyWhen=leader"}, "readyWhen"},
+		{"PDB with readiness gate", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "readinessGate.enabled=true"}, "readinessGate"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := helmTemplate(t, chartDir, "default", c.args...)
+			if err == nil {
+				t.Fatalf("helm template accepted %v", c.args)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("helm template: the error should name %q:\n%v", c.want, err)
+			}
+			if err := helmLint(t, chartDir, c.args...); err == nil {
+				t.Errorf("helm lint accepted %v", c.args)
+			}
+		})
+	}
+}
+
+// TestSchemaAccepts is the control of TestSchemaRejects: good values near
+// the edges pass.
+func TestSchemaAccepts(t *testing.T) {
+	for _, args := range [][]string{
+		{"--set", "timings.leaseTTL=1m30s", "--set", "timings.renewInterval=500ms", "--set", "timings.renewDeadline=1m"},
+		{"--set", "lock=" + strings.Repeat("a", 128)},
+		{"--set", "lock=Jobs.nightly_report-2"},
+		{"--set", "replicaCount=1"},
+		{"--set", "kube.publish=false"},
+		{"--set", "kube.publish=true"},
+		{"--set", "redis.mode=sentinel", "--set", "redis.masterName=mymaster", "--set", "redis.addr=s1:26379\\,s2:26379"},
+		{"--set", "strategy.maxSurge=25%", "--set", "strategy.maxUnavailable=1"},
+		{"--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=1"},
+	} {
+		if _, err := helmTemplate(t, chartDir, "default", args...); err != nil {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+}
+
+// TestNotes: helm install (a server-side dry run against the API server)
+// accepts the chart and prints NOTES.txt, which shows how to see the
+// leader.
+func TestNotes(t *testing.T) {
+	helm := manifesttest.Helm(t)
+	kubeconfig := env.Kubeconfig(t)
+	for _, c := range []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"defaults", nil, nil},
+		{"leader service, leader readiness, bundled Redis", []string{
+			"--set", "readyWhen=leader", "--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
+		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "maxUnavailable=100%"}},
+		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ns := manifesttest.Namespace(t, env.Client(t), "baton-notes-")
+			out, err := manifesttest.Run(helm, append([]string{"install", release, chartDir, "--dry-run=server", "--kubeconfig", kubeconfig, "--namespace", ns}, c.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, notes, ok := strings.Cut(string(out), "NOTES:")
+			if !ok {
+				t.Fatalf("no NOTES in:\n%s", out)
+			}
+			for _, want := range append([]string{"-L baton.dev/leader", "127.0.0.1:4040/leader", "kubectl exec", "kubectl port-forward", "-n " + ns}, c.want...) {
+				if !strings.Contains(notes, want) {
+					t.Errorf("NOTES lack %q:\n%s", want, notes)
+				}
+			}
+		})
+	}
+}
+
+// TestInjection renders examples/nightly-report, a chart of a user's own
+// that depends on baton and injects the sidecar with its named templates,
+// as charts/baton/README.md shows.
+func TestInjection(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "nightly-report")
+	copyDir(t, filepath.Join("examples", "nightly-report"), dir)
+	copyDir(t, chartDir, filepath.Join(dir, "charts", "baton"))
+
+	for _, c := range []struct {
+		name string
+		args []string
+		tls  bool
+	}{
+		{"defaults", nil, false},
+		{"tls and readiness gate", []string{
+			"--set", "baton.redis.tls.enabled=true", "--set", "baton.redis.tls.ca.secretName=redis-ca",
+			"--set", "baton.redis.tls.clientCert.secretName=client", "--set", "baton.readinessGate.enabled=true",
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := helmLint(t, dir, c.args...); err != nil {
+				t.Fatal(err)
+			}
+			cl := env.Client(t)
+			ns := manifesttest.Namespace(t, cl, "baton-inject-")
+			out, err := helmTemplate(t, dir, ns, c.args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs, err := manifesttest.Decode(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := manifesttest.One[*appsv1.Deployment](t, objs) // baton's own workload is off
+			if d.Name != "rel-report" {
+				t.Fatalf("want the example's Deployment, got %s", d.Name)
+			}
+			spec := d.Spec.Template.Spec
+			if len(spec.InitContainers) != 1 || spec.InitContainers[0].Name != "baton" || spec.InitContainers[0].RestartPolicy == nil {
+				t.Fatalf("want baton as the native sidecar, got %+v", spec.InitContainers)
+			}
+			b := &spec.InitContainers[0]
+			if b.Image != "ghcr.io/baton-dev/baton:0.1.0" {
+				t.Errorf("image: want baton's appVersion tag, got %s", b.Image)
+			}
+			wantEnv(t, b, "BATON_LOCK", release)
+			wantEnv(t, b, "BATON_REDIS_ADDR", "redis.infra.svc:6379")
+			wantEnv(t, b, "BATON_LEASE_TTL", "10s")
+			wantSecretEnv(t, b, "BATON_REDIS_PASSWORD", "redis-auth", "password")
+			wantEnv(t, &spec.Containers[0], "BATON_URL", "http://127.0.0.1:4040")
+			sa := manifesttest.One[*corev1.ServiceAccount](t, objs)
+			if spec.ServiceAccountName != sa.Name {
+				t.Errorf("serviceAccountName %s, want baton's %s", spec.ServiceAccountName, sa.Name)
+			}
+			if got := len(spec.Volumes); (got == 2) != c.tls {
+				t.Errorf("volumes: %d with tls=%v", got, c.tls)
+			}
+			if got := len(spec.ReadinessGates); (got == 1) != c.tls {
+				t.Errorf("readinessGates: %d", got)
+			}
+			for _, role := range manifesttest.Find[*rbacv1.Role](objs) {
+				if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
+					t.Errorf("Role rules %+v, want kube.RequiredRules", role.Rules)
+				}
+			}
+			if err := manifesttest.DryRunCreate(t.Context(), cl, ns, objs); err != nil {
+				t.Errorf("the API server rejects the example:\n%v", err)
+			}
+		})
+	}
+}
+
+// TestEnvNamesAreFlags: every BATON_* variable the chart gives baton is the
+// environment fallback of one of its flags, as the baton binary itself
+// lists them in --help, or one of its environment-only secrets. baton
+// ignores unknown BATON_* variables, so a misspelt one would silently do
+// nothing.
+func TestEnvNamesAreFlags(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go command: %v", err)
+	}
+	bin := filepath.Join(t.TempDir(), "baton")
+	root := manifesttest.ModuleRoot(t)
+	if _, err := manifesttest.Run(goBin, "build", "-C", root, "-o", bin, "./cmd/sidecar"); err != nil {
+		t.Fatal(err)
+	}
+	// --help prints the usage on stderr; the exit code does not matter.
+	cmd := exec.Command(bin, "--help")
+	usage, _ := cmd.CombinedOutput()
+	known := map[string]bool{"BATON_REDIS_PASSWORD": true, "BATON_REDIS_SENTINEL_PASSWORD": true}
+	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(string(usage), -1) {
+		known["BATON_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
+	}
+	if !known["BATON_REDIS_ADDR"] || !known["BATON_KUBE_LABEL_KEY"] {
+		t.Fatalf("could not read the flags from baton --help:\n%s", usage)
+	}
+	for _, c := range valuesCases(t) {
+		r := newRendered(t, "default", render(t, "default", c.args()...))
+		for _, e := range r.baton.Env {
+			if strings.HasPrefix(e.Name, "BATON_") && !known[e.Name] {
+				t.Errorf("%s: %s is not a flag of baton", c.name, e.Name)
+			}
+		}
+	}
+}
+
+// TestRoleMatchesPublisher: the chart's Role grants exactly what the
+// Kubernetes publisher needs (pkg/kube.RequiredRules).
+func TestRoleMatchesPublisher(t *testing.T) {
+	role := manifesttest.One[*rbacv1.Role](t, render(t, "default"))
+	if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
+		t.Errorf("Role rules:\n got %+v\nwant %+v", role.Rules, kube.RequiredRules)
+	}
+}
+
+func envVar(c *corev1.Container, name string) *corev1.EnvVar {
+	for i := range c.Env {
+		if c.Env[i].Name == name {
+			return &c.Env[i]
+		}
+	}
+	return nil
+}
+
+func wantEnv(t *testing.T, c *corev1.Container, name, value string) {
+	t.Helper()
+	v := envVar(c, name)
+	if v == nil || v.ValueFrom != nil || v.Value != value {
+		t.Errorf("%s %s: want %q, got %+v", c.Name, name, value, v)
+	}
+}
+
+func wantSecretEnv(t *testing.T, c *corev1.Container, name, secret, key string) {
+	t.Helper()
+	v := envVar(c, name)
+	if v == nil || v.Value != "" || v.ValueFrom == nil || v.ValueFrom.SecretKeyRef == nil ||
+		v.ValueFrom.SecretKeyRef.Name != secret || v.ValueFrom.SecretKeyRef.Key != key {
+		t.Errorf("%s %s: want Secret %s key %s, got %+v", c.Name, name, secret, key, v)
+	}
+}
+
+// wantMountedFile checks that the file named by baton's env var is in a
+// read-only mount of baton, and returns the mount's volume.
+func wantMountedFile(t *testing.T, r rendered, name string) corev1.Volume {
+	t.Helper()
+	v := envVar(r.baton, name)
+	if v == nil {
+		t.Fatalf("no %s", name)
+	}
+	for _, m := range r.baton.VolumeMounts {
+		if strings.HasPrefix(v.Value, m.MountPath+"/") {
+			if !m.ReadOnly {
+				t.Errorf("%s: mount %s is writable", name, m.Name)
+			}
+			file := strings.TrimPrefix(v.Value, m.MountPath+"/")
+			for _, vol := range r.deploy.Spec.Template.Spec.Volumes {
+				if vol.Name != m.Name {
+					continue
+				}
+				var items []corev1.KeyToPath
+				if vol.Secret != nil {
+					items = vol.Secret.Items
+				} else if vol.ConfigMap != nil {
+					items = vol.ConfigMap.Items
+				}
+				if !slices.ContainsFunc(items, func(k corev1.KeyToPath) bool { return k.Path == file }) {
+					t.Errorf("%s=%s: volume %s does not project %s", name, v.Value, vol.Name, file)
+				}
+				return vol
+			}
+		}
+	}
+	t.Fatalf("%s=%s is in no mount of baton", name, v.Value)
+	return corev1.Volume{}
+}
+
+type named interface{ GetName() string }
+
+func findNamed[T named](t *testing.T, objs []T, name string) T {
+	t.Helper()
+	for _, o := range objs {
+		if o.GetName() == name {
+			return o
+		}
+	}
+	t.Fatalf("no object named %s", name)
+	var zero T
+	return zero
+}
+
+// selects reports whether a map selector matches a set of labels.
+func selects(selector, set map[string]string) bool {
+	return len(selector) > 0 && labels.SelectorFromSet(selector).Matches(labels.Set(set))
+}
+
+func withLeader(l map[string]string) map[string]string {
+	out := map[string]string{"baton.dev/leader": "true"}
+	for k, v := range l {
+		out[k] = v
+	}
+	return out
+}
+
+func deref(b *bool) bool { return b != nil && *b }
+
+func copyDir(t *testing.T, from, to string) {
+	t.Helper()
+	err := filepath.WalkDir(from, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(from, path)
+		if err != nil {
+			return err
+		}
+		dst := filepath.Join(to, rel)
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o755)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

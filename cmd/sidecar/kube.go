@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/kube"
+)
+
+// Values of --kube.
+const (
+	kubeAuto = "auto"
+	kubeOn   = "true"
+	kubeOff  = "false"
+)
+
+// kubeRequestTimeout bounds each Kubernetes API call, so that a hung API
+// server costs a back-off, not a stuck publisher.
+const kubeRequestTimeout = 10 * time.Second
+
+// validateKube checks the Kubernetes flags. It never touches the network.
+func (c *config) validateKube() error {
+	bad := func(flagName, format string, args ...any) error {
+		return fmt.Errorf("%w: --%s %s", errUsage, flagName, fmt.Sprintf(format, args...))
+	}
+	switch c.Kube {
+	case kubeAuto, kubeOff:
+	case kubeOn:
+		if c.PodName == "" || c.PodNamespace == "" {
+			return bad("kube", "is true but POD_NAME or POD_NAMESPACE is not set (set both from the downward API: metadata.name and metadata.namespace)")
+		}
+	default:
+		return bad("kube", "must be auto, true or false (got %q)", c.Kube)
+	}
+	if errs := validation.IsQualifiedName(c.KubeLabelKey); len(errs) > 0 {
+		return bad("kube-label-key", "must be a label key such as %s: %s (got %q)", kube.DefaultLabelKey, errs[0], c.KubeLabelKey)
+	}
+	return nil
+}
+
+// kubeRESTConfig decides whether the Kubernetes publisher runs and returns
+// its client configuration, or nil (and why) when it is off. It reads files
+// and the environment but makes no network call. With --kube=true, or with
+// an unreadable --kubeconfig, a missing configuration is a usage error.
+func kubeRESTConfig(c *config) (cfg *rest.Config, off string, err error) {
+	if c.Kube == kubeOff {
+		return nil, "--kube=false", nil
+	}
+	if c.Kubeconfig != "" {
+		cfg, err = clientcmd.BuildConfigFromFlags("", c.Kubeconfig)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: --kubeconfig: %v", errUsage, err)
+		}
+	} else {
+		cfg, err = rest.InClusterConfig()
+		if err != nil {
+			if c.Kube == kubeOn {
+				return nil, "", fmt.Errorf("%w: --kube is true but there is no in-cluster configuration (use --kubeconfig outside a pod): %v", errUsage, err)
+			}
+			return nil, fmt.Sprintf("no in-cluster configuration: %v", err), nil
+		}
+	}
+	if c.PodName == "" || c.PodNamespace == "" {
+		// --kube=true without them was rejected by validateKube.
+		return nil, "POD_NAME or POD_NAMESPACE not set", nil
+	}
+	cfg.UserAgent = "baton/" + version
+	cfg.Timeout = kubeRequestTimeout
+	return cfg, "", nil
+}
+
+// newKubePublisher builds the publisher for this pod, or returns nil when
+// restCfg is nil. It makes no API call.
+func newKubePublisher(c *config, restCfg *rest.Config, elector *election.Elector, reg prometheus.Registerer, log *slog.Logger) (*kube.Publisher, error) {
+	if restCfg == nil {
+		return nil, nil
+	}
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: kubernetes client: %v", errUsage, err)
+	}
+	m, err := kube.NewMetrics(reg)
+	if err != nil {
+		return nil, err
+	}
+	return kube.New(elector, kube.Options{
+		Client:    client,
+		Namespace: c.PodNamespace,
+		PodName:   c.PodName,
+		LabelKey:  c.KubeLabelKey,
+		Resync:    c.LeaseTTL,
+		Metrics:   m,
+		Logger:    log,
+	})
+}
+
+// startKube runs the publisher, if any, until the returned function is
+// called; that function returns once the publisher has published
+// leader=false for the last time (within kube.DefaultShutdownTimeout). The
+// publisher outlives the signal: it is stopped after the elector's Run has
+// returned, so that it publishes the final step-down.
+func (s *sidecar) startKube() (stop func()) {
+	if s.kube == nil {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := s.kube.Run(ctx); err != nil {
+			s.log.Error("kubernetes publisher failed", "err", err)
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

@@ -300,7 +300,7 @@ func (c *config) validate() error {
 	if c.ProbeAddr == "" {
 		return bad("probe-addr", "must not be empty")
 	}
-	if c.APIAddr == c.ProbeAddr {
+	if c.APIAddr == c.ProbeAddr && !strings.HasSuffix(c.APIAddr, ":0") {
 		return bad("probe-addr", "must differ from --api-addr")
 	}
 	switch c.ReadyWhen {

@@ -11,13 +11,14 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo test bench-core image deps-redis tools fmt vet clean help
+.PHONY: all build demo test chaos bench-core image deps-redis tools fmt vet clean help
 
 all: build
 
 help:
 	@echo "make demo        run three sidecars on a throwaway Redis: handover and failover"
 	@echo "make test        vet, gofmt and go test -race against real Redis"
+	@echo "make chaos       randomized fault run (10m, >= 1000 transitions); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
 	@echo "make image       docker build -t $(IMAGE) ."
@@ -59,6 +60,14 @@ tools:
 test: deps-redis fmt vet tools
 	HELM="$$(hack/tools/helm.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
+
+# The randomized fault run against real sidecars and redis-servers; a
+# 2-minute run of the same suite is part of `make test`.
+CHAOS_DURATION ?= 10m
+CHAOS_SEED     ?= 1
+chaos: deps-redis
+	$(GO) test -count=1 -timeout 40m -v -run 'TestChaos$$' ./test/chaos \
+	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
 
 bench-core: deps-redis build
 	$(GO) run ./hack/benchcore --baton $(BIN)/baton

@@ -11,7 +11,7 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo test chaos bench-core image deps-redis tools fmt vet clean help
+.PHONY: all build demo test chaos bench bench-core image deps-redis tools fmt vet clean help
 
 all: build
 
@@ -20,6 +20,7 @@ help:
 	@echo "make test        vet, gofmt and go test -race against real Redis"
 	@echo "make chaos       randomized fault run (10m, >= 1000 transitions); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
+	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
 	@echo "make image       docker build -t $(IMAGE) ."
 
@@ -71,6 +72,11 @@ chaos: deps-redis
 
 bench-core: deps-redis build
 	$(GO) run ./hack/benchcore --baton $(BIN)/baton
+
+# The side-by-side benchmark lives in its own module (bench/), so the main
+# module does not depend on its peers. It writes bench/results/.
+bench: deps-redis build tools
+	cd bench && KUBEBUILDER_ASSETS="$$(../hack/tools/kube-assets.sh)" $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -out results
 
 image:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMAGE) .

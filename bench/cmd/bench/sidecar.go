@@ -1,0 +1,168 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/baton-dev/baton/bench/internal/procs"
+)
+
+// sidecarPair is two baton sidecar processes on one lock.
+type sidecarPair struct {
+	e       *env
+	lock    string
+	extra   []string
+	s       [2]*procs.Sidecar
+	leader  int
+	http    *http.Client
+	channel string
+	leaseK  string
+}
+
+func startSidecarPair(ctx context.Context, e *env, lock string, extra ...string) (*sidecarPair, error) {
+	p := &sidecarPair{
+		e: e, lock: lock, extra: extra,
+		http:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}},
+		channel: "baton:{" + lock + "}:released",
+		leaseK:  "baton:{" + lock + "}:lease",
+	}
+	for i := range p.s {
+		if err := p.start(ctx, i); err != nil {
+			p.close()
+			return nil, err
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for sctx.Err() == nil {
+		for i, s := range p.s {
+			st, err := s.Leader(sctx, p.http, 0)
+			if err == nil && st.Leader {
+				p.leader = i
+				return p, p.e.waitNumSub(ctx, p.channel, 1, 10*time.Second)
+			}
+		}
+		_ = sleep(sctx, 20*time.Millisecond)
+	}
+	p.close()
+	return nil, fmt.Errorf("sidecars on %s: no leader within 30s", lock)
+}
+
+func (p *sidecarPair) start(ctx context.Context, i int) error {
+	s, err := procs.StartSidecar(p.e.bin, p.e.dir, fmt.Sprintf("%s-%d", p.lock, i), p.e.redis.Addr, p.lock, p.extra...)
+	if err != nil {
+		return err
+	}
+	p.s[i] = s
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	return s.WaitProbe(sctx, "/readyz")
+}
+
+func (p *sidecarPair) close() {
+	for _, s := range p.s {
+		if s != nil {
+			s.Stop(5 * time.Second)
+		}
+	}
+	p.http.CloseIdleConnections()
+}
+
+type pollResult struct {
+	at  time.Time
+	st  procs.Status
+	err error
+}
+
+// awaitLeader long-polls sidecar i's GET /leader?wait= in the background.
+func (p *sidecarPair) awaitLeader(ctx context.Context, i int, wait time.Duration) <-chan pollResult {
+	out := make(chan pollResult, 1)
+	go func() {
+		st, err := p.s[i].Leader(ctx, p.http, wait)
+		out <- pollResult{at: time.Now(), st: st, err: err}
+	}()
+	return out
+}
+
+// handovers makes n graceful handovers through the HTTP API: POST
+// /leader/release on the leader, timed until the waiter's long-poll
+// GET /leader?wait= answers that it leads.
+func (p *sidecarPair) handovers(ctx context.Context, n int) ([]time.Duration, error) {
+	var lat []time.Duration
+	for range n {
+		waiter := 1 - p.leader
+		if err := p.e.waitNumSub(ctx, p.channel, 1, 10*time.Second); err != nil {
+			return lat, err
+		}
+		pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		res := p.awaitLeader(pctx, waiter, 10*time.Second)
+		// Let the long-poll reach the server before the release.
+		if err := sleep(ctx, time.Millisecond); err != nil {
+			cancel()
+			return lat, err
+		}
+		if err := p.e.pause(ctx, time.Millisecond); err != nil {
+			cancel()
+			return lat, err
+		}
+		t0 := time.Now()
+		if err := p.s[p.leader].Release(ctx, p.http, resignHoldOff); err != nil {
+			cancel()
+			return lat, err
+		}
+		r := <-res
+		cancel()
+		if r.err != nil {
+			return lat, r.err
+		}
+		if !r.st.Leader {
+			return lat, fmt.Errorf("sidecar %s: long-poll ended without leading", p.s[waiter].Identity)
+		}
+		lat = append(lat, r.at.Sub(t0))
+		p.leader = waiter
+	}
+	return lat, nil
+}
+
+// crash kills the leader with SIGKILL and times the waiter's takeover. The
+// lease's expiry is read from Redis (PTTL) right after the kill, so the
+// overshoot is exact to the millisecond PTTL resolution. The killed
+// sidecar is then restarted as the new waiter.
+func (p *sidecarPair) crash(ctx context.Context, ttl time.Duration) (failover, overshoot time.Duration, err error) {
+	waiter := 1 - p.leader
+	if err := p.e.waitNumSub(ctx, p.channel, 1, 10*time.Second); err != nil {
+		return 0, 0, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, 3*ttl+10*time.Second)
+	defer cancel()
+	res := p.awaitLeader(pctx, waiter, 3*ttl+5*time.Second)
+	if err := p.e.pause(ctx, ttl); err != nil {
+		return 0, 0, err
+	}
+	tKill := time.Now()
+	p.s[p.leader].Kill()
+	pttl, err := p.e.admin.PTTL(ctx, p.leaseK).Result()
+	tRead := time.Now()
+	if err != nil {
+		return 0, 0, err
+	}
+	if pttl <= 0 {
+		return 0, 0, fmt.Errorf("lease had no TTL left right after the kill (%v)", pttl)
+	}
+	expiry := tRead.Add(pttl)
+	r := <-res
+	if r.err != nil {
+		return 0, 0, r.err
+	}
+	if !r.st.Leader {
+		return 0, 0, fmt.Errorf("sidecar %s did not take over", p.s[waiter].Identity)
+	}
+	crashed := p.leader
+	p.leader = waiter
+	if err := p.start(ctx, crashed); err != nil {
+		return 0, 0, err
+	}
+	return r.at.Sub(tKill), r.at.Sub(expiry), nil
+}

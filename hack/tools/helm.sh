@@ -3,7 +3,7 @@
 # proxy on first use and caching it per version.
 set -euo pipefail
 HELM_VERSION=${HELM_VERSION:-v3.22.0}
-CACHE=${BATON_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/baton/tools}
+CACHE=${BATON_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/baton/tools}
 bin="$CACHE/helm-$HELM_VERSION/helm"
 if [ ! -x "$bin" ]; then
   echo "helm.sh: building helm $HELM_VERSION from the module proxy (about 5 minutes)" >&2

@@ -11,7 +11,7 @@ set -euo pipefail
 
 K8S_VERSION=${K8S_VERSION:-1.35.4}
 STAGING_VERSION=${STAGING_VERSION:-0.${K8S_VERSION#1.}}
-CACHE=${BATON_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/baton/tools}
+CACHE=${BATON_TOOLS_CACHE:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/baton/tools}
 dir="$CACHE/kube-$K8S_VERSION"
 log() { echo "kube-assets: $*" >&2; }
 

@@ -75,7 +75,7 @@ bench-core: deps-redis build
 
 # The side-by-side benchmark lives in its own module (bench/), so the main
 # module does not depend on its peers. It writes bench/results/.
-bench: deps-redis build tools
+bench: deps-redis build
 	cd bench && KUBEBUILDER_ASSETS="$$(../hack/tools/kube-assets.sh)" $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -out results
 
 image:

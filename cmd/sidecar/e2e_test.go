@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-dev/baton/internal/proc"
+	"github.com/baton-dev/baton/hack/proc"
 	"github.com/baton-dev/baton/internal/redistest"
 )
 

@@ -22,7 +22,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/sys/unix"
 
-	"github.com/baton-dev/baton/internal/proc"
+	"github.com/baton-dev/baton/hack/proc"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
@@ -58,7 +58,7 @@ func run(ctx context.Context, baton string, handovers, crashes int, crashTTL, id
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	defer rdb.Close()
 
-	fmt.Printf("baton bench-core: redis %s, GOMAXPROCS-visible CPUs %d, load %s\n", srv.Addr, cpus(), loadavg())
+	fmt.Printf("baton bench-core: redis %s, GOMAXPROCS-visible CPUs %d, load %s\n", srv.Addr, cpus(), proc.LoadAvg())
 
 	api, logs, err := graceful(ctx, baton, dir, srv.Addr, handovers)
 	if err != nil {
@@ -85,7 +85,7 @@ func run(ctx context.Context, baton string, handovers, crashes int, crashTTL, id
 	fmt.Printf("| Idle follower lock attempts (TTL %v, %v) | %.2f per TTL (%.3f/s); other commands sent %.3f/s (%s) | ≤ 1 per TTL |\n",
 		idleTTL, idleFor, idle.attemptsPerTTL, idle.attemptsPerSec, idle.otherPerSec, idle.other)
 	fmt.Printf("| Sidecar steady RSS (idle follower) | %.1f MiB | ≤ 30 MiB |\n", idle.rssMiB)
-	fmt.Printf("\nload at the end: %s\n", loadavg())
+	fmt.Printf("\nload at the end: %s\n", proc.LoadAvg())
 	return nil
 }
 
@@ -389,7 +389,8 @@ func idleFollower(ctx context.Context, baton, dir, addr string, rdb *redis.Clien
 		r.other = "none"
 	}
 	r.otherPerSec = otherTotal / window.Seconds()
-	r.rssMiB, err = rssMiB(f.Cmd.Process.Pid)
+	rss, _, err := proc.RSS(f.PID())
+	r.rssMiB = float64(rss) / (1 << 20)
 	return r, err
 }
 
@@ -412,20 +413,6 @@ func commandstats(ctx context.Context, rdb *redis.Client) (map[string]float64, e
 		}
 	}
 	return out, nil
-}
-
-func rssMiB(pid int) (float64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
-			return kb / 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 func monoNow() int64 {
@@ -452,9 +439,4 @@ func cpus() int {
 		return 0
 	}
 	return set.Count()
-}
-
-func loadavg() string {
-	b, _ := os.ReadFile("/proc/loadavg")
-	return strings.TrimSpace(string(b))
 }

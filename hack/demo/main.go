@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/baton-dev/baton/internal/proc"
+	"github.com/baton-dev/baton/hack/proc"
 )
 
 const lock = "nightly-report"

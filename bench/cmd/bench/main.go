@@ -32,7 +32,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/baton-dev/baton/bench/internal/procs"
+	procs "github.com/baton-dev/baton/hack/proc"
 )
 
 // config is the command line.

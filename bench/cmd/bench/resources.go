@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/baton-dev/baton/bench/internal/procs"
 	"github.com/baton-dev/baton/bench/internal/stats"
+	procs "github.com/baton-dev/baton/hack/proc"
 )
 
 // procSample is a process's memory and CPU over a window.

@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/baton-dev/baton/bench/internal/procs"
+	procs "github.com/baton-dev/baton/hack/proc"
 )
 
 // sidecarPair is two baton sidecar processes on one lock.
@@ -38,7 +38,7 @@ func startSidecarPair(ctx context.Context, e *env, lock string, extra ...string)
 	defer cancel()
 	for sctx.Err() == nil {
 		for i, s := range p.s {
-			st, err := s.Leader(sctx, p.http, 0)
+			st, err := s.Leader(sctx, 0)
 			if err == nil && st.Leader {
 				p.leader = i
 				return p, p.e.waitNumSub(ctx, p.channel, 1, 10*time.Second)
@@ -55,6 +55,7 @@ func (p *sidecarPair) start(ctx context.Context, i int) error {
 	if err != nil {
 		return err
 	}
+	s.Client = p.http
 	p.s[i] = s
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -80,7 +81,7 @@ type pollResult struct {
 func (p *sidecarPair) awaitLeader(ctx context.Context, i int, wait time.Duration) <-chan pollResult {
 	out := make(chan pollResult, 1)
 	go func() {
-		st, err := p.s[i].Leader(ctx, p.http, wait)
+		st, err := p.s[i].Leader(ctx, wait)
 		out <- pollResult{at: time.Now(), st: st, err: err}
 	}()
 	return out
@@ -108,7 +109,7 @@ func (p *sidecarPair) handovers(ctx context.Context, n int) ([]time.Duration, er
 			return lat, err
 		}
 		t0 := time.Now()
-		if err := p.s[p.leader].Release(ctx, p.http, resignHoldOff); err != nil {
+		if err := p.s[p.leader].Release(ctx, resignHoldOff); err != nil {
 			cancel()
 			return lat, err
 		}

@@ -15,21 +15,7 @@ func env(m map[string]string) func(string) string {
 }
 
 func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
-	// A listener that stands in for Redis: any connection means the sidecar
-	// talked to "Redis" before rejecting its configuration.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	dialed := make(chan struct{}, 1)
-	go func() {
-		if c, err := ln.Accept(); err == nil {
-			dialed <- struct{}{}
-			_ = c.Close()
-		}
-	}()
-	addr := ln.Addr().String()
+	addr := undialedRedis(t)
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
@@ -86,11 +72,6 @@ func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
 				t.Errorf("want one line, got %d:\n%s", n+1, stderr.String())
 			}
 		})
-	}
-	select {
-	case <-dialed:
-		t.Error("the sidecar connected to Redis despite an invalid configuration")
-	default:
 	}
 }
 
@@ -149,4 +130,31 @@ func TestVersion(t *testing.T) {
 	if code := run([]string{"version"}, env(nil), &out, &out); code != exitOK || !strings.HasPrefix(out.String(), "baton ") {
 		t.Errorf("version: code %d, output %q", code, out.String())
 	}
+}
+
+// undialedRedis returns the address of a listener that stands in for Redis:
+// at cleanup, the test fails if anything connected to it, which would mean
+// the sidecar talked to "Redis" before rejecting its configuration.
+func undialedRedis(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialed := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			dialed <- struct{}{}
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = ln.Close()
+		select {
+		case <-dialed:
+			t.Error("the sidecar connected to Redis despite an invalid configuration")
+		default:
+		}
+	})
+	return ln.Addr().String()
 }

@@ -61,6 +61,7 @@ tools:
 test: deps-redis fmt vet tools
 	HELM="$$(hack/tools/helm.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
+	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The randomized fault run against real sidecars and redis-servers; a
 # 2-minute run of the same suite is part of `make test`.

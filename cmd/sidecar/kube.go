@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -84,7 +83,7 @@ func newKubePublisher(c *config, restCfg *rest.Config, elector *election.Elector
 	if restCfg == nil {
 		return nil, nil
 	}
-	client, err := kubernetes.NewForConfig(restCfg)
+	client, err := kube.NewClient(restCfg)
 	if err != nil {
 		return nil, fmt.Errorf("%w: kubernetes client: %v", errUsage, err)
 	}

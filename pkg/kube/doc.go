@@ -34,6 +34,9 @@
 // again when the error changes), and counted in
 // baton_kube_api_errors_total{op}. There are no informers and no caches:
 // only direct GET, LIST, PATCH and CREATE calls, so memory stays flat.
+// NewClient makes them through REST clients whose scheme knows core/v1 and
+// events.k8s.io/v1 alone: the typed clientset is not linked, as its scheme
+// registers every API group at start-up.
 //
 // # Stale labels
 //

@@ -12,6 +12,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/baton-dev/baton/pkg/kube"
 )
 
 // The one API server of this package's tests, started by TestMain when
@@ -71,6 +73,18 @@ func clientset(t *testing.T, cfg *rest.Config) kubernetes.Interface {
 		t.Fatal(err)
 	}
 	return cs
+}
+
+// leanClient is the publisher's client of production, kube.NewClient, for
+// cfg. Publishers in these tests use it, so that it is exercised against
+// the real API server; setup and assertions use the typed clientset.
+func leanClient(t *testing.T, cfg *rest.Config) kube.Client {
+	t.Helper()
+	c, err := kube.NewClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 // namespace creates a namespace of its own for one test.

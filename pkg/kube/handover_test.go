@@ -76,17 +76,18 @@ func waitLeader(t *testing.T, e *election.Elector) election.Status {
 // with its publisher on its own pod. When the leader resigns, both pods'
 // labels and conditions follow within handoverBound.
 func TestHandoverShowsOnBothPods(t *testing.T) {
-	admin := clientset(t, apiServer(t))
+	cfg := apiServer(t)
+	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
 	podA := pod(t, admin, ns, "baton-a", nil, nil)
 	podB := pod(t, admin, ns, "baton-b", nil, nil)
 
 	a := startElector(t, srv, podA.Name)
-	startPublisher(t, a.e, kube.Options{Client: admin, Namespace: ns, PodName: podA.Name, Resync: testTTL})
+	startPublisher(t, a.e, kube.Options{Client: client, Namespace: ns, PodName: podA.Name, Resync: testTTL})
 	first := waitLeader(t, a.e)
 	b := startElector(t, srv, podB.Name)
-	startPublisher(t, b.e, kube.Options{Client: admin, Namespace: ns, PodName: podB.Name, Resync: testTTL})
+	startPublisher(t, b.e, kube.Options{Client: client, Namespace: ns, PodName: podB.Name, Resync: testTTL})
 
 	waitPod(t, admin, ns, podA.Name, publishBound, "a leads", marked(true, kube.ReasonLeading))
 	waitPod(t, admin, ns, podB.Name, publishBound, "b follows a", func(p *corev1.Pod) bool {
@@ -127,7 +128,8 @@ func TestHandoverShowsOnBothPods(t *testing.T) {
 // publisher leads, it corrects a, and leaves alone the leader of another
 // lock and a pod labelled by someone else.
 func TestStaleLeaderLabelIsCorrected(t *testing.T) {
-	admin := clientset(t, apiServer(t))
+	cfg := apiServer(t)
+	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
 	leaderLabel := map[string]string{kube.DefaultLabelKey: "true"}
@@ -140,7 +142,7 @@ func TestStaleLeaderLabelIsCorrected(t *testing.T) {
 
 	m, reg := newMetrics(t)
 	b := startElector(t, srv, podB.Name)
-	startPublisher(t, b.e, kube.Options{Client: admin, Namespace: ns, PodName: podB.Name, Resync: testTTL, Metrics: m})
+	startPublisher(t, b.e, kube.Options{Client: client, Namespace: ns, PodName: podB.Name, Resync: testTTL, Metrics: m})
 	waitLeader(t, b.e)
 	waitPod(t, admin, ns, podB.Name, publishBound, "b leads", marked(true, kube.ReasonLeading))
 	got, _ := waitPod(t, admin, ns, stale.Name, publishBound, "a corrected", marked(false, kube.ReasonStale))
@@ -167,13 +169,14 @@ func TestStaleLeaderLabelIsCorrected(t *testing.T) {
 // TestRestartedPodClearsItsOwnStaleLabel: a pod that crashed while leader
 // and restarts publishes leader=false before anything else.
 func TestRestartedPodClearsItsOwnStaleLabel(t *testing.T) {
-	admin := clientset(t, apiServer(t))
+	cfg := apiServer(t)
+	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	self := pod(t, admin, ns, "baton-a", map[string]string{kube.DefaultLabelKey: "true"}, map[string]string{kube.LockAnnotation: "job"})
 	setCondition(t, admin, ns, self.Name, corev1.ConditionTrue)
 	src := kube.NewFakeSource(self.Name)
 	src.Set(func(s *election.Status) { s.Running = false })
-	startPublisher(t, src, kube.Options{Client: admin, Namespace: ns, PodName: self.Name, Resync: time.Hour})
+	startPublisher(t, src, kube.Options{Client: client, Namespace: ns, PodName: self.Name, Resync: time.Hour})
 	got, _ := waitPod(t, admin, ns, self.Name, publishBound, "leader=false", marked(false, kube.ReasonCampaigning))
 	if c := leaderCondition(got); c.LastTransitionTime.IsZero() {
 		t.Errorf("condition without lastTransitionTime: %+v", c)
@@ -183,12 +186,13 @@ func TestRestartedPodClearsItsOwnStaleLabel(t *testing.T) {
 // TestDriftIsRepairedOnResync: a hand edit of the label is undone at the
 // next re-sync, without any change of leadership.
 func TestDriftIsRepairedOnResync(t *testing.T) {
-	admin := clientset(t, apiServer(t))
+	cfg := apiServer(t)
+	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	self := pod(t, admin, ns, "baton-a", nil, nil)
 	src := kube.NewFakeSource(self.Name)
 	src.Lead(3)
-	startPublisher(t, src, kube.Options{Client: admin, Namespace: ns, PodName: self.Name, Resync: 200 * time.Millisecond})
+	startPublisher(t, src, kube.Options{Client: client, Namespace: ns, PodName: self.Name, Resync: 200 * time.Millisecond})
 	before, _ := waitPod(t, admin, ns, self.Name, publishBound, "leader=true", marked(true, kube.ReasonLeading))
 	if _, err := admin.CoreV1().Pods(ns).Patch(t.Context(), self.Name, types.MergePatchType,
 		[]byte(`{"metadata":{"labels":{"baton.dev/leader":"false"}}}`), metav1.PatchOptions{}); err != nil {

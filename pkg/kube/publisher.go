@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/clock"
 
 	"github.com/baton-dev/baton/pkg/election"
@@ -47,9 +46,9 @@ var _ Source = (*election.Elector)(nil)
 
 // Options configures a Publisher. Zero values take the documented defaults.
 type Options struct {
-	// Client talks to the API server. Required. Only the typed clientset's
-	// direct calls are used: no informers, no caches.
-	Client kubernetes.Interface
+	// Client talks to the API server, usually NewClient's. Required. Its
+	// calls are direct: no informers, no caches.
+	Client Client
 	// Namespace and PodName name this replica's own pod, usually from the
 	// downward API (POD_NAMESPACE, POD_NAME). Required.
 	Namespace string

@@ -24,10 +24,10 @@ import (
 	"github.com/baton-dev/baton/pkg/election"
 )
 
-// These tests use client-go's fake clientset only where a real API server
-// cannot do the job: to inject failures and to hold a call in flight. The
-// behaviour against a real server is tested with envtest in package
-// kube_test.
+// These tests use client-go's fake clientset, through the clientset
+// adapter, only where a real API server cannot do the job: to inject
+// failures and to hold a call in flight. The behaviour against a real
+// server, through NewClient, is tested with envtest in package kube_test.
 
 const testGuard = 10 * time.Second
 
@@ -122,7 +122,7 @@ func TestFailedCallsRetryWithBackoffAreCountedAndLoggedOnce(t *testing.T) {
 	src := NewFakeSource("a")
 	src.Lead(5)
 	p, err := New(src, Options{
-		Client: cs, Namespace: "ns", PodName: "a", Metrics: m, Resync: time.Hour,
+		Client: clientset{cs}, Namespace: "ns", PodName: "a", Metrics: m, Resync: time.Hour,
 		MinBackoff: time.Millisecond, MaxBackoff: 4 * time.Millisecond,
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})),
 	})
@@ -170,7 +170,7 @@ func TestSlowAPIServerCoalescesToTheLatestState(t *testing.T) {
 		return false, nil, nil
 	})
 	src := NewFakeSource("a")
-	p, err := New(src, Options{Client: cs, Namespace: "ns", PodName: "a", Resync: time.Hour})
+	p, err := New(src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", Resync: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestEventQueueIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	src := NewFakeSource("a")
-	p, err := New(src, Options{Client: cs, Namespace: "ns", PodName: "a", Metrics: m, MinBackoff: time.Hour, MaxBackoff: time.Hour})
+	p, err := New(src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", Metrics: m, MinBackoff: time.Hour, MaxBackoff: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,12 +267,12 @@ func TestNewValidates(t *testing.T) {
 		opts Options
 		want string
 	}{
-		{"nil source", nil, Options{Client: cs, Namespace: "ns", PodName: "a"}, "nil Source"},
+		{"nil source", nil, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a"}, "nil Source"},
 		{"no client", src, Options{Namespace: "ns", PodName: "a"}, "Client is required"},
-		{"no pod", src, Options{Client: cs, Namespace: "ns"}, "PodName are required"},
-		{"bad label key", src, Options{Client: cs, Namespace: "ns", PodName: "a", LabelKey: "not a key"}, `label key "not a key"`},
-		{"negative resync", src, Options{Client: cs, Namespace: "ns", PodName: "a", Resync: -time.Second}, "Resync must not be negative"},
-		{"max below min", src, Options{Client: cs, Namespace: "ns", PodName: "a", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff"},
+		{"no pod", src, Options{Client: clientset{cs}, Namespace: "ns"}, "PodName are required"},
+		{"bad label key", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", LabelKey: "not a key"}, `label key "not a key"`},
+		{"negative resync", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", Resync: -time.Second}, "Resync must not be negative"},
+		{"max below min", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -286,7 +286,7 @@ func TestNewValidates(t *testing.T) {
 
 func TestSecondRunFails(t *testing.T) {
 	cs := fake.NewClientset(testPod("a"))
-	p, err := New(NewFakeSource("a"), Options{Client: cs, Namespace: "ns", PodName: "a"})
+	p, err := New(NewFakeSource("a"), Options{Client: clientset{cs}, Namespace: "ns", PodName: "a"})
 	if err != nil {
 		t.Fatal(err)
 	}

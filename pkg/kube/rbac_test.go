@@ -61,7 +61,8 @@ func TestRBACRequiredRulesSufficeAndNothingMore(t *testing.T) {
 	admin := clientset(t, apiServer(t))
 	ns := namespace(t, admin)
 	other := namespace(t, admin)
-	sa := clientset(t, serviceAccountConfig(t, admin, ns))
+	saConfig := serviceAccountConfig(t, admin, ns)
+	sa, saClient := clientset(t, saConfig), leanClient(t, saConfig)
 
 	self := pod(t, admin, ns, "baton-0", nil, nil)
 	// Conditions the kubelet would own: the publisher must leave them be.
@@ -77,7 +78,7 @@ func TestRBACRequiredRulesSufficeAndNothingMore(t *testing.T) {
 
 	m, reg := newMetrics(t)
 	src := kube.NewFakeSource("baton-0")
-	startPublisher(t, src, kube.Options{Client: sa, Namespace: ns, PodName: self.Name, Metrics: m, Resync: time.Hour})
+	startPublisher(t, src, kube.Options{Client: saClient, Namespace: ns, PodName: self.Name, Metrics: m, Resync: time.Hour})
 
 	waitPod(t, admin, ns, self.Name, publishBound, "leader=false at start", marked(false, kube.ReasonCampaigning))
 	src.Lead(7)
@@ -107,7 +108,8 @@ func TestRBACRequiredRulesSufficeAndNothingMore(t *testing.T) {
 		t.Errorf("baton_kube_api_errors_total = %v with the required rules, want 0", n)
 	}
 
-	// Everything outside the Role is forbidden.
+	// Everything outside the Role is forbidden, whether asked through the
+	// publisher's client or the typed clientset.
 	ctx := t.Context()
 	merge := []byte(`{"metadata":{"labels":{"baton.dev/leader":"true"}}}`)
 	denied := []struct {
@@ -134,12 +136,24 @@ func TestRBACRequiredRulesSufficeAndNothingMore(t *testing.T) {
 			_, err := sa.CoreV1().Secrets(ns).Get(ctx, "any", metav1.GetOptions{})
 			return err
 		}},
+		{"get a pod in another namespace", func() error {
+			_, err := saClient.GetPod(ctx, other, otherPod.Name)
+			return err
+		}},
 		{"patch a pod in another namespace", func() error {
-			_, err := sa.CoreV1().Pods(other).Patch(ctx, otherPod.Name, types.MergePatchType, merge, metav1.PatchOptions{})
+			_, err := saClient.PatchPod(ctx, other, otherPod.Name, types.MergePatchType, merge)
+			return err
+		}},
+		{"patch pods/status in another namespace", func() error {
+			_, err := saClient.PatchPod(ctx, other, otherPod.Name, types.StrategicMergePatchType, []byte(`{"status":{}}`), "status")
 			return err
 		}},
 		{"list pods in another namespace", func() error {
-			_, err := sa.CoreV1().Pods(other).List(ctx, metav1.ListOptions{})
+			_, err := saClient.ListPods(ctx, other, metav1.ListOptions{})
+			return err
+		}},
+		{"list pods of every namespace", func() error {
+			_, err := saClient.ListPods(ctx, "", metav1.ListOptions{})
 			return err
 		}},
 		{"get pods/status", func() error {
@@ -169,11 +183,11 @@ func TestRBACRequiredRulesSufficeAndNothingMore(t *testing.T) {
 			return err
 		}},
 		{"create an Event in another namespace", func() error {
-			_, err := sa.EventsV1().Events(other).Create(ctx, &eventsv1.Event{
+			_, err := saClient.CreateEvent(ctx, other, &eventsv1.Event{
 				ObjectMeta: metav1.ObjectMeta{Name: "x"}, EventTime: metav1.NowMicro(),
 				ReportingController: "baton.dev/sidecar", ReportingInstance: "x", Action: "Lead", Reason: "X", Type: "Normal",
 				Regarding: corev1.ObjectReference{Kind: "Pod", Namespace: other, Name: otherPod.Name},
-			}, metav1.CreateOptions{})
+			})
 			return err
 		}},
 	}

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 
 	"github.com/baton-dev/baton/pkg/election"
 )
@@ -44,19 +43,18 @@ func (p *Publisher) syncOnce(ctx context.Context) error {
 	d := p.want
 	p.mu.Unlock()
 
-	pods := p.opts.Client.CoreV1().Pods(p.opts.Namespace)
-	pod, err := pods.Get(ctx, p.opts.PodName, metav1.GetOptions{})
+	pod, err := p.opts.Client.GetPod(ctx, p.opts.Namespace, p.opts.PodName)
 	if err != nil {
 		return p.apiError(OpGetPod, p.opts.PodName, err)
 	}
-	if err := p.syncLabel(ctx, pods, pod, d); err != nil {
+	if err := p.syncLabel(ctx, pod, d); err != nil {
 		return err
 	}
-	if err := p.syncCondition(ctx, pods, pod, d); err != nil {
+	if err := p.syncCondition(ctx, pod, d); err != nil {
 		return err
 	}
 	if d.leader {
-		if err := p.sweep(ctx, pods, d); err != nil {
+		if err := p.sweep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -73,7 +71,7 @@ func (p *Publisher) apiError(op, name string, err error) error {
 func labelValue(leader bool) string { return strconv.FormatBool(leader) }
 
 // syncLabel sets the leader label and the lock annotation, if they differ.
-func (p *Publisher) syncLabel(ctx context.Context, pods typedcorev1.PodInterface, pod *corev1.Pod, d desired) error {
+func (p *Publisher) syncLabel(ctx context.Context, pod *corev1.Pod, d desired) error {
 	want := labelValue(d.leader)
 	if pod.Labels[p.opts.LabelKey] == want && pod.Annotations[LockAnnotation] == d.lock {
 		return nil
@@ -85,7 +83,7 @@ func (p *Publisher) syncLabel(ctx context.Context, pods typedcorev1.PodInterface
 	if err != nil {
 		return err
 	}
-	if _, err := pods.Patch(ctx, pod.Name, types.MergePatchType, body, metav1.PatchOptions{}); err != nil {
+	if _, err := p.opts.Client.PatchPod(ctx, p.opts.Namespace, pod.Name, types.MergePatchType, body); err != nil {
 		return p.apiError(OpPatchPod, pod.Name, err)
 	}
 	p.log.Info("pod label published", "label", p.opts.LabelKey+"="+want, "lock", d.lock, "fence", d.fence)
@@ -121,7 +119,7 @@ func conditionPatch(condType string, status corev1.ConditionStatus, reason, mess
 
 // syncCondition sets the leader condition, if it differs. Its
 // lastTransitionTime changes only with its status.
-func (p *Publisher) syncCondition(ctx context.Context, pods typedcorev1.PodInterface, pod *corev1.Pod, d desired) error {
+func (p *Publisher) syncCondition(ctx context.Context, pod *corev1.Pod, d desired) error {
 	status := d.conditionStatus()
 	transition := metav1.NewTime(p.opts.Clock.Now())
 	if c := findCondition(pod, p.opts.ConditionType); c != nil {
@@ -136,7 +134,7 @@ func (p *Publisher) syncCondition(ctx context.Context, pods typedcorev1.PodInter
 	if err != nil {
 		return err
 	}
-	if _, err := pods.Patch(ctx, pod.Name, types.StrategicMergePatchType, body, metav1.PatchOptions{}, "status"); err != nil {
+	if _, err := p.opts.Client.PatchPod(ctx, p.opts.Namespace, pod.Name, types.StrategicMergePatchType, body, "status"); err != nil {
 		return p.apiError(OpPatchPodStatus, pod.Name, err)
 	}
 	p.log.Info("pod condition published", "condition", p.opts.ConditionType, "status", string(status),
@@ -146,8 +144,8 @@ func (p *Publisher) syncCondition(ctx context.Context, pods typedcorev1.PodInter
 
 // sweep sets to false the leader marks of other pods of the same lock. It
 // runs while this pod leads, and re-checks that before each patch.
-func (p *Publisher) sweep(ctx context.Context, pods typedcorev1.PodInterface, d desired) error {
-	list, err := pods.List(ctx, metav1.ListOptions{
+func (p *Publisher) sweep(ctx context.Context, d desired) error {
+	list, err := p.opts.Client.ListPods(ctx, p.opts.Namespace, metav1.ListOptions{
 		LabelSelector: labels.Set{p.opts.LabelKey: "true"}.String(),
 	})
 	if err != nil {
@@ -165,7 +163,7 @@ func (p *Publisher) sweep(ctx context.Context, pods typedcorev1.PodInterface, d 
 		if st.Holder == other.Name {
 			continue
 		}
-		if err := p.correct(ctx, pods, other, st); err != nil {
+		if err := p.correct(ctx, other, st); err != nil {
 			return err
 		}
 	}
@@ -174,7 +172,7 @@ func (p *Publisher) sweep(ctx context.Context, pods typedcorev1.PodInterface, d 
 
 // correct sets one stale pod's label and, if it says True, its condition to
 // false, each conditional on the pod not having changed since it was read.
-func (p *Publisher) correct(ctx context.Context, pods typedcorev1.PodInterface, other *corev1.Pod, st election.Status) error {
+func (p *Publisher) correct(ctx context.Context, other *corev1.Pod, st election.Status) error {
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
 		"resourceVersion": other.ResourceVersion,
 		"labels":          map[string]string{p.opts.LabelKey: "false"},
@@ -182,7 +180,7 @@ func (p *Publisher) correct(ctx context.Context, pods typedcorev1.PodInterface, 
 	if err != nil {
 		return err
 	}
-	patched, err := pods.Patch(ctx, other.Name, types.MergePatchType, body, metav1.PatchOptions{})
+	patched, err := p.opts.Client.PatchPod(ctx, p.opts.Namespace, other.Name, types.MergePatchType, body)
 	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 		p.log.Debug("stale leader mark changed before correction; next sweep looks again", "other", other.Name, "err", err)
 		return nil
@@ -197,7 +195,7 @@ func (p *Publisher) correct(ctx context.Context, pods typedcorev1.PodInterface, 
 		if err != nil {
 			return err
 		}
-		_, err = pods.Patch(ctx, other.Name, types.StrategicMergePatchType, body, metav1.PatchOptions{}, "status")
+		_, err = p.opts.Client.PatchPod(ctx, p.opts.Namespace, other.Name, types.StrategicMergePatchType, body, "status")
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			err = nil
 		}
@@ -217,7 +215,6 @@ func (p *Publisher) createEvents(ctx context.Context, pod *corev1.Pod) error {
 	p.mu.Lock()
 	evs := slices.Clone(p.pending)
 	p.mu.Unlock()
-	client := p.opts.Client.EventsV1().Events(p.opts.Namespace)
 	for _, ev := range evs {
 		obj := &eventsv1.Event{
 			ObjectMeta: metav1.ObjectMeta{
@@ -236,7 +233,7 @@ func (p *Publisher) createEvents(ctx context.Context, pod *corev1.Pod) error {
 				Namespace: pod.Namespace, Name: pod.Name, UID: pod.UID,
 			},
 		}
-		_, err := client.Create(ctx, obj, metav1.CreateOptions{})
+		_, err := p.opts.Client.CreateEvent(ctx, p.opts.Namespace, obj)
 		if err != nil && !apierrors.IsAlreadyExists(err) { // AlreadyExists: an earlier try landed
 			return p.apiError(OpCreateEvent, obj.Name, err)
 		}

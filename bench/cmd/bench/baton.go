@@ -88,13 +88,19 @@ func (g *batonGroup) start(ctx context.Context, c *batonCand) error {
 
 // next waits for the next term to start.
 func (g *batonGroup) next(ctx context.Context, limit time.Duration) (leadEvent, error) {
+	return nextLeadEvent(ctx, g.events, limit, g.name)
+}
+
+// nextLeadEvent waits up to limit for the next term on events; what names
+// the group in the error.
+func nextLeadEvent(ctx context.Context, events <-chan leadEvent, limit time.Duration, what string) (leadEvent, error) {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
-	case ev := <-g.events:
+	case ev := <-events:
 		return ev, nil
 	case <-t.C:
-		return leadEvent{}, fmt.Errorf("%s: no new leader within %v", g.name, limit)
+		return leadEvent{}, fmt.Errorf("%s: no new leader within %v", what, limit)
 	case <-ctx.Done():
 		return leadEvent{}, ctx.Err()
 	}

@@ -177,16 +177,7 @@ func (g *kubeGroup) start(ctx context.Context, c *kubeCand) error {
 }
 
 func (g *kubeGroup) next(ctx context.Context, limit time.Duration) (leadEvent, error) {
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case ev := <-g.events:
-		return ev, nil
-	case <-t.C:
-		return leadEvent{}, fmt.Errorf("lease %s: no new leader within %v", g.name, limit)
-	case <-ctx.Done():
-		return leadEvent{}, ctx.Err()
-	}
+	return nextLeadEvent(ctx, g.events, limit, "lease "+g.name)
 }
 
 // stopCand cancels candidate who's elector and waits for Run to return

@@ -125,11 +125,16 @@ func plotHandoverDots(dir string, r *Results) error {
 		p99 = append(p99, msf(s.Summary.P99))
 		mx = append(mx, msf(s.Summary.Max))
 	}
-	return dotPlot(filepath.Join(dir, "handover_p99.png"), "Graceful handover latency", "ms (log scale)", names, []dotSeries{
+	return dotPlot(filepath.Join(dir, "handover_p99.png"), "Graceful handover latency", "ms (log scale)", names, quantileDots(p50, p99, mx))
+}
+
+// quantileDots is the p50, p99 and max series of a latency dot plot.
+func quantileDots(p50, p99, mx []float64) []dotSeries {
+	return []dotSeries{
 		{"p50", p50, draw.CircleGlyph{}, plotutil.Color(0)},
 		{"p99", p99, draw.TriangleGlyph{}, plotutil.Color(1)},
 		{"max", mx, draw.CrossGlyph{}, plotutil.Color(2)},
-	})
+	}
 }
 
 func plotCrash(dir string, r *Results) error {
@@ -141,11 +146,7 @@ func plotCrash(dir string, r *Results) error {
 		p99 = append(p99, floorLog(msf(s.Overshoot.P99)))
 		mx = append(mx, floorLog(msf(s.Overshoot.Max)))
 	}
-	return dotPlot(filepath.Join(dir, "crash_overshoot.png"), "Crash failover: takeover after the lease expired (overshoot)", "ms (log scale)", names, []dotSeries{
-		{"p50", p50, draw.CircleGlyph{}, plotutil.Color(0)},
-		{"p99", p99, draw.TriangleGlyph{}, plotutil.Color(1)},
-		{"max", mx, draw.CrossGlyph{}, plotutil.Color(2)},
-	})
+	return dotPlot(filepath.Join(dir, "crash_overshoot.png"), "Crash failover: takeover after the lease expired (overshoot)", "ms (log scale)", names, quantileDots(p50, p99, mx))
 }
 
 func plotIdle(dir string, r *Results) error {

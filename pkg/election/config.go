@@ -10,6 +10,7 @@ import (
 
 	"k8s.io/utils/clock"
 
+	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
@@ -19,6 +20,10 @@ const (
 	DefaultReleaseTimeout = 5 * time.Second
 	// MaxIdentityLen is the longest identity accepted.
 	MaxIdentityLen = 253
+	// MaxHoldOff is the longest hold-off Resign accepts. A longer one would
+	// take the candidate out of the election until it restarts, which is
+	// what stopping it is for.
+	MaxHoldOff = time.Hour
 )
 
 // Config configures an Elector. Zero durations take the documented defaults;
@@ -44,22 +49,33 @@ type Config struct {
 	// LeaseTTL: the difference is the margin that absorbs clock-rate drift.
 	RenewDeadline time.Duration
 	// RetryPeriod is the wait before a failed renew is retried and the first
-	// back-off after a failed acquire (doubling up to LeaseTTL). Default
+	// back-off after a failed acquire (doubling up to LeaseTTL). Each renew
+	// attempt is also bounded by 2*RetryPeriod (and by the term's deadline),
+	// so one stalled connection costs one attempt, not the term. Default
 	// RenewInterval/4.
 	RetryPeriod time.Duration
-	// ReleaseTimeout bounds a graceful step-down: waiting for
-	// OnStartedLeading to return and releasing the lock. Default 5s.
+	// ReleaseTimeout bounds each of the two waits of a graceful step-down:
+	// for OnStartedLeading to return, and then for the release to be
+	// answered; a graceful step-down thus takes at most twice its value. It
+	// also bounds how long a new campaign waits for the previous term's
+	// OnStartedLeading to return. Default 5s.
 	ReleaseTimeout time.Duration
 
 	// OnStartedLeading runs in its own goroutine when a term starts. Its
-	// context is cancelled the moment leadership is lost. On a graceful
-	// step-down (resign or shutdown) the lock is released only after it has
-	// returned, or after ReleaseTimeout. Optional.
+	// context is cancelled the moment leadership ends. The lock is released
+	// only once it has returned: after a graceful step-down (resign or
+	// shutdown) within ReleaseTimeout, and after a deadline step-down no
+	// later than the moment the lease can expire in the store, since the
+	// margin LeaseTTL-RenewDeadline is the work's time to stop. The next
+	// term of this elector starts only after it has returned (or after
+	// ReleaseTimeout, with a warning). Optional.
 	OnStartedLeading func(ctx context.Context, term Term)
-	// OnStoppedLeading is called after each term ends. Optional.
+	// OnStoppedLeading is called after each term ends, on the election
+	// loop, when this candidate no longer leads. Optional.
 	OnStoppedLeading func(term Term, reason StepDownReason)
-	// OnNewLeader is called when the observed holder changes, including to
-	// this identity. Optional.
+	// OnNewLeader is called on the election loop when the observed holder
+	// changes, including to this identity (then just before the term
+	// starts). Optional.
 	OnNewLeader func(identity string)
 
 	// Recorder receives metrics. Default: none.
@@ -67,8 +83,10 @@ type Config struct {
 	// Logger receives one line per transition and per error. Default: a
 	// logger that discards.
 	Logger *slog.Logger
-	// Clock is the elector's clock; tests inject a fake one. Default: the
-	// real clock, whose readings carry the monotonic clock.
+	// Clock is the elector's clock; tests inject a fake one. Default: on
+	// Linux a clock on CLOCK_BOOTTIME, which keeps counting while the
+	// machine is suspended (Go's monotonic clock does not), and time.Now
+	// elsewhere. redislock.Options.Now defaults to the same clock.
 	Clock clock.Clock
 }
 
@@ -93,14 +111,16 @@ func ValidateIdentity(id string) error {
 	return nil
 }
 
-// validate fills defaults and checks every rule, returning the first
-// violation as a *ConfigError.
-func (c *Config) validate() error {
+// Validate fills in the defaults of c and checks every rule but the one
+// for Locker, returning the first violation as a *ConfigError. New calls it;
+// a program that configures an elector from flags can call it first, to
+// report a bad setting before it builds a Locker.
+func (c *Config) Validate() error {
 	bad := func(field, format string, args ...any) error {
 		return &ConfigError{Field: field, Rule: fmt.Sprintf(format, args...)}
 	}
-	if c.Locker == nil {
-		return bad("Locker", "is required")
+	if c.Name == "" {
+		return bad("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", redislock.MaxNameLen)
 	}
 	if err := redislock.ValidateName(c.Name); err != nil {
 		return bad("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Name)
@@ -149,7 +169,15 @@ func (c *Config) validate() error {
 		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if c.Clock == nil {
-		c.Clock = clock.RealClock{}
+		c.Clock = clocks.Real{}
 	}
 	return nil
+}
+
+// validate is Validate plus the rule for Locker.
+func (c *Config) validate() error {
+	if c.Locker == nil {
+		return &ConfigError{Field: "Locker", Rule: "is required"}
+	}
+	return c.Validate()
 }

@@ -3,38 +3,42 @@ package election
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/baton-dev/baton/internal/backoff"
 )
 
 // Elector campaigns for one lock and keeps it while it can.
 type Elector struct {
 	cfg Config
+	// log carries the lock and identity on every line.
+	log *slog.Logger
 
 	mu sync.Mutex
 	// changed is closed, and replaced, at every change of state.
-	changed       chan struct{}
-	gen           uint64
-	running       bool
-	leading       bool
-	term          Term
-	validUntil    time.Time // on cfg.Clock, monotonic when real
-	holder        Holder
-	holdOffUntil  time.Time
-	lastErr       error
-	lastReason    StepDownReason // why the latest term ended
-	lastFence     uint64         // the fence of the latest term that ended
+	changed      chan struct{}
+	gen          uint64
+	running      bool
+	leading      bool
+	term         Term
+	validUntil   time.Time // on cfg.Clock
+	holder       Holder
+	holdOffUntil time.Time
+	lastErr      error
+	lastReason   StepDownReason // why the latest term ended
+	lastFence    uint64         // the fence of the latest term that ended
+	// acquireCancel interrupts the Acquire in flight, if any.
 	acquireCancel context.CancelFunc
-	resigns       []*resignRequest
+	// resignEpoch grows with every Resign. A campaign notes it when its
+	// Acquire starts, and does not lead on what it won if it has changed.
+	resignEpoch uint64
+	// resigns are the Resign calls waiting for the current term to end.
+	resigns []*resignRequest
 
-	// kick wakes the leading loop for a pending resign.
+	// kick wakes the loop for a Resign: out of a hold-off, or out of a term.
 	kick chan struct{}
-}
-
-type resignRequest struct {
-	done     chan struct{}
-	released bool
 }
 
 // New validates cfg, fills in its defaults, and returns an elector. It makes
@@ -43,7 +47,12 @@ func New(cfg Config) (*Elector, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &Elector{cfg: cfg, changed: make(chan struct{}), kick: make(chan struct{}, 1)}, nil
+	return &Elector{
+		cfg:     cfg,
+		log:     cfg.Logger.With("lock", cfg.Name, "identity", cfg.Identity),
+		changed: make(chan struct{}),
+		kick:    make(chan struct{}, 1),
+	}, nil
 }
 
 // Config returns the configuration in force, with defaults filled in.
@@ -111,7 +120,7 @@ func (e *Elector) Healthy() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.leading && now.Sub(e.validUntil) > e.cfg.RenewInterval {
-		return fmt.Errorf("election: loop wedged: term %d still open %v past its deadline", e.term.Fence, now.Sub(e.validUntil))
+		return fmt.Errorf("%w: term %d still open %v past its deadline", ErrWedged, e.term.Fence, now.Sub(e.validUntil))
 	}
 	return nil
 }
@@ -120,136 +129,99 @@ func (e *Elector) Healthy() error {
 func (e *Elector) update(f func()) {
 	e.mu.Lock()
 	f()
+	e.notifyLocked()
+	e.mu.Unlock()
+}
+
+// notifyLocked wakes every observer; e.mu is held.
+func (e *Elector) notifyLocked() {
 	e.gen++
 	close(e.changed)
 	e.changed = make(chan struct{})
-	e.mu.Unlock()
-}
-
-// Resign steps down if leading, releases the lock at once so that another
-// candidate can take it, and keeps this candidate out of the election for
-// holdOff. A candidate that is not leading only starts the hold-off. It
-// returns whether a held lock was released. Without a hold-off, this
-// candidate competes again at once and may win again.
-func (e *Elector) Resign(ctx context.Context, holdOff time.Duration) (bool, error) {
-	if holdOff < 0 {
-		return false, fmt.Errorf("election: hold-off %v must not be negative", holdOff)
-	}
-	req := &resignRequest{done: make(chan struct{})}
-	var (
-		running       bool
-		cancelAcquire context.CancelFunc
-	)
-	e.update(func() {
-		if until := e.cfg.Clock.Now().Add(holdOff); holdOff > 0 && until.After(e.holdOffUntil) {
-			e.holdOffUntil = until
-		}
-		running = e.running
-		if running {
-			e.resigns = append(e.resigns, req)
-			cancelAcquire = e.acquireCancel
-		}
-	})
-	if !running {
-		return false, ErrNotRunning
-	}
-	if cancelAcquire != nil {
-		cancelAcquire()
-	}
-	select {
-	case e.kick <- struct{}{}:
-	default:
-	}
-	select {
-	case <-req.done:
-		return req.released, nil
-	case <-ctx.Done():
-		return false, fmt.Errorf("election: resign: %w", context.Cause(ctx))
-	}
-}
-
-// finishResigns answers every pending resign request.
-func (e *Elector) finishResigns(released bool) {
-	e.mu.Lock()
-	reqs := e.resigns
-	e.resigns = nil
-	e.mu.Unlock()
-	for _, r := range reqs {
-		r.released = released
-		close(r.done)
-	}
-}
-
-func (e *Elector) pendingResign() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.resigns) > 0
 }
 
 // Run campaigns until ctx ends. On return this candidate has stepped down
-// and, if it led, released the lock (within ReleaseTimeout). It returns nil
-// after a shutdown through ctx.
+// and, if it led, released the lock (see Config.ReleaseTimeout). It returns
+// nil after a shutdown through ctx.
 func (e *Elector) Run(ctx context.Context) error {
 	e.mu.Lock()
 	if e.running {
 		e.mu.Unlock()
 		return ErrAlreadyRunning
 	}
+	e.running = true
+	e.notifyLocked()
 	e.mu.Unlock()
-	e.update(func() { e.running = true })
 	defer func() {
 		e.update(func() { e.running = false })
 		e.finishResigns(false)
 	}()
 
-	backoff := e.cfg.RetryPeriod
+	wait := e.cfg.RetryPeriod
 	for {
 		if err := e.sleepHoldOff(ctx); err != nil {
 			return nil
 		}
-		e.finishResigns(false)
-
-		start := e.cfg.Clock.Now()
-		actx, cancel := context.WithCancel(ctx)
-		e.mu.Lock()
-		e.acquireCancel = cancel
-		e.mu.Unlock()
-		lease, err := e.cfg.Locker.Acquire(actx, e.cfg.Identity, e.cfg.LeaseTTL, e.observe)
-		e.mu.Lock()
-		e.acquireCancel = nil
-		e.mu.Unlock()
-		interrupted := actx.Err() != nil
-		cancel()
-
+		lease, epoch, err := e.acquire(ctx)
 		switch {
 		case ctx.Err() != nil:
 			if lease != nil {
 				e.releaseBounded(lease)
 			}
 			return nil
-		case err != nil && interrupted:
-			// Cancelled by Resign: go round to the hold-off.
+		case err != nil && e.resignedSince(epoch):
+			// Interrupted by Resign: go round to the hold-off.
 			continue
 		case err != nil:
 			e.recordError("acquire", err)
-			if e.sleep(ctx, jitter(backoff)) != nil {
+			if e.sleep(ctx, backoff.Jitter(wait)) != nil {
 				return nil
 			}
-			backoff = min(2*backoff, e.cfg.LeaseTTL)
+			wait = min(2*wait, e.cfg.LeaseTTL)
 			continue
 		}
-		backoff = e.cfg.RetryPeriod
+		wait = e.cfg.RetryPeriod
 		e.clearError()
-		if e.pendingResign() || e.inHoldOff() {
-			// Won the race with a Resign: give the lock straight back.
-			e.releaseBounded(lease)
+		t := e.begin(ctx, lease, epoch)
+		if t == nil {
 			continue
 		}
-		e.cfg.Recorder.AcquireWaited(e.cfg.Clock.Since(start))
-		if e.lead(ctx, lease) == ReasonShutdown {
+		if e.lead(ctx, t) == ReasonShutdown {
+			return nil
+		}
+		// One process never runs two terms' work at once.
+		if e.awaitWork(ctx, t) != nil {
 			return nil
 		}
 	}
+}
+
+// acquire runs one Acquire that Resign can interrupt. epoch is the resign
+// epoch in force when it started: the cancel function is stored in the same
+// critical section, so a Resign either cancels this Acquire or changed the
+// epoch before it, and begin then sees that.
+func (e *Elector) acquire(ctx context.Context) (lease Lease, epoch uint64, err error) {
+	start := e.cfg.Clock.Now()
+	actx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	e.mu.Lock()
+	epoch = e.resignEpoch
+	e.acquireCancel = cancel
+	e.mu.Unlock()
+	lease, err = e.cfg.Locker.Acquire(actx, e.cfg.Identity, e.cfg.LeaseTTL, e.observe)
+	e.mu.Lock()
+	e.acquireCancel = nil
+	e.mu.Unlock()
+	if err == nil {
+		e.cfg.Recorder.AcquireWaited(e.cfg.Clock.Since(start))
+	}
+	return lease, epoch, err
+}
+
+func (e *Elector) resignedSince(epoch uint64) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.resignEpoch != epoch
 }
 
 // observe records the holder seen by a waiting Acquire.
@@ -261,33 +233,9 @@ func (e *Elector) observe(h Holder) {
 		return
 	}
 	e.update(func() { e.holder = h })
-	e.cfg.Logger.Info("leader observed", "lock", e.cfg.Name, "identity", e.cfg.Identity, "holder", h.Identity, "fence", h.Fence)
+	e.log.Info("leader observed", "holder", h.Identity, "fence", h.Fence)
 	if e.cfg.OnNewLeader != nil {
 		e.cfg.OnNewLeader(h.Identity)
-	}
-}
-
-func (e *Elector) inHoldOff() bool {
-	now := e.cfg.Clock.Now()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return now.Before(e.holdOffUntil)
-}
-
-// sleepHoldOff waits out a hold-off, which Resign may extend meanwhile.
-func (e *Elector) sleepHoldOff(ctx context.Context) error {
-	for {
-		now := e.cfg.Clock.Now()
-		e.mu.Lock()
-		wait := e.holdOffUntil.Sub(now)
-		e.mu.Unlock()
-		if wait <= 0 {
-			return ctx.Err()
-		}
-		e.finishResigns(false)
-		if err := e.sleep(ctx, wait); err != nil {
-			return err
-		}
 	}
 }
 
@@ -305,7 +253,7 @@ func (e *Elector) sleep(ctx context.Context, d time.Duration) error {
 
 func (e *Elector) recordError(op string, err error) {
 	e.update(func() { e.lastErr = err })
-	e.cfg.Logger.Error("lock "+op+" failed", "lock", e.cfg.Name, "identity", e.cfg.Identity, "err", err)
+	e.log.Error("lock "+op+" failed", "err", err)
 	e.cfg.Recorder.Error(op, err)
 }
 
@@ -328,10 +276,4 @@ func (e *Elector) releaseBounded(lease Lease) bool {
 		return false
 	}
 	return true
-}
-
-// jitter spreads d by ±20%, so candidates that failed together do not retry
-// together.
-func jitter(d time.Duration) time.Duration {
-	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
 }

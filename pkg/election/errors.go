@@ -16,6 +16,12 @@ var (
 	ErrAlreadyRunning = errors.New("election: already running")
 	// ErrNotRunning is returned by Resign when Run is not running.
 	ErrNotRunning = errors.New("election: not running")
+	// ErrInvalidHoldOff is returned by Resign for a hold-off below 0 or
+	// above MaxHoldOff.
+	ErrInvalidHoldOff = errors.New("election: invalid hold-off")
+	// ErrWedged is what Healthy returns (wrapped) when the election loop
+	// still holds a term well past its deadline.
+	ErrWedged = errors.New("election: loop wedged")
 )
 
 // ConfigError is one invalid configuration field.

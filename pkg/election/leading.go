@@ -7,65 +7,121 @@ import (
 	"time"
 
 	"k8s.io/utils/clock"
+
+	"github.com/baton-dev/baton/internal/clocks"
 )
+
+// errStepDown is the cause of a leader context cancelled by a step-down.
+var errStepDown = errors.New("election: stepped down")
+
+// term is one term of leadership, from begin to stepDown, and the work that
+// runs during it. Only the election loop writes it.
+type term struct {
+	Term
+	lease Lease
+	// sentAt is when the last successful acquire or renew was sent: the
+	// lease cannot expire in the store before sentAt+LeaseTTL.
+	sentAt time.Time
+	// validUntil is sentAt+RenewDeadline: this candidate leads until then.
+	validUntil time.Time
+	// cancel ends the leader context handed to OnStartedLeading.
+	cancel context.CancelCauseFunc
+	// workDone is closed when OnStartedLeading has returned.
+	workDone chan struct{}
+	// endedAt is when the term ended, on the elector's clock.
+	endedAt time.Time
+}
+
+// leaseExpiry is the earliest moment the lease can have expired in the
+// store. The margin between validUntil and it belongs to the term's work.
+func (t *term) leaseExpiry(ttl time.Duration) time.Time { return t.sentAt.Add(ttl) }
+
+// workStopped reports whether OnStartedLeading has returned.
+func (t *term) workStopped() bool {
+	select {
+	case <-t.workDone:
+		return true
+	default:
+		return false
+	}
+}
 
 type renewResult struct {
 	sent time.Time
 	err  error
 }
 
-// errStepDown is the cause of a leader context cancelled by a step-down.
-var errStepDown = errors.New("election: stepped down")
-
-// lead holds one term until it ends and returns why it ended. It renews
-// every RenewInterval; the term stays valid until RenewDeadline after the
-// last successful acquire or renew was sent, and not a moment longer.
-func (e *Elector) lead(ctx context.Context, lease Lease) StepDownReason {
+// begin turns an acquired lease into a term and starts its work, or gives
+// the lease back and returns nil: when the acquire came back too late to
+// lead on, or when a Resign came after the acquire started (epoch).
+func (e *Elector) begin(ctx context.Context, lease Lease, epoch uint64) *term {
 	clk := e.cfg.Clock
-	validUntil := lease.SentAt().Add(e.cfg.RenewDeadline)
-	now := clk.Now()
-	if !now.Before(validUntil) {
-		// Acquire came back after the term's deadline (a pause, a slow
-		// reply): never lead on a term that may already be over.
-		e.cfg.Logger.Warn("acquired term already past its deadline; releasing", "lock", e.cfg.Name,
-			"identity", e.cfg.Identity, "fence", lease.Fence(), "late_by", now.Sub(validUntil))
-		e.releaseBounded(lease)
-		return ReasonDeadline
-	}
-
-	// Read before the state flips, so the logged term can only look longer.
-	startMono := monotonicNS()
-	term := Term{Fence: lease.Fence(), Start: now}
-	leaderCtx, cancelLeader := context.WithCancelCause(ctx)
-	defer cancelLeader(errStepDown)
-	var newHolder bool
-	e.update(func() {
-		e.leading, e.term, e.validUntil = true, term, validUntil
-		newHolder = e.holder.Identity != e.cfg.Identity
-		e.holder = Holder{Identity: e.cfg.Identity, Fence: term.Fence}
-	})
-	e.cfg.Logger.Info("started leading", "lock", e.cfg.Name, "identity", e.cfg.Identity,
-		"holder", e.cfg.Identity, "fence", term.Fence, "valid_for_ms", validUntil.Sub(now).Milliseconds(),
-		"mono_ns", startMono)
-	e.cfg.Recorder.Transition(true, term.Fence)
+	t := &term{lease: lease, sentAt: lease.SentAt(), workDone: make(chan struct{})}
+	t.validUntil = t.sentAt.Add(e.cfg.RenewDeadline)
+	e.mu.Lock()
+	newHolder := e.holder.Identity != e.cfg.Identity
+	e.mu.Unlock()
+	// Announced before the state flips: a Resign from the callback then
+	// finds this candidate not leading, and is answered at once.
 	if newHolder && e.cfg.OnNewLeader != nil {
 		e.cfg.OnNewLeader(e.cfg.Identity)
 	}
-	workDone := make(chan struct{})
+
+	// Read before the state flips, so the logged term can only look longer.
+	startMono := clocks.MonotonicNS()
+	now := clk.Now()
+	var late, resigned bool
+	e.update(func() {
+		e.holder = Holder{Identity: e.cfg.Identity, Fence: lease.Fence()}
+		late = !now.Before(t.validUntil)
+		resigned = e.resignEpoch != epoch || now.Before(e.holdOffUntil)
+		if late || resigned {
+			return
+		}
+		t.Term = Term{Fence: lease.Fence(), Start: now}
+		e.leading, e.term, e.validUntil = true, t.Term, t.validUntil
+	})
+	switch {
+	case late:
+		// Acquire came back after the term's deadline (a pause, a slow
+		// reply): never lead on a term that may already be over.
+		e.log.Warn("acquired term already past its deadline; releasing",
+			"fence", lease.Fence(), "late_by", now.Sub(t.validUntil))
+		e.releaseBounded(lease)
+		return nil
+	case resigned:
+		// Won the race with a Resign: give the lock straight back.
+		e.releaseBounded(lease)
+		return nil
+	}
+	e.log.Info("started leading", "holder", e.cfg.Identity, "fence", t.Fence,
+		"valid_for_ms", t.validUntil.Sub(now).Milliseconds(), "mono_ns", startMono)
+	e.cfg.Recorder.Transition(true, t.Fence)
+
+	leaderCtx, cancel := context.WithCancelCause(context.WithValue(ctx, workKey{}, t))
+	t.cancel = cancel
 	if e.cfg.OnStartedLeading != nil {
 		go func() {
-			defer close(workDone)
-			e.cfg.OnStartedLeading(leaderCtx, term)
+			defer close(t.workDone)
+			e.cfg.OnStartedLeading(leaderCtx, t.Term)
 		}()
 	} else {
-		close(workDone)
+		close(t.workDone)
 	}
+	return t
+}
 
+// lead holds term t until it ends and returns why it ended. It renews every
+// RenewInterval; the term stays valid until RenewDeadline after the last
+// successful acquire or renew was sent, and not a moment longer.
+func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
+	clk := e.cfg.Clock
+	now := clk.Now()
 	renewCtx, cancelRenew := context.WithCancel(ctx)
 	defer cancelRenew()
-	renewTimer := clk.NewTimer(max(0, e.cfg.RenewInterval-clk.Since(lease.SentAt())))
+	renewTimer := clk.NewTimer(max(0, e.cfg.RenewInterval-now.Sub(t.sentAt)))
 	defer renewTimer.Stop()
-	deadline := clk.NewTimer(validUntil.Sub(now))
+	deadline := clk.NewTimer(t.validUntil.Sub(now))
 	defer deadline.Stop()
 	results := make(chan renewResult, 1)
 	renewing := false
@@ -82,98 +138,167 @@ func (e *Elector) lead(ctx context.Context, lease Lease) StepDownReason {
 		case <-deadline.C():
 			reason = ReasonDeadline
 		case <-renewTimer.C():
-			if !renewing {
+			// After a suspend the timer fires late: check the term first.
+			if !renewing && clk.Now().Before(t.validUntil) {
 				renewing = true
-				go e.renewOnce(renewCtx, lease, validUntil, results)
+				go e.renewOnce(renewCtx, t.lease, t.validUntil, results)
 			}
 		case r := <-results:
 			renewing = false
 			now := clk.Now()
 			switch {
-			case !now.Before(validUntil):
+			case !now.Before(t.validUntil):
 				// Whatever the reply, the term ran out before it was
 				// handled; once invalid, a term stays over.
 				reason = ReasonDeadline
 			case r.err == nil:
 				e.clearError()
-				if next := r.sent.Add(e.cfg.RenewDeadline); next.After(validUntil) {
-					validUntil = next
-					e.update(func() { e.validUntil = validUntil })
-					resetTimer(deadline, validUntil.Sub(now))
+				if r.sent.After(t.sentAt) {
+					t.sentAt = r.sent
+				}
+				if next := t.sentAt.Add(e.cfg.RenewDeadline); next.After(t.validUntil) {
+					t.validUntil = next
+					e.update(func() { e.validUntil = next })
+					resetTimer(deadline, next.Sub(now))
 				}
 				resetTimer(renewTimer, max(0, e.cfg.RenewInterval-now.Sub(r.sent)))
 			case errors.Is(r.err, ErrLost):
 				e.recordError("renew", r.err)
 				reason = ReasonLost
 			default:
+				// Retry a RetryPeriod after the failed attempt was sent;
+				// an attempt that timed out is retried at once.
 				e.recordError("renew", r.err)
-				resetTimer(renewTimer, min(e.cfg.RetryPeriod, validUntil.Sub(now)))
+				retry := max(0, e.cfg.RetryPeriod-now.Sub(r.sent))
+				resetTimer(renewTimer, min(retry, t.validUntil.Sub(now)))
 			}
 		}
 		// A read of Status already says "not leader" once the term is past
-		// its deadline; make the loop agree even if the timer is late.
-		if reason == "" && !clk.Now().Before(validUntil) {
+		// its deadline; make the loop agree even if the timer is late (as
+		// after a suspend, when Go's timers lag the boot-time clock).
+		if reason == "" && !clk.Now().Before(t.validUntil) {
 			reason = ReasonDeadline
 		}
 	}
 	cancelRenew()
-	return e.stepDown(lease, term, validUntil, reason, cancelLeader, workDone)
+	return e.stepDown(ctx, t, reason)
 }
 
-// stepDown ends a term: status, readiness and the leader context flip first;
-// then, for a graceful end, the work is given ReleaseTimeout to return and
-// the lock is released so that a waiter takes over at once.
-func (e *Elector) stepDown(lease Lease, term Term, validUntil time.Time, reason StepDownReason, cancelLeader context.CancelCauseFunc, workDone <-chan struct{}) StepDownReason {
+// stepDown ends term t: status, readiness and the leader context flip
+// first. Then the lock is released once the work has stopped:
+//   - resigned, shutdown: within ReleaseTimeout, so that a waiter takes over
+//     at once;
+//   - deadline: no later than the lease's expiry in the store, so that the
+//     margin LeaseTTL-RenewDeadline stays the work's time to stop; the
+//     release then only spares waiters what is left of the TTL;
+//   - lost: the lease is not ours any more, so there is nothing to release.
+func (e *Elector) stepDown(ctx context.Context, t *term, reason StepDownReason) StepDownReason {
 	e.update(func() {
 		e.leading, e.validUntil = false, time.Time{}
 		e.holder = Holder{}
-		e.lastReason, e.lastFence = reason, term.Fence
+		e.lastReason, e.lastFence = reason, t.Fence
 	})
-	cancelLeader(fmt.Errorf("%w: %s", errStepDown, reason))
+	t.cancel(fmt.Errorf("%w: %s", errStepDown, reason))
+	e.answerResigns(false, true)
 	// Read after the state flipped, so the logged term can only look
 	// longer. Reads of Status stopped reporting leader at valid_until_mono_ns
 	// already, if that came first.
-	endMono, clockNow := monotonicNS(), e.cfg.Clock.Now()
-	e.cfg.Logger.Info("stopped leading", "lock", e.cfg.Name, "identity", e.cfg.Identity,
-		"holder", "", "fence", term.Fence, "reason", string(reason),
-		"term_ms", clockNow.Sub(term.Start).Milliseconds(),
-		"mono_ns", endMono, "valid_until_mono_ns", monotonicAt(validUntil, clockNow, endMono))
-	e.cfg.Recorder.Transition(false, term.Fence)
+	endMono, clockNow := clocks.MonotonicNS(), e.cfg.Clock.Now()
+	t.endedAt = clockNow
+	e.log.Info("stopped leading", "holder", "", "fence", t.Fence, "reason", string(reason),
+		"term_ms", clockNow.Sub(t.Start).Milliseconds(),
+		"mono_ns", endMono, "valid_until_mono_ns", monotonicAt(t.validUntil, clockNow, endMono))
+	e.cfg.Recorder.Transition(false, t.Fence)
 
 	released := false
 	switch reason {
 	case ReasonResigned, ReasonShutdown:
-		t := e.cfg.Clock.NewTimer(e.cfg.ReleaseTimeout)
-		select {
-		case <-workDone:
-		case <-t.C():
-			e.cfg.Logger.Warn("OnStartedLeading did not return within the release timeout; releasing anyway",
-				"lock", e.cfg.Name, "identity", e.cfg.Identity, "fence", term.Fence)
+		if !e.waitWork(nil, t, clockNow.Add(e.cfg.ReleaseTimeout)) {
+			e.log.Warn("OnStartedLeading did not return within the release timeout; releasing anyway", "fence", t.Fence)
 		}
-		t.Stop()
-		released = e.releaseBounded(lease)
+		released = e.releaseBounded(t.lease)
 	case ReasonDeadline:
-		// The lease may still be ours in the store; hand it back if the
-		// store answers, so a waiter need not wait for the TTL.
-		released = e.releaseBounded(lease)
+		expiry := t.leaseExpiry(e.cfg.LeaseTTL)
+		if !e.waitWork(ctx, t, expiry) && e.cfg.OnStartedLeading != nil {
+			e.log.Warn("OnStartedLeading still running when the lease could expire", "fence", t.Fence)
+		}
+		released = e.releaseBounded(t.lease)
 	}
-	if reason == ReasonResigned {
-		e.finishResigns(released)
-	}
+	e.finishResigns(released)
 	if e.cfg.OnStoppedLeading != nil {
-		e.cfg.OnStoppedLeading(term, reason)
+		e.cfg.OnStoppedLeading(t.Term, reason)
 	}
 	return reason
 }
 
-// renewOnce sends one renewal, bounded by the term's deadline.
+// waitWork waits until t's work has stopped or until, on the elector's
+// clock, the given moment; it reports whether the work stopped. A shutdown
+// through ctx (nil: none) cuts the wait to ReleaseTimeout from then.
+func (e *Elector) waitWork(ctx context.Context, t *term, until time.Time) bool {
+	if t.workStopped() {
+		return true
+	}
+	clk := e.cfg.Clock
+	timer := clk.NewTimer(until.Sub(clk.Now()))
+	defer timer.Stop()
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
+	for {
+		select {
+		case <-t.workDone:
+			return true
+		case <-timer.C():
+			return false
+		case <-done:
+			done = nil
+			if cut := clk.Now().Add(e.cfg.ReleaseTimeout); cut.Before(until) {
+				until = cut
+				resetTimer(timer, until.Sub(clk.Now()))
+			}
+		}
+	}
+}
+
+// awaitWork holds the next campaign until the previous term's work has
+// returned, so that one process never runs two terms' work at once. It
+// waits at most until ReleaseTimeout after the term ended, or the lease's
+// expiry if later, and logs when that bound is hit.
+func (e *Elector) awaitWork(ctx context.Context, t *term) error {
+	until := t.endedAt.Add(e.cfg.ReleaseTimeout)
+	if exp := t.leaseExpiry(e.cfg.LeaseTTL); exp.After(until) {
+		until = exp
+	}
+	if !e.waitWork(ctx, t, until) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e.log.Warn("OnStartedLeading of the previous term has not returned; campaigning again anyway",
+			"fence", t.Fence, "waited_ms", e.cfg.Clock.Since(t.endedAt).Milliseconds())
+	}
+	return ctx.Err()
+}
+
+// renewAttemptTimeout bounds one renew attempt: a single stalled connection
+// must cost one attempt, not the whole term.
+func (e *Elector) renewAttemptTimeout() time.Duration { return 2 * e.cfg.RetryPeriod }
+
+// renewOnce sends one renewal, bounded by its own attempt timeout and by
+// the term's deadline.
 func (e *Elector) renewOnce(ctx context.Context, lease Lease, validUntil time.Time, out chan<- renewResult) {
 	sent := e.cfg.Clock.Now()
-	rctx, cancel := context.WithTimeout(ctx, validUntil.Sub(sent))
+	rctx, cancel := context.WithTimeout(ctx, min(e.renewAttemptTimeout(), validUntil.Sub(sent)))
 	err := lease.Renew(rctx)
 	cancel()
 	e.cfg.Recorder.Renewed(e.cfg.Clock.Since(sent), err)
 	out <- renewResult{sent: sent, err: err}
+}
+
+// monotonicAt maps a time on the elector's clock to CLOCK_MONOTONIC, given
+// a pair of readings taken together.
+func monotonicAt(t, clockNow time.Time, monoNow int64) int64 {
+	return monoNow + int64(t.Sub(clockNow))
 }
 
 func resetTimer(t clock.Timer, d time.Duration) {

@@ -152,11 +152,8 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	if err := c.readSecrets(getenv); err != nil {
 		return nil, err
 	}
-	if c.RenewInterval == 0 {
-		c.RenewInterval = c.LeaseTTL / 3
-	}
-	if c.RenewDeadline == 0 {
-		c.RenewDeadline = 2 * c.LeaseTTL / 3
+	if err := c.validateElection(); err != nil {
+		return nil, err
 	}
 	if c.ResignHoldOff == 0 && !set["resign-hold-off"] && getenv(envName("resign-hold-off")) == "" {
 		c.ResignHoldOff = c.LeaseTTL
@@ -165,6 +162,62 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, err
 	}
 	return c, nil
+}
+
+// electionFlags maps election.Config fields to the flags that set them, so
+// that the library's rules, which live in election.Config.Validate, are
+// reported with the flags' names.
+var electionFlags = map[string]string{
+	"Name":           "lock",
+	"Identity":       "identity",
+	"LeaseTTL":       "lease-ttl",
+	"RenewInterval":  "renew-interval",
+	"RenewDeadline":  "renew-deadline",
+	"ReleaseTimeout": "release-timeout",
+}
+
+// electionConfig is the part of the configuration that pkg/election owns.
+func (c *config) electionConfig() election.Config {
+	return election.Config{
+		Name:           c.Lock,
+		Identity:       c.Identity,
+		LeaseTTL:       c.LeaseTTL,
+		RenewInterval:  c.RenewInterval,
+		RenewDeadline:  c.RenewDeadline,
+		ReleaseTimeout: c.ReleaseTimeout,
+	}
+}
+
+// validateElection checks the lock name, the identity and the timings with
+// the library's own rules, and takes the library's defaults for the
+// timings left at zero.
+func (c *config) validateElection() error {
+	ec := c.electionConfig()
+	if err := ec.Validate(); err != nil {
+		return flagError(err)
+	}
+	c.RenewInterval, c.RenewDeadline, c.ReleaseTimeout = ec.RenewInterval, ec.RenewDeadline, ec.ReleaseTimeout
+	return nil
+}
+
+// flagError turns an *election.ConfigError into a usage error that names
+// the flags instead of the Config fields. Other errors pass through.
+func flagError(err error) error {
+	var ce *election.ConfigError
+	if !errors.As(err, &ce) {
+		return err
+	}
+	// Rules name other fields only among the timings; the rules of Name
+	// and Identity quote the user's value, which must stay as it is.
+	var pairs []string
+	for _, field := range []string{"LeaseTTL", "RenewInterval", "RenewDeadline", "ReleaseTimeout"} {
+		pairs = append(pairs, field, "--"+electionFlags[field])
+	}
+	flagName, ok := electionFlags[ce.Field]
+	if !ok {
+		flagName = ce.Field
+	}
+	return fmt.Errorf("%w: --%s %s", errUsage, flagName, strings.NewReplacer(pairs...).Replace(ce.Rule))
 }
 
 // envName is the environment fallback of a flag: BATON_ and the flag's name
@@ -212,18 +265,8 @@ func (c *config) validate() error {
 	bad := func(flagName, format string, args ...any) error {
 		return fmt.Errorf("%w: --%s %s", errUsage, flagName, fmt.Sprintf(format, args...))
 	}
-	if c.Lock == "" {
-		return bad("lock", "is required")
-	}
-	if err := redislock.ValidateName(c.Lock); err != nil {
-		return bad("lock", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Lock)
-	}
-	var ce *election.ConfigError
-	if errors.As(election.ValidateIdentity(c.Identity), &ce) {
-		return bad("identity", "%s", ce.Rule)
-	}
 	if err := redislock.ValidateName(c.KeyPrefix); err != nil {
-		return bad("key-prefix", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.KeyPrefix)
+		return bad("key-prefix", "is invalid: %v", err)
 	}
 	if len(c.RedisAddrs) == 0 {
 		return bad("redis-addr", "must name at least one host:port")
@@ -264,21 +307,6 @@ func (c *config) validate() error {
 	if (c.RedisCertFile == "") != (c.RedisKeyFile == "") {
 		return bad("redis-cert-file", "and --redis-key-file must be given together")
 	}
-	if c.LeaseTTL < 3*time.Millisecond || c.LeaseTTL%time.Millisecond != 0 {
-		return bad("lease-ttl", "must be a whole number of milliseconds, at least 3ms (got %v)", c.LeaseTTL)
-	}
-	if c.RenewInterval <= 0 {
-		return bad("renew-interval", "must be greater than 0 (got %v)", c.RenewInterval)
-	}
-	if c.RenewInterval >= c.RenewDeadline {
-		return bad("renew-interval", "must be less than --renew-deadline (got %v >= %v)", c.RenewInterval, c.RenewDeadline)
-	}
-	if c.RenewDeadline >= c.LeaseTTL {
-		return bad("renew-deadline", "must be less than --lease-ttl (got %v >= %v)", c.RenewDeadline, c.LeaseTTL)
-	}
-	if c.ReleaseTimeout <= 0 {
-		return bad("release-timeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
-	}
 	if c.RedisMinReplicasAck < 0 {
 		return bad("redis-min-replicas-ack", "must not be negative (got %d)", c.RedisMinReplicasAck)
 	}
@@ -291,8 +319,8 @@ func (c *config) validate() error {
 	if c.RedisMinReplicasAck > 0 && c.RedisReplicaAckTimeout >= c.RenewInterval {
 		return bad("redis-replica-ack-timeout", "must be less than --renew-interval (got %v >= %v): the wait is spent out of the term", c.RedisReplicaAckTimeout, c.RenewInterval)
 	}
-	if c.ResignHoldOff < 0 {
-		return bad("resign-hold-off", "must not be negative (got %v)", c.ResignHoldOff)
+	if c.ResignHoldOff < 0 || c.ResignHoldOff > election.MaxHoldOff {
+		return bad("resign-hold-off", "must lie between 0 and %v (got %v)", election.MaxHoldOff, c.ResignHoldOff)
 	}
 	if c.APIAddr == "" {
 		return bad("api-addr", "must not be empty")

@@ -42,22 +42,11 @@ type sidecar struct {
 	kube *kube.Publisher
 	// httpCancel ends long-polls and event streams at shutdown.
 	httpCancel context.CancelFunc
-	httpCtx    context.Context
 }
 
-// electionFields maps election.Config fields to the flags that set them, so
-// that an error from election.New names the flag.
-var electionFields = map[string]string{
-	"Name":           "lock",
-	"Identity":       "identity",
-	"LeaseTTL":       "lease-ttl",
-	"RenewInterval":  "renew-interval",
-	"RenewDeadline":  "renew-deadline",
-	"ReleaseTimeout": "release-timeout",
-}
-
-func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
+func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
+	routeLibraryLogs(log)
 	kubeCfg, kubeOffReason, err := kubeRESTConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -66,48 +55,32 @@ func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			_ = client.Close()
+		}
+	}()
 	lock, err := redislock.New(client, cfg.Lock, redislock.Options{
 		Prefix: cfg.KeyPrefix, Identity: cfg.Identity,
 		MinReplicas: cfg.RedisMinReplicasAck, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
 	})
 	if err != nil {
-		_ = client.Close()
-		return nil, fmt.Errorf("%w: --lock: %w", errUsage, err)
+		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 
 	reg := prometheus.NewRegistry()
 	m, err := metrics.New(reg, cfg.Lock, metrics.BuildInfo{Version: version, Revision: buildRevision()})
 	if err != nil {
-		_ = client.Close()
 		return nil, err
 	}
-	elector, err := election.New(election.Config{
-		Locker:         election.RedisLocker(lock),
-		Name:           cfg.Lock,
-		Identity:       cfg.Identity,
-		LeaseTTL:       cfg.LeaseTTL,
-		RenewInterval:  cfg.RenewInterval,
-		RenewDeadline:  cfg.RenewDeadline,
-		ReleaseTimeout: cfg.ReleaseTimeout,
-		Recorder:       m,
-		Logger:         log,
-	})
-	var ce *election.ConfigError
-	if errors.As(err, &ce) {
-		_ = client.Close()
-		flagName := electionFields[ce.Field]
-		if flagName == "" {
-			flagName = ce.Field
-		}
-		return nil, fmt.Errorf("%w: --%s %s", errUsage, flagName, ce.Rule)
-	}
+	ec := cfg.electionConfig()
+	ec.Locker, ec.Recorder, ec.Logger = election.RedisLocker(lock), m, log
+	elector, err := election.New(ec)
 	if err != nil {
-		_ = client.Close()
-		return nil, err
+		return nil, flagError(err)
 	}
 	publisher, err := newKubePublisher(cfg, kubeCfg, elector, reg, log)
 	if err != nil {
-		_ = client.Close()
 		return nil, err
 	}
 	if publisher == nil && cfg.Kube != kubeOff {
@@ -116,9 +89,30 @@ func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
 
 	apiHandler, err := api.NewHandler(elector, api.Options{DefaultHoldOff: cfg.ResignHoldOff, Logger: log})
 	if err != nil {
-		_ = client.Close()
 		return nil, err
 	}
+	probeMux, err := newProbeMux(cfg, client, elector, m, log)
+	if err != nil {
+		return nil, err
+	}
+	probeMux.Handle("GET "+metrics.Path, metrics.Handler(reg))
+
+	httpCtx, httpCancel := context.WithCancel(context.Background())
+	base := func(net.Listener) context.Context { return httpCtx }
+	return &sidecar{
+		cfg:        cfg,
+		log:        log,
+		client:     client,
+		elector:    elector,
+		apiSrv:     &http.Server{Handler: apiHandler, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
+		probeSrv:   &http.Server{Handler: probeMux, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
+		httpCancel: httpCancel,
+		kube:       publisher,
+	}, nil
+}
+
+// newProbeMux serves /healthz and /readyz for --ready-when.
+func newProbeMux(cfg *config, client redis.UniversalClient, elector *election.Elector, m *metrics.Metrics, log *slog.Logger) (*http.ServeMux, error) {
 	ping := func(ctx context.Context) error {
 		if err := client.Ping(ctx).Err(); err != nil {
 			m.RedisError(metrics.OpPing)
@@ -133,30 +127,11 @@ func newSidecar(cfg *config, logOut io.Writer) (*sidecar, error) {
 	default:
 		readiness["redis"] = probes.CachedPing(ping, readinessPingTTL, nil)
 	}
-	probeMux, err := probes.NewMux(probes.MuxOptions{
+	return probes.NewMux(probes.MuxOptions{
 		Liveness:  map[string]probes.Checker{"election": probes.ElectionLoop(elector)},
 		Readiness: readiness,
-		Gatherer:  reg,
 		Logger:    log,
 	})
-	if err != nil {
-		_ = client.Close()
-		return nil, err
-	}
-
-	httpCtx, httpCancel := context.WithCancel(context.Background())
-	base := func(net.Listener) context.Context { return httpCtx }
-	return &sidecar{
-		cfg:        cfg,
-		log:        log,
-		client:     client,
-		elector:    elector,
-		apiSrv:     &http.Server{Handler: apiHandler, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
-		probeSrv:   &http.Server{Handler: probeMux, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
-		httpCtx:    httpCtx,
-		httpCancel: httpCancel,
-		kube:       publisher,
-	}, nil
 }
 
 // run serves until the first SIGTERM or SIGINT, then steps down, releases

@@ -2,7 +2,6 @@ package kube
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -61,7 +60,7 @@ var _ Client = (*restClient)(nil)
 // modified. It makes no API call.
 func NewClient(cfg *rest.Config) (Client, error) {
 	if cfg == nil {
-		return nil, errors.New("kube: nil rest.Config")
+		return nil, fmt.Errorf("%w: nil rest.Config", ErrInvalidOptions)
 	}
 	scheme := runtime.NewScheme()
 	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
@@ -78,7 +77,7 @@ func NewClient(cfg *rest.Config) (Client, error) {
 	}
 	if base.RateLimiter == nil && base.QPS > 0 {
 		if base.Burst <= 0 {
-			return nil, errors.New("kube: rest.Config.Burst must be positive when QPS is set and RateLimiter is not")
+			return nil, fmt.Errorf("%w: rest.Config.Burst must be positive when QPS is set and RateLimiter is not", ErrInvalidOptions)
 		}
 		base.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(base.QPS, base.Burst)
 	}

@@ -1,11 +1,12 @@
 package kube
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baton-dev/baton/internal/promreg"
 )
 
 // API operations, the values of baton_kube_api_errors_total's op label.
@@ -34,7 +35,7 @@ type Metrics struct {
 // registered.
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	if reg == nil {
-		return nil, errors.New("kube: nil Registerer")
+		return nil, fmt.Errorf("%w: nil Registerer", ErrInvalidOptions)
 	}
 	m := &Metrics{
 		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -64,13 +65,8 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.syncs.WithLabelValues("success")
 	m.syncs.WithLabelValues("error")
 	cs := []prometheus.Collector{m.apiErrors, m.syncs, m.lastSync, m.corrections, m.eventsDropped}
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("kube: register metrics: %w", err)
-		}
+	if err := promreg.Register(reg, cs...); err != nil {
+		return nil, fmt.Errorf("kube: register metrics: %w", err)
 	}
 	return m, nil
 }

@@ -8,7 +8,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/baton-dev/baton/internal/promreg"
 )
+
+// ErrInvalidArgument marks New's errors about its arguments.
+var ErrInvalidArgument = errors.New("metrics: invalid argument")
 
 // BuildInfo is the build metadata exported as baton_build_info.
 type BuildInfo struct {
@@ -80,10 +85,10 @@ type Metrics struct {
 // because New was already called with the same registry.
 func New(reg prometheus.Registerer, lock string, build BuildInfo) (*Metrics, error) {
 	if reg == nil {
-		return nil, errors.New("metrics: nil Registerer")
+		return nil, fmt.Errorf("%w: nil Registerer", ErrInvalidArgument)
 	}
 	if lock == "" {
-		return nil, errors.New("metrics: empty lock name")
+		return nil, fmt.Errorf("%w: empty lock name", ErrInvalidArgument)
 	}
 	m := &Metrics{
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -146,13 +151,8 @@ func New(reg prometheus.Registerer, lock string, build BuildInfo) (*Metrics, err
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	}
-	for i, c := range cs {
-		if err := reg.Register(c); err != nil {
-			for _, done := range cs[:i] {
-				reg.Unregister(done)
-			}
-			return nil, fmt.Errorf("metrics: register: %w", err)
-		}
+	if err := promreg.Register(reg, cs...); err != nil {
+		return nil, fmt.Errorf("metrics: register: %w", err)
 	}
 	return m, nil
 }

@@ -4,16 +4,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The paths NewMux serves.
 const (
 	LivenessPath  = "/healthz"
 	ReadinessPath = "/readyz"
-	MetricsPath   = "/metrics"
 )
 
 // MuxOptions configures NewMux.
@@ -23,23 +19,17 @@ type MuxOptions struct {
 	Liveness map[string]Checker
 	// Readiness are the checks served at /readyz. Default: none.
 	Readiness map[string]Checker
-	// Gatherer is what /metrics serves, such as the registry given to
-	// metrics.New. Required.
-	Gatherer prometheus.Gatherer
 	// Logger receives check failures and recoveries. Default: a logger that
 	// discards.
 	Logger *slog.Logger
 }
 
-// NewMux returns a mux that serves Liveness at /healthz, Readiness at
-// /readyz (each with its subpaths, see NewHandler) and Gatherer at /metrics
-// in the Prometheus exposition formats. Only GET and HEAD are served. It
+// NewMux returns a mux that serves Liveness at /healthz and Readiness at
+// /readyz, each with its subpaths (see NewHandler). Only GET and HEAD are
+// served. The caller may add more routes, such as /metrics, to the mux. It
 // rejects invalid options with an error that wraps ErrInvalidOptions and
 // names the field.
 func NewMux(opts MuxOptions) (*http.ServeMux, error) {
-	if opts.Gatherer == nil {
-		return nil, fmt.Errorf("%w: Gatherer is required", ErrInvalidOptions)
-	}
 	logger := opts.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
@@ -60,6 +50,5 @@ func NewMux(opts MuxOptions) (*http.ServeMux, error) {
 		mux.Handle("GET "+p.path, h)
 		mux.Handle("GET "+p.path+"/", h)
 	}
-	mux.Handle("GET "+MetricsPath, promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{}))
 	return mux, nil
 }

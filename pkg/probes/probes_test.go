@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/pkg/probes"
@@ -28,18 +26,13 @@ func fail(*http.Request) error { return errors.New(secret) }
 
 func newTestMux(t *testing.T, logger *slog.Logger) *http.ServeMux {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_requests_total", Help: "Test counter."})
-	reg.MustRegister(c)
-	c.Add(3)
 	mux, err := probes.NewMux(probes.MuxOptions{
 		Liveness: map[string]probes.Checker{"loop": pass},
 		Readiness: map[string]probes.Checker{
 			"election": pass,
 			"redis":    fail,
 		},
-		Gatherer: reg,
-		Logger:   logger,
+		Logger: logger,
 	})
 	if err != nil {
 		t.Fatalf("NewMux: %v", err)
@@ -90,7 +83,6 @@ func TestMux(t *testing.T) {
 		{name: "check of the other probe", target: "/healthz/redis", status: 404, contains: "not found"},
 		{name: "unknown path", target: "/nope", status: 404, contains: "not found"},
 		{name: "post", method: http.MethodPost, target: "/readyz", status: 405, contains: "Method Not Allowed"},
-		{name: "metrics", target: "/metrics", status: 200, contains: "\ntest_requests_total 3\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,7 +111,7 @@ func TestMux(t *testing.T) {
 
 func TestContentTypes(t *testing.T) {
 	mux := newTestMux(t, nil)
-	for _, target := range []string{"/healthz", "/readyz/redis", "/metrics"} {
+	for _, target := range []string{"/healthz", "/readyz/redis"} {
 		t.Run(target, func(t *testing.T) {
 			got := serve(mux, http.MethodGet, target).Header().Get("Content-Type")
 			if !strings.HasPrefix(got, "text/plain") {
@@ -129,45 +121,17 @@ func TestContentTypes(t *testing.T) {
 	}
 }
 
-func TestMetricsOverHTTP(t *testing.T) {
-	srv := httptest.NewServer(newTestMux(t, nil))
-	t.Cleanup(srv.Close)
-	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/metrics", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp, err := srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("status %d", resp.StatusCode)
-	}
-	for _, want := range []string{"# HELP test_requests_total Test counter.", "# TYPE test_requests_total counter", "test_requests_total 3"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("exposition lacks %q:\n%s", want, body)
-		}
-	}
-}
-
 func TestNewMuxRejects(t *testing.T) {
-	reg := prometheus.NewRegistry()
 	tests := []struct {
 		name string
 		opts probes.MuxOptions
 		want []string // substrings of the error
 	}{
-		{"nil gatherer", probes.MuxOptions{}, []string{"Gatherer"}},
-		{"empty check name", probes.MuxOptions{Gatherer: reg, Readiness: map[string]probes.Checker{"": pass}},
+		{"empty check name", probes.MuxOptions{Readiness: map[string]probes.Checker{"": pass}},
 			[]string{`""`, "Readiness"}},
-		{"check name with a slash", probes.MuxOptions{Gatherer: reg, Liveness: map[string]probes.Checker{"a/b": pass}},
+		{"check name with a slash", probes.MuxOptions{Liveness: map[string]probes.Checker{"a/b": pass}},
 			[]string{`"a/b"`, "Liveness"}},
-		{"nil checker", probes.MuxOptions{Gatherer: reg, Readiness: map[string]probes.Checker{"redis": nil}},
+		{"nil checker", probes.MuxOptions{Readiness: map[string]probes.Checker{"redis": nil}},
 			[]string{`"redis"`, "nil", "Readiness"}},
 	}
 	for _, tt := range tests {
@@ -524,12 +488,10 @@ func TestCachedPingNil(t *testing.T) {
 }
 
 func ExampleNewMux() {
-	reg := prometheus.NewRegistry()
 	mux, err := probes.NewMux(probes.MuxOptions{
 		Readiness: map[string]probes.Checker{
 			"redis": probes.CachedPing(func(context.Context) error { return nil }, 2*time.Second, nil),
 		},
-		Gatherer: reg,
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestLibraryLogsAreJSON runs the sidecar against a Redis that refuses
+// connections, which makes go-redis log on its own, and checks that every
+// line of the process is one JSON object.
+func TestLibraryLogsAreJSON(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close() // nothing listens there now: every dial is refused
+
+	cmd := exec.Command(binary(t), "--lock", "job", "--identity", "a", "--redis-addr", dead,
+		"--lease-ttl", "300ms", "--api-addr", "127.0.0.1:0", "--probe-addr", "127.0.0.1:0", "--kube", "false")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	guard := time.AfterFunc(e2eGuard, func() { _ = cmd.Process.Kill() })
+	defer guard.Stop()
+
+	var lines []string
+	sawRedis, signalled := false, false
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		lines = append(lines, line)
+		var obj map[string]any
+		if err := json.Unmarshal([]byte(line), &obj); err != nil {
+			t.Errorf("a log line is not JSON: %q", line)
+			continue
+		}
+		if obj["source"] == "go-redis" {
+			sawRedis = true
+		}
+		// go-redis has had its say once a failed acquire follows its
+		// line; then stop.
+		if !signalled && sawRedis && strings.Contains(line, "lock acquire failed") {
+			signalled = true
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	_ = cmd.Wait()
+	if !signalled {
+		t.Fatalf("no go-redis line followed by a failed acquire; log:\n%s", strings.Join(lines, "\n"))
+	}
+}

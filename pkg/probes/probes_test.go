@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/pkg/probes"
 )

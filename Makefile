@@ -51,15 +51,17 @@ vet:
 	$(GO) vet ./...
 
 # Tools for the Kubernetes tests, built once per machine and version under
-# ~/.cache/baton/tools: the helm CLI, and kube-apiserver + etcd + kubectl for
-# envtest (setup-envtest where it can download, otherwise built from the Go
-# module proxy, with Debian's etcd-server).
+# ~/.cache/baton/tools: the helm CLI, helm-docs (the chart's README), and
+# kube-apiserver + etcd + kubectl for envtest (setup-envtest where it can
+# download, otherwise built from the Go module proxy, with Debian's
+# etcd-server).
 tools:
 	@hack/tools/helm.sh >/dev/null
+	@hack/tools/helm-docs.sh >/dev/null
 	@hack/tools/kube-assets.sh >/dev/null
 
 test: deps-redis fmt vet tools
-	HELM="$$(hack/tools/helm.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
+	HELM="$$(hack/tools/helm.sh)" HELM_DOCS="$$(hack/tools/helm-docs.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
 

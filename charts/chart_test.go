@@ -221,6 +221,59 @@ var ciChecks = map[string]func(t *testing.T, r rendered){
 			t.Errorf("ServiceMonitor labels: %v", sm.Labels)
 		}
 	},
+	"conventions": func(t *testing.T, r rendered) {
+		common := map[string]string{"team": "reporting", "cost-center": "4711"}
+		for _, o := range r.objs {
+			if !hasLabels(o.Raw.GetLabels(), common) {
+				t.Errorf("%s: labels %v lack commonLabels %v", o.Name(), o.Raw.GetLabels(), common)
+			}
+		}
+		deploys := manifesttest.Find[*appsv1.Deployment](r.objs)
+		if len(deploys) != 2 {
+			t.Fatalf("want the workload and Redis Deployments, got %d", len(deploys))
+		}
+		for _, d := range deploys {
+			if !hasLabels(d.Spec.Template.Labels, common) {
+				t.Errorf("%s: pod labels %v lack commonLabels", d.Name, d.Spec.Template.Labels)
+			}
+			for k := range common {
+				if _, ok := d.Spec.Selector.MatchLabels[k]; ok {
+					t.Errorf("%s: commonLabels in the selector %v, which can never change", d.Name, d.Spec.Selector.MatchLabels)
+				}
+			}
+		}
+		for _, svc := range manifesttest.Find[*corev1.Service](r.objs) {
+			if _, ok := svc.Spec.Selector["team"]; ok {
+				t.Errorf("Service %s selects on commonLabels: %v", svc.Name, svc.Spec.Selector)
+			}
+		}
+		pod := r.deploy.Spec.Template
+		if pod.Labels["tier"] != "batch" {
+			t.Errorf("pod labels %v lack podLabels tier=batch", pod.Labels)
+		}
+		wantAnn := map[string]string{"example.com/owner": "reporting", "example.com/retries": "3"}
+		if !reflect.DeepEqual(pod.Annotations, wantAnn) {
+			t.Errorf("pod annotations: want %v, got %v", wantAnn, pod.Annotations)
+		}
+		redis := findNamed(t, deploys, "rel-baton-redis")
+		if _, ok := redis.Spec.Template.Labels["tier"]; ok || len(redis.Spec.Template.Annotations) > 0 {
+			t.Errorf("podLabels and podAnnotations are the workload's, not Redis's: %v %v", redis.Spec.Template.Labels, redis.Spec.Template.Annotations)
+		}
+		cm := findNamed(t, manifesttest.Find[*corev1.ConfigMap](r.objs), "rel-baton-settings")
+		if cm.Data["lock"] != release {
+			t.Errorf("extraObjects: the ConfigMap's data went through tpl: want lock=%s, got %v", release, cm.Data)
+		}
+	},
+}
+
+// hasLabels reports whether set holds every label of want.
+func hasLabels(set, want map[string]string) bool {
+	for k, v := range want {
+		if set[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 // checkDefaults checks what the default values render.
@@ -470,6 +523,12 @@ func TestSchemaRejects(t *testing.T) {
 		{"port out of range", []string{"--set", "sidecar.probePort=70000"}, "probePort"},
 		{"PDB with leader readiness", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "readyWhen=leader"}, "readyWhen"},
 		{"PDB with readiness gate", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "readinessGate.enabled=true"}, "readinessGate"},
+		{"commonLabels replacing a label of the chart", []string{"--set", `commonLabels.app\.kubernetes\.io/name=other`}, "app.kubernetes.io/name"},
+		{"commonLabels with a bad key", []string{"--set", `commonLabels.bad\ key=x`}, "bad key"},
+		{"podLabels value not a string", []string{"--set", "podLabels.tier=1"}, "podLabels"},
+		{"podLabels with the leader label", []string{"--set-string", `podLabels.baton\.dev/leader=true`}, "baton.dev/leader"},
+		{"podAnnotations value not a string", []string{"--set", "podAnnotations.owner=true"}, "podAnnotations"},
+		{"extraObjects item a number", []string{"--set", "extraObjects[0]=1"}, "extraObjects"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(t, chartDir, "default", c.args...)
@@ -481,6 +540,31 @@ func TestSchemaRejects(t *testing.T) {
 			}
 			if err := helmLint(t, chartDir, c.args...); err == nil {
 				t.Errorf("helm lint accepted %v", c.args)
+			}
+		})
+	}
+}
+
+// TestTemplateRejects: what only the templates can check, since the
+// schema cannot compare one value with another. helm lint reports a
+// template's fail as information only, so helm template alone is asked.
+func TestTemplateRejects(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		args []string
+		want string // in the error
+	}{
+		{"podLabels with a custom leader label", []string{
+			"--set", "kube.labelKey=example.com/leader", "--set-string", `podLabels.example\.com/leader=true`,
+		}, "kube.labelKey"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := helmTemplate(t, chartDir, "default", c.args...)
+			if err == nil {
+				t.Fatalf("helm template accepted %v", c.args)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("helm template: the error should name %q:\n%v", c.want, err)
 			}
 		})
 	}
@@ -499,11 +583,40 @@ func TestSchemaAccepts(t *testing.T) {
 		{"--set", "redis.mode=sentinel", "--set", "redis.masterName=mymaster", "--set", "redis.addr=s1:26379\\,s2:26379"},
 		{"--set", "strategy.maxSurge=25%", "--set", "strategy.maxUnavailable=1"},
 		{"--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=1"},
+		{"--set", "commonLabels.team=reporting", "--set-string", "podLabels.tier=batch", "--set-string", "podAnnotations.retries=3"},
+		{"--set", `commonLabels.example\.com/team=reporting`, "--set-json", `extraObjects=[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}]`},
 	} {
 		if _, err := helmTemplate(t, chartDir, "default", args...); err != nil {
 			t.Errorf("%v: %v", args, err)
 		}
 	}
+}
+
+// TestExtraObjects: extraObjects render, maps and strings alike, through
+// tpl, and the API server accepts them.
+func TestExtraObjects(t *testing.T) {
+	objects := `[
+		{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "{{ include \"baton.fullname\" . }}-map"}, "data": {"ns": "{{ .Release.Namespace }}"}},
+		"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-string\ndata:\n  replicas: \"{{ .Values.replicaCount }}\"\n"
+	]`
+	args := []string{"--set-json", "extraObjects=" + objects}
+	cms := manifesttest.Find[*corev1.ConfigMap](render(t, "baton-test", args...))
+	if len(cms) != 2 {
+		t.Fatalf("want 2 ConfigMaps, got %d", len(cms))
+	}
+	if m := findNamed(t, cms, "rel-baton-map"); m.Data["ns"] != "baton-test" {
+		t.Errorf("map item: want data ns=baton-test, got %v", m.Data)
+	}
+	if s := findNamed(t, cms, "rel-string"); s.Data["replicas"] != "2" {
+		t.Errorf("string item: want data replicas=2, got %v", s.Data)
+	}
+	t.Run("dry-run", func(t *testing.T) {
+		cl := env.Client(t)
+		ns := manifesttest.Namespace(t, cl, "baton-extra-")
+		if err := manifesttest.DryRunCreate(t.Context(), cl, ns, render(t, ns, args...)); err != nil {
+			t.Errorf("the API server rejects the extra objects:\n%v", err)
+		}
+	})
 }
 
 // TestNotes: helm install (a server-side dry run against the API server)

@@ -8,7 +8,8 @@
 //   - HELM names the helm binary; without it, hack/tools/helm.sh builds one
 //     from the Go module proxy (a few minutes, then cached);
 //   - KUBEBUILDER_ASSETS names a directory with kube-apiserver, etcd and
-//     kubectl (hack/tools/kube-assets.sh provisions one).
+//     kubectl (hack/tools/kube-assets.sh provisions one);
+//   - HELM_DOCS names the helm-docs binary (hack/tools/helm-docs.sh).
 //
 // A missing tool skips the test, except under CI=true, where it fails it.
 package manifesttest
@@ -94,6 +95,19 @@ func Helm(t testing.TB) string {
 		missing(t, "no helm: HELM is not set and %s failed: %v\n%s", script, err, stderr.String())
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// HelmDocs returns the path of the helm-docs binary, $HELM_DOCS.
+func HelmDocs(t testing.TB) string {
+	t.Helper()
+	h := os.Getenv("HELM_DOCS")
+	if h == "" {
+		missing(t, "no helm-docs: HELM_DOCS is not set (export HELM_DOCS=$(hack/tools/helm-docs.sh))")
+	}
+	if _, err := exec.LookPath(h); err != nil {
+		t.Fatalf("manifesttest: HELM_DOCS=%s: %v", h, err)
+	}
+	return h
 }
 
 // Kubectl returns the kubectl of $KUBEBUILDER_ASSETS.

@@ -32,7 +32,10 @@ the release name when it already contains the chart name, else
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
-{{/* baton.labels are the common labels of every object. */}}
+{{/*
+baton.labels are the labels of every object: those of helm create, then
+commonLabels (which the schema forbids to replace them).
+*/}}
 {{- define "baton.labels" -}}
 helm.sh/chart: {{ include "baton.chart" . }}
 {{ include "baton.selectorLabels" . }}
@@ -40,6 +43,9 @@ helm.sh/chart: {{ include "baton.chart" . }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 {{- end }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* baton.selectorLabels select the release's pods. Never change them. */}}

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 
+	"github.com/baton-dev/baton/internal/defaults"
 	"github.com/baton-dev/baton/pkg/election"
 )
 
@@ -134,22 +135,13 @@ func New(src Source, opts Options) (*Publisher, error) {
 	if opts.ReportingController == "" {
 		opts.ReportingController = DefaultReportingController
 	}
-	for _, d := range []struct {
-		name string
-		p    *time.Duration
-		def  time.Duration
-	}{
-		{"Resync", &opts.Resync, DefaultResync},
-		{"MinBackoff", &opts.MinBackoff, DefaultMinBackoff},
-		{"MaxBackoff", &opts.MaxBackoff, DefaultMaxBackoff},
-		{"ShutdownTimeout", &opts.ShutdownTimeout, DefaultShutdownTimeout},
-	} {
-		if *d.p == 0 {
-			*d.p = d.def
-		}
-		if *d.p < 0 {
-			return nil, fmt.Errorf("kube: Options.%s must not be negative (got %v)", d.name, *d.p)
-		}
+	if err := defaults.Durations(
+		defaults.Duration{Name: "Options.Resync", Value: &opts.Resync, Default: DefaultResync},
+		defaults.Duration{Name: "Options.MinBackoff", Value: &opts.MinBackoff, Default: DefaultMinBackoff},
+		defaults.Duration{Name: "Options.MaxBackoff", Value: &opts.MaxBackoff, Default: DefaultMaxBackoff},
+		defaults.Duration{Name: "Options.ShutdownTimeout", Value: &opts.ShutdownTimeout, Default: DefaultShutdownTimeout},
+	); err != nil {
+		return nil, fmt.Errorf("kube: %w", err)
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
 		return nil, fmt.Errorf("kube: Options.MaxBackoff %v is below MinBackoff %v", opts.MaxBackoff, opts.MinBackoff)

@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -27,46 +26,54 @@ type Elector interface {
 
 var _ Elector = (*election.Elector)(nil)
 
-// writeGrace is how long a write may take beyond the moment it is due
-// before the connection counts as stalled.
-const writeGrace = 10 * time.Second
-
 type handler struct {
-	e    Elector
-	opts Options
-	log  *slog.Logger
+	e        Elector
+	opts     Options
+	log      *slog.Logger
+	watchers watcherSlots
 }
 
-// NewHandler returns the API's handler for e. It rejects a nil e and
-// invalid options (see ErrInvalidOptions).
+// NewHandler returns the API's handler for e. It rejects a nil e
+// (ErrNilElector) and invalid options (ErrInvalidOptions). Serve it with
+// NewServer's timeouts.
 func NewHandler(e Elector, opts Options) (http.Handler, error) {
 	if e == nil {
-		return nil, errors.New("api: nil Elector")
+		return nil, ErrNilElector
 	}
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	h := &handler{e: e, opts: opts, log: opts.Logger}
+	hosts, err := newHostPolicy(opts.AllowedHosts)
+	if err != nil {
+		return nil, err
+	}
+	h := &handler{e: e, opts: opts, log: opts.Logger, watchers: make(watcherSlots, opts.MaxWatchers)}
 
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, http.StatusForbidden, "cross-origin request refused")
 	}))
+	token := newTokenGuard(opts.Token)
+	// stateChanging guards every route that changes state: no cross-origin
+	// browser request, and the token when one is set.
+	stateChanging := func(next http.HandlerFunc) http.Handler {
+		return cop.Handler(token.guard(h, next))
+	}
 
 	mux := http.NewServeMux()
 	// A pattern with a method is more specific than the same path without
 	// one, so the method-less patterns catch only the wrong methods.
 	mux.HandleFunc("GET /leader", h.leader)
 	mux.HandleFunc("GET /leader/watch", h.watch)
-	mux.Handle("POST /leader/release", cop.Handler(http.HandlerFunc(h.release)))
+	mux.Handle("POST /leader/release", stateChanging(h.release))
 	mux.Handle("/leader", h.methodNotAllowed("GET, HEAD"))
 	mux.Handle("/leader/watch", h.methodNotAllowed("GET, HEAD"))
 	mux.Handle("/leader/release", h.methodNotAllowed("POST"))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
 	})
-	return mux, nil
+	return hosts.guard(h, mux), nil
 }
 
 func (h *handler) methodNotAllowed(allow string) http.Handler {
@@ -74,11 +81,4 @@ func (h *handler) methodNotAllowed(allow string) http.Handler {
 		w.Header().Set("Allow", allow)
 		h.writeError(w, r, http.StatusMethodNotAllowed, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)
 	})
-}
-
-// extendWriteDeadline lets the response be written until d from now,
-// whatever the server's WriteTimeout. Writers that cannot set deadlines
-// (such as test recorders) are left as they are.
-func extendWriteDeadline(rc *http.ResponseController, d time.Duration) {
-	_ = rc.SetWriteDeadline(time.Now().Add(d))
 }

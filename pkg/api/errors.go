@@ -6,24 +6,19 @@ import (
 	"net/http"
 )
 
-// ErrInvalidOptions marks every error of NewHandler's Options; the error is
-// an *OptionsError that names the field and the rule.
-var ErrInvalidOptions = errors.New("api: invalid options")
+var (
+	// ErrInvalidOptions marks every error of NewHandler's Options and of
+	// NewServer's ServerOptions; the message names the field and the rule,
+	// as in "api: invalid options: MaxWait must not be negative (got -1s)".
+	ErrInvalidOptions = errors.New("api: invalid options")
+	// ErrNilElector is NewHandler's error for a nil Elector.
+	ErrNilElector = errors.New("api: nil Elector")
+)
 
-// OptionsError is one invalid Options field.
-type OptionsError struct {
-	// Field is the Options field's name, such as "MaxWait".
-	Field string
-	// Rule says what the value must be.
-	Rule string
+// invalidOptions returns an ErrInvalidOptions that says what is wrong.
+func invalidOptions(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
 }
-
-func (e *OptionsError) Error() string {
-	return fmt.Sprintf("api: invalid options: %s %s", e.Field, e.Rule)
-}
-
-// Is makes errors.Is(err, ErrInvalidOptions) true.
-func (e *OptionsError) Is(target error) bool { return target == ErrInvalidOptions }
 
 // requestError is a request that cannot be served as asked: its code is the
 // HTTP status to answer with.

@@ -54,7 +54,8 @@ func Example_batchJob() {
 	}
 }
 
-// leaderStatus asks the sidecar; both 200 and 503 carry a StatusBody.
+// leaderStatus asks the sidecar; both 200 and 503 carry a StatusBody,
+// unless the 503 has a Retry-After.
 func leaderStatus(ctx context.Context, client *http.Client, url string) (api.StatusBody, error) {
 	var st api.StatusBody
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
@@ -68,6 +69,11 @@ func leaderStatus(ctx context.Context, client *http.Client, url string) (api.Sta
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusServiceUnavailable {
 		return st, fmt.Errorf("sidecar answered %s", resp.Status)
+	}
+	if resp.Header.Get("Retry-After") != "" {
+		// A 503 with Retry-After is not "not leader": too many clients
+		// wait at once, and the body is an ErrorBody.
+		return st, fmt.Errorf("sidecar busy: %s", resp.Status)
 	}
 	return st, json.NewDecoder(resp.Body).Decode(&st)
 }

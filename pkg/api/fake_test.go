@@ -31,6 +31,8 @@ type fakeElector struct {
 	reads chan uint64
 	// resigns receives the hold-off of each Resign call.
 	resigns chan time.Duration
+	// gate, when set, holds every Resign until it is closed.
+	gate chan struct{}
 }
 
 func newFake(st election.Status) *fakeElector {
@@ -61,6 +63,9 @@ func (f *fakeElector) Changed() <-chan struct{} {
 
 func (f *fakeElector) Resign(_ context.Context, holdOff time.Duration) (bool, error) {
 	f.resigns <- holdOff
+	if f.gate != nil {
+		<-f.gate
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.released, f.err
@@ -140,6 +145,9 @@ func do(t *testing.T, method, url, contentType, body string, hdr http.Header) (*
 	}
 	for k, vs := range hdr {
 		req.Header[k] = vs
+	}
+	if host := hdr.Get("Host"); host != "" {
+		req.Host = host
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -8,7 +8,9 @@ import (
 	"github.com/baton-dev/baton/pkg/election"
 )
 
-// leader serves GET /leader, and the long-poll GET /leader?wait=30s.
+// leader serves GET /leader, and the long-poll GET /leader?wait=30s. A
+// long-poll answers when this replica leads, or when the wait ends, and at
+// no other change: a renewal, or a new holder elsewhere, leaves it waiting.
 func (h *handler) leader(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r, "wait")
 	if err != nil {
@@ -21,12 +23,13 @@ func (h *handler) leader(w http.ResponseWriter, r *http.Request) {
 			h.writeRequestError(w, r, err)
 			return
 		}
-		extendWriteDeadline(http.NewResponseController(w), wait+writeGrace)
 	}
-	st, ok := h.awaitLeader(r.Context(), wait)
-	if !ok {
-		h.log.Debug("long-poll client went away", "remote", r.RemoteAddr)
-		return
+	st := h.e.Status()
+	if wait > 0 && !st.Leader {
+		var ok bool
+		if st, ok = h.longPoll(w, r, wait); !ok {
+			return
+		}
 	}
 	code := http.StatusOK
 	if !st.Leader {
@@ -35,26 +38,42 @@ func (h *handler) leader(w http.ResponseWriter, r *http.Request) {
 	h.writeJSON(w, code, newStatusBody(st))
 }
 
+// longPoll waits up to wait for this replica to lead, in one of the
+// watchers' slots, and returns the status to answer with. It returns false
+// when it has answered itself (no slot free) or the client went away. The
+// slot is free again before the answer is written, so a client that polls
+// again at once finds it free.
+func (h *handler) longPoll(w http.ResponseWriter, r *http.Request, wait time.Duration) (election.Status, bool) {
+	release, ok := h.watchers.acquire()
+	if !ok {
+		h.writeBusy(w, r)
+		return election.Status{}, false
+	}
+	defer release()
+	extendWriteDeadline(http.NewResponseController(w), wait+writeGrace)
+	st, ok := h.awaitLeader(r.Context(), wait)
+	if !ok {
+		h.log.Debug("long-poll client went away", "remote", r.RemoteAddr)
+	}
+	return st, ok
+}
+
 // awaitLeader returns the status as soon as this replica leads, or when
 // wait ends. It returns false if ctx ends first.
 func (h *handler) awaitLeader(ctx context.Context, wait time.Duration) (election.Status, bool) {
-	var timeout <-chan time.Time
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		timeout = t.C
-	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
 	for {
 		// Changed before Status: a change after this read closes the
 		// channel already in hand.
 		changed := h.e.Changed()
 		st := h.e.Status()
-		if st.Leader || wait == 0 {
+		if st.Leader {
 			return st, true
 		}
 		select {
 		case <-changed:
-		case <-timeout:
+		case <-t.C:
 			return h.e.Status(), true
 		case <-ctx.Done():
 			return st, false

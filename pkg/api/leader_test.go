@@ -168,3 +168,34 @@ func TestLongPollClientGoesAway(t *testing.T) {
 	}
 	closeWithin(t, srv)
 }
+
+// Renewals of the holder elsewhere, and bookkeeping StatusBody does not
+// show, leave a long-poll waiting: it answers leadership, nothing else.
+func TestLongPollIgnoresRenewals(t *testing.T) {
+	f := newFake(follower())
+	srv := serve(t, f, api.Options{})
+	done := getAsync(t.Context(), srv.URL+"/leader?wait=5m")
+	f.awaitRead(t, 1)
+	gen := uint64(1)
+	for i := range 10 {
+		st := follower()
+		gen++
+		st.Generation = gen
+		if i%3 == 0 {
+			st.LastStepDown, st.LastStepDownFence = election.ReasonLost, 40
+		}
+		f.set(st)
+		f.awaitRead(t, gen)
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("long-poll answered %d %s %v on a renewal", r.code, r.body, r.err)
+	default:
+	}
+	st := leader()
+	st.Generation = gen + 1
+	f.set(st)
+	if r := await(t, done); r.err != nil || r.code != http.StatusOK {
+		t.Fatalf("long-poll = %d %v; want 200", r.code, r.err)
+	}
+}

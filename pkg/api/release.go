@@ -13,12 +13,13 @@ import (
 	"github.com/baton-dev/baton/pkg/election"
 )
 
-// maxReleaseBody is the largest request body POST /leader/release reads.
+// maxReleaseBody is the largest request body POST /leader/release reads; a
+// larger one gets a 413 that names the limit.
 const maxReleaseBody = 4 << 10
 
 // release serves POST /leader/release: resign, and stay out of the election
-// for the hold-off given as ?hold_off=10s or as {"hold_off":"10s"}, or else
-// for Options.DefaultHoldOff.
+// for the hold-off given as ?hold_off=10s or as {"hold_off":"10s"}, at most
+// election.MaxHoldOff, or else for Options.DefaultHoldOff.
 func (h *handler) release(w http.ResponseWriter, r *http.Request) {
 	holdOff, err := h.releaseHoldOff(w, r)
 	if err != nil {
@@ -26,9 +27,17 @@ func (h *handler) release(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	released, err := h.e.Resign(r.Context(), holdOff)
+	// A resign waits for the term's work to stop and for the release, as
+	// long as the elector's own timeouts allow: the server's WriteTimeout,
+	// counted from the request, must not swallow the answer.
+	extendWriteDeadline(http.NewResponseController(w), writeGrace)
 	switch {
 	case errors.Is(err, election.ErrNotRunning):
 		h.writeError(w, r, http.StatusServiceUnavailable, "election not running")
+		return
+	case errors.Is(err, election.ErrInvalidHoldOff):
+		// Not expected: the hold-off was checked against the same bound.
+		h.writeError(w, r, http.StatusBadRequest, "hold_off: %v", err)
 		return
 	case err != nil && r.Context().Err() != nil:
 		// The client went away; the resign goes ahead without it.
@@ -58,9 +67,9 @@ func (h *handler) releaseHoldOff(w http.ResponseWriter, r *http.Request) (time.D
 	case ok && inBody != nil:
 		return 0, badRequest("hold_off: give it in the query or in the body, not both")
 	case ok:
-		return parseDuration("hold_off", inQuery[0], 0)
+		return parseDuration("hold_off", inQuery[0], election.MaxHoldOff)
 	case inBody != nil:
-		return parseDuration("hold_off", *inBody, 0)
+		return parseDuration("hold_off", *inBody, election.MaxHoldOff)
 	}
 	return h.opts.DefaultHoldOff, nil
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -48,7 +49,12 @@ func TestRelease(t *testing.T) {
 		{name: "body too large", contentType: "application/json", body: `{"hold_off":"1s"}` + strings.Repeat(" ", 5000), code: 413, want: "larger than 4096 bytes", holdOff: noResign},
 		{name: "cross-origin browser", header: http.Header{"Sec-Fetch-Site": {"cross-site"}}, code: 403, want: "cross-origin", holdOff: noResign},
 
+		{name: "hold-off at the maximum", query: "?hold_off=1h", released: true, code: 200, want: `{"released":true,"hold_off_ms":3600000}`, holdOff: election.MaxHoldOff},
+		{name: "query hold-off above the maximum", query: "?hold_off=1h0m0.001s", code: 400, want: "hold_off: must be at most 1h0m0s, got 1h0m0.001s", holdOff: noResign},
+		{name: "JSON hold-off above the maximum", contentType: "application/json", body: `{"hold_off":"100000h"}`, code: 400, want: "hold_off: must be at most 1h0m0s, got 100000h0m0s", holdOff: noResign},
+
 		{name: "not running", err: election.ErrNotRunning, code: 503, want: "election not running", holdOff: 15 * time.Second},
+		{name: "elector refuses the hold-off", err: fmt.Errorf("%w: out of range", election.ErrInvalidHoldOff), code: 400, want: "hold_off: election: invalid hold-off: out of range", holdOff: 15 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,20 +15,30 @@ import (
 //	data: <StatusBody JSON>
 //
 // with a ": keep-alive" comment every HeartbeatInterval. It ends when the
-// client goes away.
+// client goes away. Each stream holds one of Options.MaxWatchers' slots.
 func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.writeRequestError(w, r, err)
 		return
 	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "text/event-stream")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Accel-Buffering", "no")
+	setStreamHeaders := func() {
+		hdr := w.Header()
+		hdr.Set("Content-Type", "text/event-stream")
+		hdr.Set("Cache-Control", "no-store")
+		hdr.Set("X-Accel-Buffering", "no")
+	}
 	if r.Method == http.MethodHead {
+		setStreamHeaders()
 		w.WriteHeader(http.StatusOK)
 		return
 	}
+	release, ok := h.watchers.acquire()
+	if !ok {
+		h.writeBusy(w, r)
+		return
+	}
+	defer release()
+	setStreamHeaders()
 	rc := http.NewResponseController(w)
 	// Each write may take until the next heartbeat is due, and then some.
 	deadline := h.opts.HeartbeatInterval + writeGrace
@@ -91,19 +101,23 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 }
 
 // eventDue reports whether next must go out as an event, given the last
-// body sent and the last body read. remaining_ms alone never makes an
-// event, since it counts down all the time. hold_off_ms counts down as well:
-// its start, its end and an extension make an event, its countdown does not.
+// body sent and the last body read: when what a client sees differs from
+// what it was sent, leaving out the countdowns (see watched). A renewal,
+// which changes only remaining_ms, makes no event. hold_off_ms counts down
+// as well: its start, its end and an extension make an event, its
+// countdown does not.
 func eventDue(sent, last, next StatusBody) bool {
-	if next.Leader != sent.Leader || next.Identity != sent.Identity ||
-		next.Holder != sent.Holder || next.Fence != sent.Fence ||
-		next.Lock != sent.Lock || next.LastError != sent.LastError {
-		return true
-	}
-	if (next.HoldOffMS == 0) != (sent.HoldOffMS == 0) {
-		return true
-	}
-	return next.HoldOffMS > last.HoldOffMS
+	return watched(next) != watched(sent) || next.HoldOffMS > last.HoldOffMS
+}
+
+// watched is b as watchers compare it: every field, so that a field added
+// to StatusBody makes events without further ado, but remaining_ms, which
+// counts down all the time, and hold_off_ms, which counts down as well,
+// reduced to whether a hold-off runs.
+func watched(b StatusBody) StatusBody {
+	b.RemainingMS = 0
+	b.HoldOffMS = min(b.HoldOffMS, 1)
+	return b
 }
 
 // nextRecheck returns the sooner of the positive durations among ds, or 0

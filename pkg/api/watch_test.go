@@ -288,3 +288,67 @@ func TestWatchEndsWhenClientGoesAway(t *testing.T) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	closeWithin(t, srv)
 }
+
+// A renewal changes the status (Remaining, Generation) but nothing a
+// watcher sees besides the countdown: it makes no event, however many come.
+func TestWatchRenewalsMakeNoEvent(t *testing.T) {
+	f := newFake(leader())
+	srv := serve(t, f, noHeartbeat)
+	_, items := stream(t, t.Context(), srv.URL)
+	nextEvent(t, items)
+	gen := uint64(1)
+	for i := range 20 {
+		st := leader()
+		gen++
+		st.Generation = gen
+		st.Remaining = time.Duration(i%7+3) * time.Second // up on renewal, down in between
+		if i%5 == 0 {
+			// Bookkeeping that StatusBody does not show.
+			st.LastStepDown, st.LastStepDownFence = election.ReasonResigned, 41
+		}
+		f.set(st)
+		f.awaitRead(t, gen)
+	}
+	st := leader()
+	gen++
+	st.Generation, st.LastError = gen, "timeout"
+	f.set(st)
+	it := nextEvent(t, items)
+	if want := strconv.FormatUint(gen, 10); it.id != want || !strings.Contains(it.data, `"last_error":"timeout"`) {
+		t.Fatalf("first event after the renewals = id %s data %s; want id %s with the error", it.id, it.data, want)
+	}
+}
+
+// Every field a watcher sees, but the countdowns, makes an event when it
+// alone changes.
+func TestWatchEveryVisibleFieldMakesAnEvent(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*election.Status)
+		want   string // in the event's data
+	}{
+		{"leader", func(s *election.Status) { s.Leader, s.Remaining, s.TermStart = false, 0, time.Time{} }, `"leader":false`},
+		{"identity", func(s *election.Status) { s.Identity = "pod-z" }, `"identity":"pod-z"`},
+		{"holder", func(s *election.Status) { s.Holder = "pod-z" }, `"holder":"pod-z"`},
+		{"fence", func(s *election.Status) { s.Fence = 43 }, `"fence":43`},
+		{"term start", func(s *election.Status) { s.TermStart = s.TermStart.Add(time.Second) }, `"term_start":"2025-01-02T02:04:06.000000006Z"`},
+		{"lock", func(s *election.Status) { s.Name = "other" }, `"lock":"other"`},
+		{"hold-off", func(s *election.Status) { s.HoldOff = time.Second }, `"hold_off_ms":1000`},
+		{"last error", func(s *election.Status) { s.LastError = "timeout" }, `"last_error":"timeout"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFake(leader())
+			srv := serve(t, f, noHeartbeat)
+			_, items := stream(t, t.Context(), srv.URL)
+			nextEvent(t, items)
+			st := leader()
+			tt.change(&st)
+			st.Generation = 2
+			f.set(st)
+			if it := nextEvent(t, items); it.id != "2" || !strings.Contains(it.data, tt.want) {
+				t.Fatalf("event = id %s data %s; want id 2 with %s", it.id, it.data, tt.want)
+			}
+		})
+	}
+}

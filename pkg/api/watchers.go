@@ -1,0 +1,33 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// busyRetryAfter is the Retry-After, in seconds, of a 503 for too many
+// watchers.
+const busyRetryAfter = 1
+
+// watcherSlots bounds the long-polls and event streams served at once:
+// each holds a goroutine, a connection and a wake-up on every change.
+type watcherSlots chan struct{}
+
+// acquire takes a slot if one is free; the caller calls release when done.
+func (s watcherSlots) acquire() (release func(), ok bool) {
+	select {
+	case s <- struct{}{}:
+		return func() { <-s }, true
+	default:
+		return nil, false
+	}
+}
+
+// writeBusy answers a watcher beyond the cap. The body is an ErrorBody,
+// not a StatusBody, and Retry-After tells it apart from a 503 that means
+// "not leader".
+func (h *handler) writeBusy(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+	h.writeError(w, r, http.StatusServiceUnavailable,
+		"too many waiting clients (at most %d long-polls and event streams); retry later", cap(h.watchers))
+}

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/pkg/kube"
 	"github.com/baton-dev/baton/pkg/redislock"
@@ -54,11 +56,17 @@ type config struct {
 	ReleaseTimeout time.Duration
 	ResignHoldOff  time.Duration
 
-	APIAddr   string
-	ProbeAddr string
-	ReadyWhen string
-	LogFormat string
-	LogLevel  string
+	APIAddr string
+	// APITokenFile holds the bearer token that the API's state-changing
+	// calls require; APIToken is its content.
+	APITokenFile    string
+	APIToken        string
+	APIAllowedHosts []string
+	APIMaxWatchers  int
+	ProbeAddr       string
+	ReadyWhen       string
+	LogFormat       string
+	LogLevel        string
 
 	// The Kubernetes publisher (kube.go): --kube, --kube-label-key,
 	// --kubeconfig, and this pod from the downward API.
@@ -78,7 +86,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	c := &config{}
 	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var addrs string
+	var addrs, allowedHosts string
 	fs.StringVar(&c.Lock, "lock", "", "name of the lock to elect on (required; A-Z a-z 0-9 . _ -, at most 128)")
 	fs.StringVar(&c.Identity, "identity", "", "this replica's identity (default $POD_NAME, else the hostname)")
 	fs.StringVar(&c.KeyPrefix, "key-prefix", redislock.DefaultPrefix, "prefix of the lock's Redis keys")
@@ -102,6 +110,9 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.IntVar(&c.RedisMinReplicasAck, "redis-min-replicas-ack", 0, "lead only on a lease that at least this many replicas acknowledged (WAIT); 0 disables (standalone and sentinel only)")
 	fs.DurationVar(&c.RedisReplicaAckTimeout, "redis-replica-ack-timeout", redislock.DefaultReplicaAckTimeout, "how long an acquire waits for --redis-min-replicas-ack acknowledgements")
 	fs.StringVar(&c.APIAddr, "api-addr", "127.0.0.1:4040", "listen address of the leader API (keep it on loopback: it can resign)")
+	fs.StringVar(&c.APITokenFile, "api-token-file", "", "file holding a bearer token that POST /leader/release must present (default: none; set one before binding beyond loopback)")
+	fs.StringVar(&allowedHosts, "api-allowed-hosts", "", "comma-separated Host names the API answers besides loopback and the --api-addr host (DNS-rebinding guard)")
+	fs.IntVar(&c.APIMaxWatchers, "api-max-watchers", api.DefaultMaxWatchers, "most long-polls and event streams served at once; beyond it the API answers 503 with Retry-After")
 	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz, /readyz and /metrics")
 	fs.StringVar(&c.ReadyWhen, "ready-when", "connected", "readiness: connected (Redis reachable, loop running) or leader")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
@@ -138,6 +149,7 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 		return nil, envErr
 	}
 	c.RedisAddrs = splitList(addrs)
+	c.APIAllowedHosts = apiAllowedHosts(c.APIAddr, splitList(allowedHosts))
 	c.PodName, c.PodNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
 	if c.Identity == "" {
 		c.Identity = getenv("POD_NAME")
@@ -220,6 +232,23 @@ func flagError(err error) error {
 	return fmt.Errorf("%w: --%s %s", errUsage, flagName, strings.NewReplacer(pairs...).Replace(ce.Rule))
 }
 
+// apiFlags maps api.Options fields to the flags that set them.
+var apiFlags = []string{
+	"DefaultHoldOff", "--resign-hold-off",
+	"AllowedHosts", "--api-allowed-hosts",
+	"MaxWatchers", "--api-max-watchers",
+	"Token", "--api-token-file",
+}
+
+// apiFlagError turns an api.ErrInvalidOptions error into a usage error
+// that names the flags. The rules stay in pkg/api.
+func apiFlagError(err error) error {
+	if !errors.Is(err, api.ErrInvalidOptions) {
+		return err
+	}
+	return fmt.Errorf("%w: %s", errUsage, strings.NewReplacer(apiFlags...).Replace(err.Error()))
+}
+
 // envName is the environment fallback of a flag: BATON_ and the flag's name
 // in upper case with dashes as underscores.
 func envName(flagName string) string {
@@ -257,7 +286,31 @@ func (c *config) readSecrets(getenv func(string) string) error {
 		return err
 	}
 	c.RedisSentinelPassword, err = read("redis-sentinel-password-file", c.RedisSentinelPassFile, "BATON_REDIS_SENTINEL_PASSWORD")
-	return err
+	if err != nil {
+		return err
+	}
+	if c.APITokenFile != "" {
+		b, err := os.ReadFile(c.APITokenFile)
+		if err != nil {
+			return fmt.Errorf("%w: --api-token-file: %v", errUsage, err)
+		}
+		if c.APIToken = strings.TrimRight(string(b), " \t\r\n"); c.APIToken == "" {
+			return fmt.Errorf("%w: --api-token-file: %s is empty", errUsage, c.APITokenFile)
+		}
+	}
+	return nil
+}
+
+// apiAllowedHosts is the host of --api-addr, when it names one (not a
+// wildcard), followed by the extra names.
+func apiAllowedHosts(apiAddr string, extra []string) []string {
+	var hosts []string
+	if host, _, err := net.SplitHostPort(apiAddr); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			hosts = append(hosts, host)
+		}
+	}
+	return append(hosts, extra...)
 }
 
 // validate checks each field and names the flag and the rule it breaks.

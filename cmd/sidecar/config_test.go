@@ -21,6 +21,14 @@ func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
 	if err := os.WriteFile(ca, []byte("not a certificate"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	emptyToken := filepath.Join(dir, "empty-token")
+	if err := os.WriteFile(emptyToken, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	badToken := filepath.Join(dir, "bad-token")
+	if err := os.WriteFile(badToken, []byte("has space\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		name string
@@ -56,6 +64,12 @@ func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
 		{"identity with space", []string{"--lock", "j", "--redis-addr", addr, "--identity", "a b"}, nil, "--identity must contain printable characters"},
 		{"negative replica acks", []string{"--lock", "j", "--redis-addr", addr, "--redis-min-replicas-ack", "-1"}, nil, "--redis-min-replicas-ack must not be negative"},
 		{"replica acks in cluster", []string{"--lock", "j", "--redis-addr", addr, "--redis-mode", "cluster", "--redis-min-replicas-ack", "1"}, nil, "--redis-min-replicas-ack is not supported with --redis-mode=cluster"},
+		{"hold-off above the maximum", []string{"--lock", "j", "--redis-addr", addr, "--resign-hold-off", "2h"}, nil, "--resign-hold-off must lie between 0 and 1h0m0s"},
+		{"empty token file", []string{"--lock", "j", "--redis-addr", addr, "--api-token-file", emptyToken}, nil, "--api-token-file: " + emptyToken + " is empty"},
+		{"missing token file", []string{"--lock", "j", "--redis-addr", addr, "--api-token-file", filepath.Join(dir, "none")}, nil, "--api-token-file"},
+		{"token with a space", []string{"--lock", "j", "--redis-addr", addr, "--api-token-file", badToken}, nil, "--api-token-file"},
+		{"negative watchers", []string{"--lock", "j", "--redis-addr", addr, "--api-max-watchers", "-1"}, nil, "--api-max-watchers"},
+		{"wildcard allowed host", []string{"--lock", "j", "--redis-addr", addr, "--api-allowed-hosts", "0.0.0.0"}, nil, "--api-allowed-hosts"},
 		{"ack timeout above interval", []string{"--lock", "j", "--redis-addr", addr, "--lease-ttl", "3s", "--redis-min-replicas-ack", "1", "--redis-replica-ack-timeout", "1s"}, nil, "--redis-replica-ack-timeout must be less than --renew-interval"},
 	}
 	for _, tc := range cases {

@@ -79,17 +79,15 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	if err != nil {
 		return nil, flagError(err)
 	}
-	publisher, err := newKubePublisher(cfg, kubeCfg, elector, reg, log)
+	apiHandler, err := api.NewHandler(elector, api.Options{
+		DefaultHoldOff: cfg.ResignHoldOff,
+		AllowedHosts:   cfg.APIAllowedHosts,
+		Token:          cfg.APIToken,
+		MaxWatchers:    cfg.APIMaxWatchers,
+		Logger:         log,
+	})
 	if err != nil {
-		return nil, err
-	}
-	if publisher == nil && cfg.Kube != kubeOff {
-		log.Info("kubernetes publisher off", "reason", kubeOffReason)
-	}
-
-	apiHandler, err := api.NewHandler(elector, api.Options{DefaultHoldOff: cfg.ResignHoldOff, Logger: log})
-	if err != nil {
-		return nil, err
+		return nil, apiFlagError(err)
 	}
 	probeMux, err := newProbeMux(cfg, client, elector, m, log)
 	if err != nil {
@@ -98,14 +96,35 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	probeMux.Handle("GET "+metrics.Path, metrics.Handler(reg))
 
 	httpCtx, httpCancel := context.WithCancel(context.Background())
-	base := func(net.Listener) context.Context { return httpCtx }
+	defer func() {
+		if err != nil {
+			httpCancel()
+		}
+	}()
+	serverOpts := api.ServerOptions{BaseContext: func(net.Listener) context.Context { return httpCtx }, Logger: log}
+	apiSrv, err := api.NewServer(apiHandler, serverOpts)
+	if err != nil {
+		return nil, err
+	}
+	probeSrv, err := api.NewServer(probeMux, serverOpts)
+	if err != nil {
+		return nil, err
+	}
+	// Last, so that every configuration error comes before this log line.
+	publisher, err := newKubePublisher(cfg, kubeCfg, elector, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	if publisher == nil && cfg.Kube != kubeOff {
+		log.Info("kubernetes publisher off", "reason", kubeOffReason)
+	}
 	return &sidecar{
 		cfg:        cfg,
 		log:        log,
 		client:     client,
 		elector:    elector,
-		apiSrv:     &http.Server{Handler: apiHandler, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
-		probeSrv:   &http.Server{Handler: probeMux, ReadHeaderTimeout: 5 * time.Second, BaseContext: base},
+		apiSrv:     apiSrv,
+		probeSrv:   probeSrv,
 		httpCancel: httpCancel,
 		kube:       publisher,
 	}, nil

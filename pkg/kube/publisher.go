@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 
+	jitter "github.com/baton-dev/baton/internal/backoff"
 	"github.com/baton-dev/baton/internal/defaults"
 	"github.com/baton-dev/baton/pkg/election"
 )
@@ -112,25 +112,25 @@ type Publisher struct {
 // makes no API call.
 func New(src Source, opts Options) (*Publisher, error) {
 	if src == nil {
-		return nil, errors.New("kube: nil Source")
+		return nil, fmt.Errorf("%w: nil Source", ErrInvalidOptions)
 	}
 	if opts.Client == nil {
-		return nil, errors.New("kube: Options.Client is required")
+		return nil, fmt.Errorf("%w: Options.Client is required", ErrInvalidOptions)
 	}
 	if opts.Namespace == "" || opts.PodName == "" {
-		return nil, errors.New("kube: Options.Namespace and Options.PodName are required")
+		return nil, fmt.Errorf("%w: Options.Namespace and Options.PodName are required", ErrInvalidOptions)
 	}
 	if opts.LabelKey == "" {
 		opts.LabelKey = DefaultLabelKey
 	}
 	if errs := validation.IsQualifiedName(opts.LabelKey); len(errs) > 0 {
-		return nil, fmt.Errorf("kube: label key %q: %s", opts.LabelKey, errs[0])
+		return nil, fmt.Errorf("%w: label key %q: %s", ErrInvalidOptions, opts.LabelKey, errs[0])
 	}
 	if opts.ConditionType == "" {
 		opts.ConditionType = DefaultConditionType
 	}
 	if errs := validation.IsQualifiedName(opts.ConditionType); len(errs) > 0 {
-		return nil, fmt.Errorf("kube: condition type %q: %s", opts.ConditionType, errs[0])
+		return nil, fmt.Errorf("%w: condition type %q: %s", ErrInvalidOptions, opts.ConditionType, errs[0])
 	}
 	if opts.ReportingController == "" {
 		opts.ReportingController = DefaultReportingController
@@ -141,10 +141,10 @@ func New(src Source, opts Options) (*Publisher, error) {
 		defaults.Duration{Name: "Options.MaxBackoff", Value: &opts.MaxBackoff, Default: DefaultMaxBackoff},
 		defaults.Duration{Name: "Options.ShutdownTimeout", Value: &opts.ShutdownTimeout, Default: DefaultShutdownTimeout},
 	); err != nil {
-		return nil, fmt.Errorf("kube: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
-		return nil, fmt.Errorf("kube: Options.MaxBackoff %v is below MinBackoff %v", opts.MaxBackoff, opts.MinBackoff)
+		return nil, fmt.Errorf("%w: Options.MaxBackoff %v is below MinBackoff %v", ErrInvalidOptions, opts.MaxBackoff, opts.MinBackoff)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -330,6 +330,5 @@ func backoff(minD, maxD time.Duration, n int) time.Duration {
 	for i := 1; i < n && d < maxD; i++ {
 		d *= 2
 	}
-	d = min(d, maxD)
-	return d + time.Duration((rand.Float64()*0.4-0.2)*float64(d))
+	return jitter.Jitter(min(d, maxD))
 }

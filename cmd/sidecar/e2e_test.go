@@ -16,8 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-dev/baton/hack/proc"
 	"github.com/baton-dev/baton/internal/redistest"
+	"github.com/baton-dev/baton/internal/sidecartest"
+	"github.com/baton-dev/baton/pkg/api"
 )
 
 const e2eGuard = 30 * time.Second
@@ -50,10 +51,10 @@ func binary(t *testing.T) string {
 	return binPath
 }
 
-func startSidecar(t *testing.T, redisAddr, id string, extra ...string) *proc.Sidecar {
+func startSidecar(t *testing.T, redisAddr, id string, extra ...string) *sidecartest.Sidecar {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := proc.StartSidecar(binary(t), dir, id, redisAddr, "job", extra...)
+	s, err := sidecartest.Launch(binary(t), dir, id, redisAddr, "job", extra...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +166,7 @@ func TestSidecarEndToEnd(t *testing.T) {
 	}
 
 	// Probes and metrics.
-	for _, s := range []*proc.Sidecar{a, b} {
+	for _, s := range []*sidecartest.Sidecar{a, b} {
 		for _, p := range []string{"/healthz", "/readyz"} {
 			if r := call(t, "GET", s.ProbeURL+p); r.code != 200 {
 				t.Errorf("%s %s = %d %s", s.Identity, p, r.code, r.raw)
@@ -226,7 +227,7 @@ func TestSIGTERMReleasesAndExitsZero(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := startSidecar(t, srv.Addr(), "b", "--lease-ttl", "1h")
-	waiting := make(chan proc.Status, 1)
+	waiting := make(chan api.StatusBody, 1)
 	go func() {
 		st, _ := b.Leader(ctx, 25*time.Second)
 		waiting <- st
@@ -283,7 +284,7 @@ func TestProbesWhenRedisIsDown(t *testing.T) {
 			t.Error("still leader with Redis down")
 		}
 	}
-	for _, s := range []*proc.Sidecar{f, l} {
+	for _, s := range []*sidecartest.Sidecar{f, l} {
 		if r := call(t, "GET", s.ProbeURL+"/healthz"); r.code != 200 {
 			t.Errorf("%s liveness = %d with Redis down", s.Identity, r.code)
 		}
@@ -320,7 +321,7 @@ func TestTLSAndACLUser(t *testing.T) {
 	}
 
 	// Without trusting the CA, the sidecar never leads and is not ready.
-	b, err := proc.StartSidecar(binary(t), t.TempDir(), "tls-b", srv.Addr(), "job", "--redis-tls",
+	b, err := sidecartest.Launch(binary(t), t.TempDir(), "tls-b", srv.Addr(), "job", "--redis-tls",
 		"--redis-username", "baton", "--redis-password-file", pw)
 	if err != nil {
 		t.Fatal(err)

@@ -29,6 +29,13 @@ import (
 	"time"
 )
 
+// leaderBody is the part of the GET /leader body (and of each
+// /leader/watch event) that the job reads. The full body is
+// github.com/baton-dev/baton/pkg/api.StatusBody; this program keeps its own
+// copy of the four fields because it is meant to be copied into a batch
+// container's code base, which should need only the standard library, not
+// baton's module and its Redis client. main_test.go checks that the copy
+// still matches api.StatusBody.
 type leaderBody struct {
 	Leader   bool   `json:"leader"`
 	Identity string `json:"identity"`

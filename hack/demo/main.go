@@ -17,7 +17,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/baton-dev/baton/hack/proc"
+	"github.com/baton-dev/baton/internal/redistest"
+	"github.com/baton-dev/baton/internal/sidecartest"
 )
 
 const lock = "nightly-report"
@@ -36,7 +37,7 @@ func main() {
 }
 
 type replica struct {
-	sidecar *proc.Sidecar
+	sidecar *sidecartest.Sidecar
 	job     *exec.Cmd
 }
 
@@ -47,16 +48,16 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	}
 	defer os.RemoveAll(dir)
 
-	redis, err := proc.StartRedis(ctx, dir)
+	redis, err := redistest.Launch(ctx, dir)
 	if err != nil {
 		return err
 	}
 	defer redis.Stop()
-	say("redis-server on %s (throwaway, no persistence)", redis.Addr)
+	say("redis-server on %s (throwaway, no persistence)", redis.Addr())
 
 	var out sync.Mutex
 	replicas := map[string]*replica{}
-	var sidecars []*proc.Sidecar
+	var sidecars []*sidecartest.Sidecar
 	defer func() {
 		for _, r := range replicas {
 			_ = r.job.Process.Kill()
@@ -66,7 +67,7 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	}()
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("replica-%d", i)
-		s, err := proc.StartSidecar(baton, dir, id, redis.Addr, lock,
+		s, err := sidecartest.Launch(baton, dir, id, redis.Addr(), lock,
 			"--lease-ttl", ttl.String(), "--log-format", "text")
 		if err != nil {
 			return err
@@ -88,7 +89,7 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	}
 	say("3 sidecars up, lock %q, lease TTL %v; each job works only while its sidecar leads", lock, ttl)
 
-	leader, st, _, err := proc.FirstLeader(ctx, sidecars)
+	leader, st, _, err := sidecartest.FirstLeader(ctx, sidecars)
 	if err != nil {
 		return err
 	}
@@ -103,7 +104,7 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	if err := leader.Signal(syscall.SIGTERM); err != nil {
 		return err
 	}
-	next, st2, at, err := proc.FirstLeader(ctx, sidecars)
+	next, st2, at, err := sidecartest.FirstLeader(ctx, sidecars)
 	if err != nil {
 		return err
 	}
@@ -120,7 +121,7 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	start = time.Now()
 	replicas[next.Identity].sidecar.Kill()
 	stopJob(replicas[next.Identity])
-	last, st3, at, err := proc.FirstLeader(ctx, sidecars)
+	last, st3, at, err := sidecartest.FirstLeader(ctx, sidecars)
 	if err != nil {
 		return err
 	}
@@ -137,8 +138,8 @@ func stopJob(r *replica) {
 	_ = r.job.Process.Signal(syscall.SIGTERM)
 }
 
-func remove(ss []*proc.Sidecar, s *proc.Sidecar) []*proc.Sidecar {
-	return slices.DeleteFunc(slices.Clone(ss), func(x *proc.Sidecar) bool { return x == s })
+func remove(ss []*sidecartest.Sidecar, s *sidecartest.Sidecar) []*sidecartest.Sidecar {
+	return slices.DeleteFunc(slices.Clone(ss), func(x *sidecartest.Sidecar) bool { return x == s })
 }
 
 func prefix(r io.Reader, p string, mu *sync.Mutex) {

@@ -86,13 +86,10 @@ func NewTLSFiles(t testing.TB) TLSFiles {
 // the certificate in files, plus the given directives.
 func StartTLS(t testing.TB, files TLSFiles, directives ...string) *Server {
 	t.Helper()
-	s := &Server{t: t, bin: Binary(t), dir: t.TempDir(), tls: files.Config, args: append([]string{
+	return startTest(t, &Process{bin: Binary(t), dir: t.TempDir(), tls: files.Config, args: append([]string{
 		"tls-cert-file " + files.Cert,
 		"tls-key-file " + files.Key,
 		"tls-ca-cert-file " + files.CA,
 		"tls-auth-clients no",
-	}, directives...)}
-	s.start(FreePort(t))
-	t.Cleanup(s.Stop)
-	return s
+	}, directives...)})
 }

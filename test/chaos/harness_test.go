@@ -19,7 +19,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/redistest"
+	"github.com/baton-dev/baton/pkg/api"
 )
 
 // binPath is the sidecar built once by TestMain.
@@ -194,15 +196,6 @@ func (n *node) waitProbe(ctx context.Context, path string) error {
 	}
 }
 
-// leaderBody is the part of GET /leader the harness reads.
-type leaderBody struct {
-	Leader    bool   `json:"leader"`
-	Identity  string `json:"identity"`
-	Holder    string `json:"holder"`
-	Fence     uint64 `json:"fence"`
-	LastError string `json:"last_error"`
-}
-
 func get(ctx context.Context, url string) (int, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -217,9 +210,9 @@ func get(ctx context.Context, url string) (int, []byte, error) {
 }
 
 // status calls GET /leader.
-func (n *node) status(ctx context.Context) (int, leaderBody, error) {
+func (n *node) status(ctx context.Context) (int, api.StatusBody, error) {
 	code, b, err := get(ctx, n.apiURL+"/leader")
-	var lb leaderBody
+	var lb api.StatusBody
 	if err == nil {
 		err = json.Unmarshal(b, &lb)
 	}
@@ -317,7 +310,7 @@ func (e *env) awaitNewTerm(fence uint64, d time.Duration) (*node, uint64, error)
 func (e *env) kill(n *node) {
 	_ = n.cmd.Process.Kill()
 	<-n.exited
-	mono := MonoNow()
+	mono := clocks.MonotonicNS()
 	n.mu.Lock()
 	n.dead = true
 	n.mu.Unlock()
@@ -339,7 +332,7 @@ func (e *env) term(n *node) {
 	n.mu.Lock()
 	n.dead = true
 	n.mu.Unlock()
-	e.hist.Killed(n.name, MonoNow()) // only if it never logged its step-down
+	e.hist.Killed(n.name, clocks.MonotonicNS()) // only if it never logged its step-down
 	_ = n.proxy.Close()
 }
 
@@ -387,7 +380,7 @@ func (e *env) assertLive(d time.Duration) {
 func (e *env) liveProblem(ctx context.Context) string {
 	nodes := e.live()
 	leaders := map[string]bool{}
-	bodies := map[string]leaderBody{}
+	bodies := map[string]api.StatusBody{}
 	for _, n := range nodes {
 		if code, _, err := get(ctx, n.probeURL+"/healthz"); err != nil || code != http.StatusOK {
 			return fmt.Sprintf("%s /healthz: %d %v", n.name, code, err)
@@ -441,7 +434,7 @@ func (e *env) teardown() {
 		wasDead := n.dead
 		n.dead = true
 		n.mu.Unlock()
-		e.hist.Killed(n.name, MonoNow()) // only if it never logged its step-down
+		e.hist.Killed(n.name, clocks.MonotonicNS()) // only if it never logged its step-down
 		_ = n.proxy.Close()
 		if e.t.Failed() && !wasDead {
 			e.t.Logf("log of %s:\n%s", n.name, tail(n.log(), 60))

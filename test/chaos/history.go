@@ -7,17 +7,8 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/baton-dev/baton/internal/clocks"
 )
-
-// MonoNow reads CLOCK_MONOTONIC, the clock of the sidecars' transition log.
-func MonoNow() int64 {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
-		panic(fmt.Sprintf("clock_gettime: %v", err))
-	}
-	return ts.Nano()
-}
 
 // Term is one leadership interval of one replica instance, on
 // CLOCK_MONOTONIC nanoseconds.
@@ -138,7 +129,7 @@ func (h *History) Fault(kind string) {
 // Healed records that a fault ended now: a leader must exist within bound.
 func (h *History) Healed(kind string, bound time.Duration) {
 	h.mu.Lock()
-	h.heals = append(h.heals, Heal{Kind: kind, At: MonoNow(), Bound: bound})
+	h.heals = append(h.heals, Heal{Kind: kind, At: clocks.MonotonicNS(), Bound: bound})
 	h.mu.Unlock()
 }
 
@@ -170,7 +161,7 @@ func (h *History) Changed() <-chan struct{} {
 // Snapshot copies the terms (open ones end at now), heals, fault counts and
 // recording errors.
 func (h *History) Snapshot() ([]Term, []Heal, map[string]int, []string) {
-	now := MonoNow()
+	now := clocks.MonotonicNS()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	terms := make([]Term, len(h.terms))

@@ -18,21 +18,11 @@ import (
 // commandCalls reads INFO commandstats: calls per command.
 func commandCalls(t *testing.T, c *redis.Client) map[string]int64 {
 	t.Helper()
-	info, err := c.Info(t.Context(), "commandstats").Result()
+	calls, err := redistest.CommandCalls(t.Context(), c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]int64{}
-	for _, line := range strings.Split(info, "\n") {
-		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") {
-			continue
-		}
-		calls, _, _ := strings.Cut(strings.TrimPrefix(rest, "calls="), ",")
-		n, _ := strconv.ParseInt(calls, 10, 64)
-		out[strings.TrimPrefix(name, "cmdstat_")] = n
-	}
-	return out
+	return calls
 }
 
 func sum(m map[string]int64) int64 {

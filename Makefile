@@ -73,8 +73,11 @@ chaos: deps-redis
 	$(GO) test -count=1 -timeout 40m -v -run 'TestChaos$$' ./test/chaos \
 	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
 
+# The core figures are one step of the benchmark (bench/cmd/bench -only
+# core): the sidecar alone, no kube-apiserver, nothing written to
+# bench/results, the table on stdout.
 bench-core: deps-redis build
-	$(GO) run ./hack/benchcore --baton $(BIN)/baton
+	cd bench && $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -only core -out ''
 
 # The side-by-side benchmark lives in its own module (bench/), so the main
 # module does not depend on its peers. It writes bench/results/.

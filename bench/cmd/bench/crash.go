@@ -33,11 +33,11 @@ func runCrashes(ctx context.Context, e *env, res *Results) error {
 		}},
 		{idSidecar, cfg.crashes, func(ctx context.Context, k int) (fo, ov []time.Duration, err error) {
 			for range k {
-				f, o, err := pair.crash(ctx, ttl)
+				c, err := pair.crash(ctx, ttl)
 				if err != nil {
 					return fo, ov, err
 				}
-				fo, ov = append(fo, f), append(ov, o)
+				fo, ov = append(fo, c.failover), append(ov, c.overshoot)
 			}
 			return fo, ov, nil
 		}},

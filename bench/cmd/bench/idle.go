@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/baton-dev/baton/internal/redistest"
 )
 
 // runIdleCost counts what a lock costs its store when nothing happens: a
@@ -59,10 +61,10 @@ func runIdleCost(ctx context.Context, e *env, res *Results) error {
 	return nil
 }
 
-// window counts Redis commands, server side and client side, over
-// cfg.idleWindow.
-func (e *env) window(ctx context.Context, counters []*cmdCounter) (server map[string]int64, client map[string]int64, d time.Duration, err error) {
-	before, err := commandStats(ctx, e.admin)
+// window counts Redis commands, server side and client side, over a
+// window of length w.
+func (e *env) window(ctx context.Context, counters []*cmdCounter, w time.Duration) (server map[string]int64, client map[string]int64, d time.Duration, err error) {
+	before, err := redistest.CommandCalls(ctx, e.admin)
 	if err != nil {
 		return nil, nil, 0, err
 	}
@@ -71,10 +73,10 @@ func (e *env) window(ctx context.Context, counters []*cmdCounter) (server map[st
 		cb[i] = c.snapshot()
 	}
 	t0 := time.Now()
-	if err := sleep(ctx, e.cfg.idleWindow); err != nil {
+	if err := sleep(ctx, w); err != nil {
 		return nil, nil, 0, err
 	}
-	after, err := commandStats(ctx, e.admin)
+	after, err := redistest.CommandCalls(ctx, e.admin)
 	d = time.Since(t0)
 	if err != nil {
 		return nil, nil, 0, err
@@ -120,7 +122,7 @@ func batonIdle(ctx context.Context, e *env) (*IdleCost, error) {
 	if _, err := g.next(ctx, 3*ttl+5*time.Second); err != nil {
 		return nil, err
 	}
-	ls, lc, dl, err := e.window(ctx, []*cmdCounter{g.cands[0].counter})
+	ls, lc, dl, err := e.window(ctx, []*cmdCounter{g.cands[0].counter}, e.cfg.idleWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +140,7 @@ func batonIdle(ctx context.Context, e *env) (*IdleCost, error) {
 	for _, c := range g.cands[1:] {
 		wcs = append(wcs, c.counter)
 	}
-	bs, wc, dw, err := e.window(ctx, wcs)
+	bs, wc, dw, err := e.window(ctx, wcs, e.cfg.idleWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +170,7 @@ func pollingIdle(ctx context.Context, e *env, tool lockTool, attemptCmds []strin
 			_ = sleep(rctx, ttl/3)
 		}
 	})
-	ls, lc, dl, err := e.window(ctx, []*cmdCounter{tool.counter(0)})
+	ls, lc, dl, err := e.window(ctx, []*cmdCounter{tool.counter(0)}, e.cfg.idleWindow)
 	if err != nil {
 		return nil, err
 	}
@@ -185,7 +187,7 @@ func pollingIdle(ctx context.Context, e *env, tool lockTool, attemptCmds []strin
 	if err := sleep(ctx, 300*time.Millisecond); err != nil {
 		return nil, err
 	}
-	bs, wc, dw, err := e.window(ctx, wcs)
+	bs, wc, dw, err := e.window(ctx, wcs, e.cfg.idleWindow)
 	if err != nil {
 		return nil, err
 	}

@@ -32,7 +32,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	procs "github.com/baton-dev/baton/hack/proc"
+	"github.com/baton-dev/baton/bench/internal/procstat"
+	"github.com/baton-dev/baton/internal/redistest"
 )
 
 // config is the command line.
@@ -61,15 +62,25 @@ type config struct {
 	seed       uint64
 	only       map[string]bool // steps to run; nil: all
 	rerender   bool
+	// The core step (make bench-core).
+	coreHandovers  int
+	coreCrashes    int
+	coreCrashTTL   time.Duration
+	coreIdleTTL    time.Duration
+	coreIdleWindow time.Duration
 }
 
 // stepNames are the steps -only accepts, in the order they run.
-var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar"}
+var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "core"}
+
+// kubeSteps are the steps that measure client-go when there is a
+// kube-apiserver.
+var kubeSteps = []string{"handover", "crash", "idle", "kube-slow"}
 
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	fs.StringVar(&c.out, "out", "results", "directory for results.md, results.json and the plots")
+	fs.StringVar(&c.out, "out", "results", `directory for results.md, results.json and the plots ("": write none)`)
 	fs.BoolVar(&c.quick, "quick", false, "small counts and short windows, for development (about 3 minutes)")
 	fs.DurationVar(&c.ttl, "ttl", time.Second, "lease TTL of baton and of the peers' short-timing runs (whole seconds, for the Kubernetes Lease)")
 	fs.IntVar(&c.handovers, "handovers", 500, "graceful handovers per Redis tool")
@@ -92,7 +103,12 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&c.cpuProfile, "cpuprofile", "", "write a CPU profile of the bench process to this file")
 	fs.Uint64Var(&c.seed, "seed", 0, "random seed for pauses (default: from the clock)")
 	fs.BoolVar(&c.rerender, "rerender", false, "measure nothing: rewrite results.md and the plots from the results.json in -out")
-	only := fs.String("only", "", "comma-separated steps to run (default all): "+strings.Join(stepNames, ","))
+	fs.IntVar(&c.coreHandovers, "core-handovers", 200, "core step: graceful handovers between two sidecars")
+	fs.IntVar(&c.coreCrashes, "core-crashes", 200, "core step: crash failovers (SIGKILL of the leading sidecar)")
+	fs.DurationVar(&c.coreCrashTTL, "core-crash-ttl", 300*time.Millisecond, "core step: lease TTL of the crash failovers")
+	fs.DurationVar(&c.coreIdleTTL, "core-idle-ttl", 2*time.Second, "core step: lease TTL of the idle follower")
+	fs.DurationVar(&c.coreIdleWindow, "core-idle-window", 20*time.Second, "core step: how long the idle follower's commands are counted")
+	only := fs.String("only", "", "comma-separated steps to run (default all): "+strings.Join(stepNames, ",")+"; `make bench-core` is -only core")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -113,6 +129,9 @@ func parseFlags(args []string) (*config, error) {
 			"idle-window":         func() { c.idleWindow = 3 * time.Second },
 			"idle-waiters":        func() { c.idleN = 3 },
 			"load-duration":       func() { c.loadDur = 2 * time.Second },
+			"core-handovers":      func() { c.coreHandovers = 30 },
+			"core-crashes":        func() { c.coreCrashes = 10 },
+			"core-idle-window":    func() { c.coreIdleWindow = 6 * time.Second },
 		}
 		for name, f := range quick {
 			if !set[name] {
@@ -149,7 +168,13 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("-load-conns must be 1 to 1024")
 	case c.idleN < 1 || c.idleWindow <= 0 || c.loadDur <= 0 || c.bsmBackoff <= 0:
 		return nil, fmt.Errorf("-idle-waiters, -idle-window, -load-duration and -bsm-backoff must be positive")
-	case !c.skipKube && c.kubeAssets == "" && !c.rerender:
+	case c.coreHandovers < 1 || c.coreCrashes < 1:
+		return nil, fmt.Errorf("-core-handovers and -core-crashes must be at least 1")
+	case c.coreCrashTTL < 100*time.Millisecond || c.coreIdleTTL < 100*time.Millisecond || c.coreIdleWindow < c.coreIdleTTL:
+		return nil, fmt.Errorf("-core-crash-ttl and -core-idle-ttl must be at least 100ms, and -core-idle-window at least -core-idle-ttl")
+	case c.rerender && c.out == "":
+		return nil, errors.New("-rerender needs -out, the directory with results.json")
+	case c.needsKube() && c.kubeAssets == "" && !c.rerender:
 		return nil, errors.New("no kube-apiserver: set KUBEBUILDER_ASSETS=$(../hack/tools/kube-assets.sh), pass -kube-assets, or -skip-kube")
 	}
 	if c.seed == 0 {
@@ -161,16 +186,28 @@ func parseFlags(args []string) (*config, error) {
 // runs reports whether step id is to run.
 func (c *config) runs(id string) bool { return c.only == nil || c.only[id] }
 
+// needsKube reports whether the run starts a kube-apiserver: unless
+// -skip-kube, when a step that measures client-go runs.
+func (c *config) needsKube() bool {
+	return !c.skipKube && slices.ContainsFunc(kubeSteps, c.runs)
+}
+
 // env is what every measurement shares.
 type env struct {
 	cfg   *config
 	log   *slog.Logger
 	dir   string // scratch directory: Redis and sidecar logs
-	redis *procs.Redis
+	redis *redistest.Process
 	admin *redis.Client // the bench's own connection: INFO, NUMSUB, PTTL
 	bin   string        // the baton sidecar binary
 	kube  *kubeEnv      // nil with -skip-kube
 	rng   *rand.Rand
+}
+
+// step is one measurement of the run; -only names it by id.
+type step struct {
+	id, name string
+	f        func(context.Context, *env, *Results) error
 }
 
 func main() {
@@ -205,8 +242,10 @@ func run(ctx context.Context, cfg *config) error {
 		}
 		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
-	if err := os.MkdirAll(cfg.out, 0o755); err != nil {
-		return err
+	if cfg.out != "" {
+		if err := os.MkdirAll(cfg.out, 0o755); err != nil {
+			return err
+		}
 	}
 	dir, err := os.MkdirTemp("", "baton-bench-")
 	if err != nil {
@@ -221,16 +260,16 @@ func run(ctx context.Context, cfg *config) error {
 	if e.bin, err = sidecarBinary(ctx, cfg, dir); err != nil {
 		return err
 	}
-	if e.redis, err = procs.StartRedis(ctx, dir); err != nil {
+	if e.redis, err = redistest.Launch(ctx, dir); err != nil {
 		return err
 	}
 	defer e.redis.Stop()
-	e.admin = redis.NewClient(&redis.Options{Addr: e.redis.Addr, PoolSize: 4})
+	e.admin = redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 4})
 	defer e.admin.Close()
 	res.Meta.RedisVersion = redisVersion(ctx, e.admin)
-	log.Info("redis started", "addr", e.redis.Addr, "version", res.Meta.RedisVersion)
+	log.Info("redis started", "addr", e.redis.Addr(), "version", res.Meta.RedisVersion)
 
-	if !cfg.skipKube {
+	if cfg.needsKube() {
 		log.Info("starting envtest kube-apiserver", "assets", cfg.kubeAssets)
 		if e.kube, err = startKube(ctx, cfg.kubeAssets); err != nil {
 			return fmt.Errorf("envtest: %w", err)
@@ -245,41 +284,46 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	defer stopKube()
 
-	steps := []struct {
-		id, name string
-		f        func(context.Context, *env, *Results) error
-	}{
+	runSteps := func(steps []step) error {
+		for _, s := range steps {
+			if !cfg.runs(s.id) {
+				continue
+			}
+			t := time.Now()
+			log.Info("step", "name", s.name)
+			if err := s.f(ctx, e, res); err != nil {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			res.Meta.Steps = append(res.Meta.Steps, StepTime{Name: s.name, Seconds: time.Since(t).Seconds()})
+		}
+		return nil
+	}
+	if err := runSteps([]step{
 		{"handover", "graceful handover", runHandovers},
 		{"waiters", "handover with many waiters", runWaiterScaling},
 		{"crash", "crash failover", runCrashes},
 		{"idle", "idle cost", runIdleCost},
 		{"kube-slow", "client-go at 15s/10s/2s", runKubeSlow},
+	}); err != nil {
+		return err
 	}
-	for _, s := range steps {
-		if !cfg.runs(s.id) {
-			continue
-		}
-		t := time.Now()
-		log.Info("step", "name", s.name)
-		if err := s.f(ctx, e, res); err != nil {
-			return fmt.Errorf("%s: %w", s.name, err)
-		}
-		res.Meta.Steps = append(res.Meta.Steps, StepTime{Name: s.name, Seconds: time.Since(t).Seconds()})
-	}
-	// The apiserver and etcd would take CPU from the load test.
+	// The apiserver and etcd would take CPU from the load test and from
+	// the core timings.
 	stopKube()
-	if cfg.runs("sidecar") {
-		t := time.Now()
-		log.Info("step", "name", "sidecar resources and /leader load")
-		if err := runSidecarResources(ctx, e, res); err != nil {
-			return fmt.Errorf("sidecar resources: %w", err)
-		}
-		res.Meta.Steps = append(res.Meta.Steps, StepTime{Name: "sidecar resources and /leader load", Seconds: time.Since(t).Seconds()})
+	if err := runSteps([]step{
+		{"sidecar", "sidecar resources and /leader load", runSidecarResources},
+		{"core", "core figures (make bench-core)", runCore},
+	}); err != nil {
+		return err
 	}
 
-	res.Meta.LoadAvgEnd = procs.LoadAvg()
+	res.Meta.LoadAvgEnd = procstat.LoadAvg()
 	res.Meta.DurationSeconds = time.Since(start).Seconds()
 	res.finish()
+	if cfg.out == "" {
+		log.Info("done", "seconds", int(res.Meta.DurationSeconds))
+		return nil
+	}
 	if err := writeResults(cfg.out, res); err != nil {
 		return err
 	}
@@ -325,7 +369,7 @@ func newMeta(cfg *config) Meta {
 		GoVersion:   runtime.Version(),
 		CPUs:        runtime.NumCPU(),
 		CPUModel:    cpuModel(),
-		LoadAvgBeg:  procs.LoadAvg(),
+		LoadAvgBeg:  procstat.LoadAvg(),
 		TTL:         cfg.ttl.String(),
 		Quick:       cfg.quick,
 		BsmBackoff:  cfg.bsmBackoff.String(),
@@ -392,7 +436,7 @@ func (e *env) waitNumSub(ctx context.Context, channel string, n int64, limit tim
 // newClient is one candidate's own Redis client, as each replica has its
 // own connection in production.
 func (e *env) newClient(counter *cmdCounter) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: e.redis.Addr, PoolSize: 4, MaxRetries: -1})
+	c := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 4, MaxRetries: -1})
 	if counter != nil {
 		c.AddHook(counter)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -55,32 +54,6 @@ func (c *cmdCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 }
 
 var _ redis.Hook = (*cmdCounter)(nil)
-
-// commandStats reads INFO commandstats: calls per command since the last
-// reset. Commands run inside Lua scripts count as well, each once.
-func commandStats(ctx context.Context, c *redis.Client) (map[string]int64, error) {
-	info, err := c.Info(ctx, "commandstats").Result()
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]int64{}
-	for _, line := range strings.Split(info, "\n") {
-		line = strings.TrimSpace(line)
-		name, rest, ok := strings.Cut(line, ":")
-		if !ok || !strings.HasPrefix(name, "cmdstat_") {
-			continue
-		}
-		for _, kv := range strings.Split(rest, ",") {
-			if v, ok := strings.CutPrefix(kv, "calls="); ok {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err == nil {
-					out[strings.TrimPrefix(name, "cmdstat_")] = n
-				}
-			}
-		}
-	}
-	return out, nil
-}
 
 // benchOwn are the commands the bench itself sends while counting; they are
 // left out of every delta.

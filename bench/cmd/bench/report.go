@@ -191,6 +191,12 @@ func markdown(r *Results) string {
 		p("| %d | %.0f | %s | %s | %s | %s | %d |\n\n", s.Requests, s.RPS, fmtMs(s.Latency.P50), fmtMs(s.Latency.P90), fmtMs(s.Latency.P99), fmtMs(s.Latency.Max), s.BadStatus)
 	}
 
+	if c := r.Core; c != nil {
+		p("## Core figures (make bench-core)\n\n")
+		p("The baton sidecar alone, timed from its own CLOCK_MONOTONIC log stamps where it can be: graceful handovers between two sidecars (`POST /leader/release`, lease TTL %s), crash failovers (SIGKILL of the leader; the lease's expiry is the PTTL read right after the kill) and one idle follower beside a holder in the bench process that renews every TTL/3. Load average %s at the start of the step, %s at the end.\n\n", c.HandoverTTL, c.LoadAvgBeg, c.LoadAvgEnd)
+		p("%s\n", coreTable(c))
+	}
+
 	p("## Notes\n\n")
 	p("- Every process runs on loopback on this machine; Redis has no persistence. Absolute figures are this machine's; the ratios are the portable part.\n")
 	p("- client-go at its usual 15s/10s/2s timings takes seconds per handover and 15 s or more per crash, so it gets only a few samples (n in the tables); its percentiles over so few samples are indicative only. At the %s TTL its timings are scaled by the same factor (%s).\n", m.TTL, scaledKube(r.ttl()))

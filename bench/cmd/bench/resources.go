@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/baton-dev/baton/bench/internal/procstat"
 	"github.com/baton-dev/baton/bench/internal/stats"
-	procs "github.com/baton-dev/baton/hack/proc"
 )
 
 // procSample is a process's memory and CPU over a window.
@@ -21,7 +21,7 @@ type procSample struct {
 // measureProc runs f (which may just sleep) and reports pid's CPU over it
 // and its RSS at the end.
 func measureProc(pid int, f func() error) (procSample, error) {
-	c0, err := procs.CPUTime(pid)
+	c0, err := procstat.CPUTime(pid)
 	if err != nil {
 		return procSample{}, err
 	}
@@ -30,11 +30,11 @@ func measureProc(pid int, f func() error) (procSample, error) {
 		return procSample{}, err
 	}
 	el := time.Since(t0)
-	c1, err := procs.CPUTime(pid)
+	c1, err := procstat.CPUTime(pid)
 	if err != nil {
 		return procSample{}, err
 	}
-	rss, hwm, err := procs.RSS(pid)
+	rss, hwm, err := procstat.RSS(pid)
 	if err != nil {
 		return procSample{}, err
 	}

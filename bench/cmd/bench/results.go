@@ -55,6 +55,7 @@ type Results struct {
 	Crash    []*FailoverSeries `json:"crash_failover"`
 	Idle     []*IdleCost       `json:"idle_cost"`
 	Sidecar  *SidecarResult    `json:"sidecar"`
+	Core     *CoreResult       `json:"core,omitempty"`
 	Ratios   []RatioRow        `json:"ratios"`
 	Targets  []Target          `json:"targets"`
 	// Rewon counts baton handovers in which the resigning leader took the

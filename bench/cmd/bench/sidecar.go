@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"time"
 
-	procs "github.com/baton-dev/baton/hack/proc"
+	"github.com/baton-dev/baton/internal/clocks"
+	"github.com/baton-dev/baton/internal/sidecartest"
+	"github.com/baton-dev/baton/pkg/api"
 )
 
 // sidecarPair is two baton sidecar processes on one lock.
@@ -14,7 +16,7 @@ type sidecarPair struct {
 	e       *env
 	lock    string
 	extra   []string
-	s       [2]*procs.Sidecar
+	s       [2]*sidecartest.Sidecar
 	leader  int
 	http    *http.Client
 	channel string
@@ -51,15 +53,22 @@ func startSidecarPair(ctx context.Context, e *env, lock string, extra ...string)
 }
 
 func (p *sidecarPair) start(ctx context.Context, i int) error {
-	s, err := procs.StartSidecar(p.e.bin, p.e.dir, fmt.Sprintf("%s-%d", p.lock, i), p.e.redis.Addr, p.lock, p.extra...)
-	if err != nil {
-		return err
-	}
-	s.Client = p.http
+	s, err := p.e.launchSidecar(ctx, fmt.Sprintf("%s-%d", p.lock, i), p.lock, p.http, p.extra...)
 	p.s[i] = s
+	return err
+}
+
+// launchSidecar starts a baton sidecar on lock and waits until it is
+// ready. On error the returned sidecar, if any, is still to be stopped.
+func (e *env) launchSidecar(ctx context.Context, identity, lock string, client *http.Client, extra ...string) (*sidecartest.Sidecar, error) {
+	s, err := sidecartest.Launch(e.bin, e.dir, identity, e.redis.Addr(), lock, extra...)
+	if err != nil {
+		return nil, err
+	}
+	s.Client = client
 	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
-	return s.WaitProbe(sctx, "/readyz")
+	return s, s.WaitReady(sctx)
 }
 
 func (p *sidecarPair) close() {
@@ -73,7 +82,7 @@ func (p *sidecarPair) close() {
 
 type pollResult struct {
 	at  time.Time
-	st  procs.Status
+	st  api.StatusBody
 	err error
 }
 
@@ -127,43 +136,60 @@ func (p *sidecarPair) handovers(ctx context.Context, n int) ([]time.Duration, er
 	return lat, nil
 }
 
+// crashSample is one crash failover of a sidecar pair.
+type crashSample struct {
+	// failover runs from the kill to the waiter's long-poll answer, and
+	// overshoot from the lease's expiry to that answer.
+	failover, overshoot time.Duration
+	// killMono and expiryMono are the kill and the lease's expiry on
+	// CLOCK_MONOTONIC, for comparing with the sidecars' log stamps.
+	killMono, expiryMono int64
+	// leader is the sidecar that took over.
+	leader *sidecartest.Sidecar
+}
+
 // crash kills the leader with SIGKILL and times the waiter's takeover. The
 // lease's expiry is read from Redis (PTTL) right after the kill, so the
 // overshoot is exact to the millisecond PTTL resolution. The killed
 // sidecar is then restarted as the new waiter.
-func (p *sidecarPair) crash(ctx context.Context, ttl time.Duration) (failover, overshoot time.Duration, err error) {
+func (p *sidecarPair) crash(ctx context.Context, ttl time.Duration) (crashSample, error) {
 	waiter := 1 - p.leader
 	if err := p.e.waitNumSub(ctx, p.channel, 1, 10*time.Second); err != nil {
-		return 0, 0, err
+		return crashSample{}, err
 	}
 	pctx, cancel := context.WithTimeout(ctx, 3*ttl+10*time.Second)
 	defer cancel()
 	res := p.awaitLeader(pctx, waiter, 3*ttl+5*time.Second)
 	if err := p.e.pause(ctx, ttl); err != nil {
-		return 0, 0, err
+		return crashSample{}, err
 	}
-	tKill := time.Now()
+	tKill, monoKill := time.Now(), clocks.MonotonicNS()
 	p.s[p.leader].Kill()
 	pttl, err := p.e.admin.PTTL(ctx, p.leaseK).Result()
-	tRead := time.Now()
+	tRead, monoRead := time.Now(), clocks.MonotonicNS()
 	if err != nil {
-		return 0, 0, err
+		return crashSample{}, err
 	}
 	if pttl <= 0 {
-		return 0, 0, fmt.Errorf("lease had no TTL left right after the kill (%v)", pttl)
+		return crashSample{}, fmt.Errorf("lease had no TTL left right after the kill (%v)", pttl)
 	}
-	expiry := tRead.Add(pttl)
 	r := <-res
 	if r.err != nil {
-		return 0, 0, r.err
+		return crashSample{}, r.err
 	}
 	if !r.st.Leader {
-		return 0, 0, fmt.Errorf("sidecar %s did not take over", p.s[waiter].Identity)
+		return crashSample{}, fmt.Errorf("sidecar %s did not take over", p.s[waiter].Identity)
 	}
 	crashed := p.leader
 	p.leader = waiter
 	if err := p.start(ctx, crashed); err != nil {
-		return 0, 0, err
+		return crashSample{}, err
 	}
-	return r.at.Sub(tKill), r.at.Sub(expiry), nil
+	return crashSample{
+		failover:   r.at.Sub(tKill),
+		overshoot:  r.at.Sub(tRead.Add(pttl)),
+		killMono:   monoKill,
+		expiryMono: monoRead + int64(pttl),
+		leader:     p.s[waiter],
+	}, nil
 }

@@ -1,4 +1,6 @@
-package proc
+// Package procstat reads what Linux's /proc says about a process (RSS, CPU
+// time) and the machine (load average), for the benchmark's figures.
+package procstat
 
 import (
 	"fmt"
@@ -26,7 +28,7 @@ func RSS(pid int) (rss, hwm int64, err error) {
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, 0, fmt.Errorf("proc: unexpected %s line %q", name, line)
+			return 0, 0, fmt.Errorf("procstat: unexpected %s line %q", name, line)
 		}
 		kb, err := strconv.ParseInt(f[0], 10, 64)
 		if err != nil {
@@ -39,7 +41,7 @@ func RSS(pid int) (rss, hwm int64, err error) {
 		}
 	}
 	if rss == 0 {
-		return 0, 0, fmt.Errorf("proc: no VmRSS for pid %d", pid)
+		return 0, 0, fmt.Errorf("procstat: no VmRSS for pid %d", pid)
 	}
 	return rss, hwm, nil
 }
@@ -56,18 +58,18 @@ func CPUTime(pid int) (time.Duration, error) {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("proc: malformed /proc/%d/stat", pid)
+		return 0, fmt.Errorf("procstat: malformed /proc/%d/stat", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	// After ')': state is field 3, so utime (14) and stime (15) are at
 	// indexes 11 and 12.
 	if len(f) < 13 {
-		return 0, fmt.Errorf("proc: short /proc/%d/stat", pid)
+		return 0, fmt.Errorf("procstat: short /proc/%d/stat", pid)
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("proc: bad utime/stime in /proc/%d/stat", pid)
+		return 0, fmt.Errorf("procstat: bad utime/stime in /proc/%d/stat", pid)
 	}
 	return time.Duration(ut+st) * time.Second / clockTicks, nil
 }

@@ -1,0 +1,63 @@
+// Package supervisor is baton's exec mode: `baton run [flags] -- CMD
+// [ARGS...]` runs an unmodified job only while this replica leads. It is an
+// observer of pkg/election: Supervisor.Lead is the elector's
+// OnStartedLeading.
+//
+// For each term Lead starts the command in a process group of its own, with
+// the term in its environment (BATON_LOCK, BATON_IDENTITY, BATON_FENCE,
+// BATON_TERM_START, BATON_API_URL). When the term ends, its context ends:
+// Lead sends SIGTERM to the whole group at once, SIGKILL to it after
+// KillGrace, reaps the child, waits until no live process of the group is
+// left, and only then returns, so that the elector releases the lock after
+// the job has stopped. A child that exits on its own is handled by the
+// OnExit policy: OnExitExit (baton exits with the child's status),
+// OnExitRestart (started again within the term, with a backoff) or
+// OnExitRecampaign (the term's work ends; baton resigns and runs the child
+// again on its next win).
+//
+// Wiring, in the sidecar:
+//
+//	sup, err := supervisor.New(supervisor.Options{..., OnChildExit: func(ctx context.Context, ex supervisor.Exit) {
+//		switch ex.Policy {
+//		case supervisor.OnExitRecampaign:
+//			elector.Resign(ctx, ex.HoldOff) // ctx is the term's: returns once the term has ended
+//		case supervisor.OnExitExit:
+//			exitCode.Store(int32(ex.Status.ExitCode()))
+//			stopRun() // cancel Run's context: the elector steps down and releases once Lead returns
+//		}
+//	}})
+//	cfg.OnStartedLeading = sup.Lead
+//	// SIGHUP, SIGUSR1, SIGUSR2: sup.Signal(sig). SIGTERM: cancel Run's context.
+//	// A second SIGTERM: sup.Kill(), then exit.
+//	// As PID 1 (or after BecomeSubreaper): go supervisor.ReapOrphans(ctx, log).
+//
+// What the supervisor guarantees, on Linux: while the child's group has a
+// live process, Lead has not returned; and a baton killed by SIGKILL takes
+// its child along (PR_SET_PDEATHSIG), so the job never runs on without a
+// renewing leader.
+//
+// What escapes it:
+//   - A descendant that leaves the child's process group (setsid, setpgid,
+//     a shell's job control, a daemon that double-forks) receives neither
+//     SIGTERM nor SIGKILL, and Lead does not wait for it: it may run on
+//     after the term, next to another replica's job. Keep the job in the
+//     foreground.
+//   - The parent-death signal reaches only the child itself. When baton is
+//     killed by SIGKILL outside a container, the child's own children live
+//     on, reparented to init. Inside a container where baton is PID 1 the
+//     kernel kills every process of the PID namespace when baton dies, so
+//     nothing escapes there.
+//   - A process in uninterruptible sleep cannot be killed until it leaves
+//     it; Lead waits for the child's reap, and gives up on other members of
+//     the group one second after SIGKILL, with an error in the log. The
+//     elector then releases the lock after its own bound.
+//   - Off Linux there is no parent-death signal and no subreaper; on
+//     Windows there are no process groups, and New returns ErrUnsupported.
+//
+// Zombies: a process whose parent exits is handed to PID 1 (or to the
+// nearest subreaper), which must wait for it, or it stays a zombie for
+// ever. A baton that is a container's entrypoint is PID 1, and should run
+// ReapOrphans. It reaps the orphans only, never a Supervisor's own child,
+// whose status Lead needs; Lead itself reaps the zombies of its child's
+// group that were handed to baton.
+package supervisor

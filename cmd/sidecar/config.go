@@ -75,6 +75,9 @@ type config struct {
 	Kubeconfig   string
 	PodName      string // from POD_NAME
 	PodNamespace string // from POD_NAMESPACE
+
+	// Exec is set by `baton run` (exec.go); its Command is empty otherwise.
+	Exec execConfig
 }
 
 // errUsage marks errors that end the process with exit code 2.
@@ -83,8 +86,27 @@ var errUsage = errors.New("invalid configuration")
 // parseConfig reads flags from args and the BATON_* environment, fills the
 // defaults and validates every field. It never touches the network.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	return parseFlags(args, nil, getenv, stderr)
+}
+
+// parseRunConfig is parseConfig for `baton run [flags] -- CMD [ARGS...]`:
+// the sidecar's flags, the exec flags, and the command.
+func parseRunConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	flags, command := splitCommand(args)
+	if command == nil {
+		command = []string{}
+	}
+	return parseFlags(flags, command, getenv, stderr)
+}
+
+// parseFlags parses the sidecar's flags; a non-nil command means exec mode.
+func parseFlags(args, command []string, getenv func(string) string, stderr io.Writer) (*config, error) {
 	c := &config{}
-	fs := flag.NewFlagSet("baton", flag.ContinueOnError)
+	name := "baton"
+	if command != nil {
+		name = "baton run"
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var addrs, allowedHosts string
 	fs.StringVar(&c.Lock, "lock", "", "name of the lock to elect on (required; A-Z a-z 0-9 . _ -, at most 128)")
@@ -120,8 +142,12 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	fs.StringVar(&c.Kube, "kube", kubeAuto, "publish leadership on this pod (label, condition, Events): auto (in a cluster with POD_NAME and POD_NAMESPACE set), true or false")
 	fs.StringVar(&c.KubeLabelKey, "kube-label-key", kube.DefaultLabelKey, "pod label set to true on the leader and false on the others")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes publisher (default: the in-cluster configuration)")
+	if command != nil {
+		c.Exec.Command = command
+		c.Exec.addExecFlags(fs)
+	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton run [flags] -- COMMAND [ARGS...]\n       baton install DEST\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 
@@ -172,6 +198,11 @@ func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
+	}
+	if command != nil {
+		if err := c.validateExec(); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }

@@ -2,6 +2,11 @@
 // one replica of a batch workload and tells the batch container, through a
 // local HTTP API, probes and metrics, whether this replica leads.
 //
+//	baton [flags]                        the sidecar
+//	baton run [flags] -- CMD [ARGS...]   exec mode: run CMD only while leading
+//	baton install DEST                   copy this binary to DEST (init containers)
+//	baton version
+//
 // main only configures and wires; the election lives in pkg/election and
 // the lease in pkg/redislock.
 package main
@@ -31,7 +36,18 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		fmt.Fprintf(stdout, "baton %s (revision %s, %s)\n", version, buildRevision(), runtime.Version())
 		return exitOK
 	}
-	cfg, err := parseConfig(args, getenv, stderr)
+	if len(args) > 0 && args[0] == "install" {
+		return install(args[1:], stderr)
+	}
+	var (
+		cfg *config
+		err error
+	)
+	if len(args) > 0 && args[0] == "run" {
+		cfg, err = parseRunConfig(args[1:], getenv, stderr)
+	} else {
+		cfg, err = parseConfig(args, getenv, stderr)
+	}
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -47,9 +63,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 		return exitFailed
 	}
-	if err := sc.run(); err != nil {
+	code, err := sc.run()
+	if err != nil {
 		sc.log.Error("sidecar failed", "err", err)
-		return exitFailed
 	}
-	return exitOK
+	return code
 }

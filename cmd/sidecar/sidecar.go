@@ -42,6 +42,10 @@ type sidecar struct {
 	kube *kube.Publisher
 	// httpCancel ends long-polls and event streams at shutdown.
 	httpCancel context.CancelFunc
+	// apiLn and probeLn are bound by newSidecar, after every check.
+	apiLn, probeLn net.Listener
+	// exec runs the job in exec mode (baton run); nil otherwise.
+	exec *execRun
 }
 
 func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
@@ -75,7 +79,34 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	}
 	ec := cfg.electionConfig()
 	ec.Locker, ec.Recorder, ec.Logger = election.RedisLocker(lock), m, log
-	elector, err := election.New(ec)
+	// Bound early, so that exec mode can tell the job the API's real
+	// address (--api-addr may have port 0). Binding is no Redis call.
+	apiLn, probeLn, err := listen(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = apiLn.Close()
+			_ = probeLn.Close()
+		}
+	}()
+	var (
+		exec    *execRun
+		elector *election.Elector
+	)
+	if cfg.Exec.Command != nil {
+		em, err := metrics.NewExec(reg)
+		if err != nil {
+			return nil, err
+		}
+		exec, err = newExecRun(cfg, "http://"+apiLn.Addr().String(), func() *election.Elector { return elector }, em, log)
+		if err != nil {
+			return nil, err
+		}
+		ec.OnStartedLeading = exec.sup.Lead
+	}
+	elector, err = election.New(ec)
 	if err != nil {
 		return nil, flagError(err)
 	}
@@ -127,7 +158,24 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		probeSrv:   probeSrv,
 		httpCancel: httpCancel,
 		kube:       publisher,
+		apiLn:      apiLn,
+		probeLn:    probeLn,
+		exec:       exec,
 	}, nil
+}
+
+// listen binds the API and probe listeners.
+func listen(cfg *config) (apiLn, probeLn net.Listener, err error) {
+	apiLn, err = net.Listen("tcp", cfg.APIAddr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--api-addr: %w", err)
+	}
+	probeLn, err = net.Listen("tcp", cfg.ProbeAddr)
+	if err != nil {
+		_ = apiLn.Close()
+		return nil, nil, fmt.Errorf("--probe-addr: %w", err)
+	}
+	return apiLn, probeLn, nil
 }
 
 // newProbeMux serves /healthz and /readyz for --ready-when.
@@ -154,20 +202,13 @@ func newProbeMux(cfg *config, client redis.UniversalClient, elector *election.El
 }
 
 // run serves until the first SIGTERM or SIGINT, then steps down, releases
-// the lock, stops the servers and returns.
-func (s *sidecar) run() error {
+// the lock, stops the servers and returns the process's exit code: in exec
+// mode the job's status (see execRun.exitStatus), otherwise 0.
+func (s *sidecar) run() (int, error) {
 	defer s.client.Close()
 	defer s.httpCancel()
-	apiLn, err := net.Listen("tcp", s.cfg.APIAddr)
-	if err != nil {
-		return fmt.Errorf("--api-addr: %w", err)
-	}
-	probeLn, err := net.Listen("tcp", s.cfg.ProbeAddr)
-	if err != nil {
-		_ = apiLn.Close()
-		return fmt.Errorf("--probe-addr: %w", err)
-	}
-	ctx, stop := signalContext(s.log)
+	apiLn, probeLn := s.apiLn, s.probeLn
+	ctx, stop := signalContext(s.log, s.signalHooks())
 	defer stop()
 
 	s.log.Info("baton starting", "version", version, "lock", s.cfg.Lock, "identity", s.cfg.Identity,
@@ -190,6 +231,11 @@ func (s *sidecar) run() error {
 
 	electionCtx, cancelElection := context.WithCancel(ctx)
 	defer cancelElection()
+	if s.exec != nil {
+		s.exec.setStop(cancelElection)
+		stopReaper := s.startReaper()
+		defer stopReaper()
+	}
 	stopKube := s.startKube()
 	electionDone := make(chan error, 1)
 	go func() { electionDone <- s.elector.Run(electionCtx) }()
@@ -212,8 +258,13 @@ func (s *sidecar) run() error {
 	_ = s.apiSrv.Shutdown(sctx)
 	_ = s.probeSrv.Shutdown(sctx)
 	wg.Wait()
-	if runErr == nil {
-		s.log.Info("baton stopped")
+	if runErr != nil {
+		return exitFailed, runErr
 	}
-	return runErr
+	code := exitOK
+	if s.exec != nil {
+		code = s.exec.exitStatus()
+	}
+	s.log.Info("baton stopped", "exit_code", code)
+	return code, nil
 }

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/metrics"
+	"github.com/baton-dev/baton/pkg/supervisor"
+)
+
+// execConfig is what `baton run` adds to the sidecar's flags.
+type execConfig struct {
+	// Command is what follows "--": the job, run only while leading.
+	Command   []string
+	KillGrace time.Duration
+	OnExit    string
+}
+
+// addExecFlags registers the flags of `baton run`.
+func (x *execConfig) addExecFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&x.KillGrace, "kill-grace", supervisor.DefaultKillGrace,
+		"time between SIGTERM and SIGKILL to the job's process group when leadership ends; must be below lease-ttl - renew-deadline and below --release-timeout")
+	fs.StringVar(&x.OnExit, "on-exit", string(supervisor.OnExitExit),
+		"when the job exits while leading: exit (release, and exit with its status), restart (again in the same term, with a backoff) or recampaign (release, and run it again on the next win)")
+}
+
+// splitCommand splits `baton run` arguments at the first "--".
+func splitCommand(args []string) (flags, command []string) {
+	for i, a := range args {
+		if a == "--" {
+			return args[:i], args[i+1:]
+		}
+	}
+	return args, nil
+}
+
+// validateExec checks the exec flags against the timings: the job must be
+// dead, SIGKILL included, before the lease can expire after a deadline
+// step-down, and before the elector's release bound after a graceful one.
+func (c *config) validateExec() error {
+	x := c.Exec
+	if len(x.Command) == 0 {
+		return fmt.Errorf("%w: baton run needs the job's command after --, e.g. baton run --lock nightly -- ./report.sh", errUsage)
+	}
+	if _, err := supervisor.ParseOnExit(x.OnExit); err != nil {
+		return fmt.Errorf("%w: --on-exit must be exit, restart or recampaign (got %q)", errUsage, x.OnExit)
+	}
+	margin := c.LeaseTTL - c.RenewDeadline
+	if x.KillGrace <= 0 || x.KillGrace >= margin || x.KillGrace >= c.ReleaseTimeout {
+		return fmt.Errorf("%w: --kill-grace must be greater than 0 and less than both --lease-ttl - --renew-deadline (%v) and --release-timeout (%v), so that the job is dead before another replica can lead (got %v)",
+			errUsage, margin, c.ReleaseTimeout, x.KillGrace)
+	}
+	return nil
+}
+
+// execRun is exec mode's part of the sidecar: the supervisor, and what the
+// child's exit means for the process.
+type execRun struct {
+	sup *supervisor.Supervisor
+	log *slog.Logger
+
+	mu sync.Mutex
+	// stop ends the election; set by run before the election starts.
+	stop context.CancelFunc
+	// exitCode is the child's status once it ended the process.
+	exitCode *int
+	// wasRunning says whether a child ran when the first signal came.
+	wasRunning bool
+}
+
+// supervisorFields maps supervisor.Options fields to the flags.
+var supervisorFields = map[string]string{
+	"Command":   "the command after --",
+	"KillGrace": "--kill-grace",
+	"OnExit":    "--on-exit",
+	"APIURL":    "--api-addr",
+}
+
+// newExecRun builds the supervisor of cfg.Exec. resign is the elector's, for
+// the recampaign policy.
+func newExecRun(cfg *config, apiURL string, elector func() *election.Elector, m *metrics.Exec, log *slog.Logger) (*execRun, error) {
+	policy, _ := supervisor.ParseOnExit(cfg.Exec.OnExit) // validated
+	x := &execRun{log: log}
+	sup, err := supervisor.New(supervisor.Options{
+		Command:   cfg.Exec.Command,
+		Stdin:     os.Stdin,
+		Stdout:    os.Stdout,
+		Stderr:    os.Stderr,
+		Lock:      cfg.Lock,
+		Identity:  cfg.Identity,
+		APIURL:    apiURL,
+		KillGrace: cfg.Exec.KillGrace,
+		OnExit:    policy,
+		OnChildExit: func(ctx context.Context, ex supervisor.Exit) {
+			switch ex.Policy {
+			case supervisor.OnExitRecampaign:
+				// ctx is the term's: Resign returns once the term has
+				// ended, and the lock goes once the child's group is gone.
+				if _, err := elector().Resign(ctx, ex.HoldOff); err != nil {
+					log.Error("resign after the job exited failed", "err", err)
+				}
+			case supervisor.OnExitExit:
+				code := ex.Status.ExitCode()
+				x.mu.Lock()
+				x.exitCode = &code
+				stop := x.stop
+				x.mu.Unlock()
+				log.Info("job exited while leading; releasing and exiting with its status", "status", code)
+				if stop != nil {
+					stop()
+				}
+			}
+		},
+		Logger:   log,
+		Recorder: execRecorder{m},
+	})
+	var oe *supervisor.OptionsError
+	if errors.As(err, &oe) {
+		name, ok := supervisorFields[oe.Field]
+		if !ok {
+			name = oe.Field
+		}
+		rule := oe.Rule
+		if oe.Err != nil {
+			rule += ": " + oe.Err.Error()
+		}
+		return nil, fmt.Errorf("%w: %s %s", errUsage, name, rule)
+	}
+	if err != nil {
+		return nil, err
+	}
+	x.sup = sup
+	return x, nil
+}
+
+// setStop hands over the function that ends the election.
+func (x *execRun) setStop(stop context.CancelFunc) {
+	x.mu.Lock()
+	x.stop = stop
+	x.mu.Unlock()
+}
+
+// signalled notes, at the first SIGTERM, whether a child was running: its
+// status then becomes the process's.
+func (x *execRun) signalled() {
+	x.mu.Lock()
+	x.wasRunning = x.sup.State().Running
+	x.mu.Unlock()
+}
+
+// exitStatus is the process's exit code after the election ended: the
+// child's status when its exit ended the process or a signal stopped it,
+// otherwise 0.
+func (x *execRun) exitStatus() int {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.exitCode != nil {
+		return *x.exitCode
+	}
+	if last := x.sup.State().LastExit; x.wasRunning && last != nil {
+		return last.ExitCode()
+	}
+	return exitOK
+}
+
+// execRecorder adapts metrics.Exec to supervisor.Recorder.
+type execRecorder struct{ m *metrics.Exec }
+
+func (r execRecorder) ChildStarted()                       { r.m.ChildStarted() }
+func (r execRecorder) ChildExited(s supervisor.ExitStatus) { r.m.ChildExited(s.ExitCode()) }
+func (r execRecorder) GroupKilled()                        { r.m.GroupKilled() }
+func (r execRecorder) Stopped(d time.Duration)             { r.m.ChildStopped(d) }

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"os"
+	"syscall"
+
+	"github.com/baton-dev/baton/pkg/supervisor"
+)
+
+// forwardedSignals reach the job's process group in exec mode.
+var forwardedSignals = []os.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2}
+
+// signalHooks wires exec mode into the signal handling: the first signal
+// notes whether a job ran, a second one kills the job's group before the
+// process exits, and SIGHUP, SIGUSR1 and SIGUSR2 go to the job.
+func (s *sidecar) signalHooks() signalHooks {
+	if s.exec == nil {
+		return signalHooks{}
+	}
+	x := s.exec
+	return signalHooks{
+		first:  x.signalled,
+		second: x.sup.Kill,
+		forward: func(sig os.Signal) {
+			if err := x.sup.Signal(sig); err != nil && !errors.Is(err, supervisor.ErrNoChild) {
+				x.log.Warn("forwarding a signal to the job failed", "signal", sig.String(), "err", err)
+			}
+		},
+	}
+}
+
+// startReaper reaps orphaned processes when baton is a container's PID 1,
+// or else makes baton their subreaper, so that the job's own children
+// that outlive it are reaped and never stay zombies. Off Linux it does
+// nothing.
+func (s *sidecar) startReaper() (stop func()) {
+	x := s.exec
+	if os.Getpid() != 1 {
+		if err := supervisor.BecomeSubreaper(); err != nil {
+			if !errors.Is(err, supervisor.ErrUnsupported) {
+				x.log.Warn("cannot become the job's subreaper; orphans go to init", "err", err)
+			}
+			return func() {}
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := supervisor.ReapOrphans(ctx, x.log); err != nil && ctx.Err() == nil && !errors.Is(err, supervisor.ErrUnsupported) {
+			x.log.Warn("orphan reaper stopped", "err", err)
+		}
+	}()
+	return func() { cancel(); <-done }
+}

@@ -22,8 +22,8 @@ type execBaton struct {
 	cmd     *exec.Cmd
 	apiURL  string
 	logPath string
-	done   chan struct{}
-	code   int
+	done    chan struct{}
+	code    int
 }
 
 // startExec runs `baton run` as id on lock with the job script under sh.

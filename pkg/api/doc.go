@@ -4,12 +4,15 @@
 // Endpoints:
 //
 //	GET  /leader             200 when this replica leads, 503 otherwise; the
-//	                         body (StatusBody) is the same JSON either way.
+//	                         body (StatusBody) is the same JSON either way,
+//	                         with a child field in exec mode.
 //	GET  /leader?wait=30s    long-poll: answers as soon as this replica leads,
-//	                         or with 503 when the wait ends.
+//	                         or with 503 when the wait ends; a change of the
+//	                         child alone does not answer it.
 //	GET  /leader/watch       Server-Sent Events: the status now, then at each
-//	                         change that matters (not the countdown of
-//	                         remaining_ms), with keep-alive comments.
+//	                         change that matters, of the election or of the
+//	                         child (not the countdown of remaining_ms), with
+//	                         keep-alive comments.
 //	POST /leader/release     resign, with an optional hold-off
 //	                         (?hold_off=10s or {"hold_off":"10s"}), at most
 //	                         election.MaxHoldOff.
@@ -17,6 +20,21 @@
 // HEAD is accepted wherever GET is. Errors are JSON too ({"error":"..."}),
 // with 400 for bad parameters (unknown ones included), 404 for unknown paths
 // and 405, with an Allow header, for wrong methods.
+//
+// # Exec mode
+//
+// When baton runs the job as its child (`baton run -- CMD`, with
+// Options.Child set), every StatusBody carries the child's state:
+//
+//	"child": {"running": true, "pid": 4242, "started": "2025-01-02T03:04:05Z",
+//	          "stopping": false, "restarts": 1,
+//	          "last_exit": {"code": 3, "at": "2025-01-02T03:04:04Z", "by_baton": false}}
+//
+// pid and started are present only while the child runs; last_exit, from
+// the first exit on, holds the exit code (-1 for a signal, with its name in
+// signal, or for a start that failed, with start_error). Without a child
+// there is no child field at all. The status code stays about leadership:
+// a leader whose child has exited still answers 200.
 //
 // # Who may call
 //

@@ -226,3 +226,83 @@ func await(t *testing.T, done <-chan result) result {
 		return result{}
 	}
 }
+
+// fakeChild is a ChildSource whose state the test sets. The real
+// supervisor is tested in package supervisor.
+type fakeChild struct {
+	mu      sync.Mutex
+	st      api.ChildState
+	gen     uint64
+	changed chan struct{}
+
+	// reads receives the generation of each ChildState read, dropped when
+	// full.
+	reads chan uint64
+}
+
+func newFakeChild(st api.ChildState) *fakeChild {
+	return &fakeChild{st: st, gen: 1, changed: make(chan struct{}), reads: make(chan uint64, 64)}
+}
+
+// ChildState returns a copy with a LastExit of its own, as a real source's
+// snapshot does: its address differs at every read.
+func (c *fakeChild) ChildState() api.ChildState {
+	c.mu.Lock()
+	st, gen := c.st, c.gen
+	c.mu.Unlock()
+	if st.LastExit != nil {
+		ex := *st.LastExit
+		st.LastExit = &ex
+	}
+	select {
+	case c.reads <- gen:
+	default:
+	}
+	return st
+}
+
+func (c *fakeChild) Changed() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.changed
+}
+
+// set changes the state, wakes every observer and returns the state's
+// generation.
+func (c *fakeChild) set(st api.ChildState) uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.st = st
+	c.gen++
+	close(c.changed)
+	c.changed = make(chan struct{})
+	return c.gen
+}
+
+// awaitRead waits until the handler has read a state of generation gen.
+func (c *fakeChild) awaitRead(t *testing.T, gen uint64) {
+	t.Helper()
+	timeout := time.After(guard)
+	for {
+		select {
+		case g := <-c.reads:
+			if g == gen {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("no child state read of generation %d within %v", gen, guard)
+		}
+	}
+}
+
+// childStarted is the time running() started, in a zone other than UTC.
+var childStarted = time.Date(2025, 1, 2, 3, 5, 0, 7, time.FixedZone("CET", 3600))
+
+// running is a child that runs after one restart, its previous run having
+// exited with status 3.
+func running() api.ChildState {
+	return api.ChildState{
+		Running: true, PID: 4242, Started: childStarted, Restarts: 1,
+		LastExit: &api.ChildExit{Code: 3, At: childStarted.Add(-time.Second)},
+	}
+}

@@ -35,6 +35,9 @@ type StatusBody struct {
 	HoldOffMS int64 `json:"hold_off_ms,omitempty"`
 	// LastError is the last lock error, absent once an operation succeeds.
 	LastError string `json:"last_error,omitempty"`
+	// Child is exec mode's child (Options.Child), read when the body is
+	// made; absent when baton runs no child.
+	Child *ChildBody `json:"child,omitempty"`
 }
 
 func newStatusBody(st election.Status) StatusBody {
@@ -49,9 +52,7 @@ func newStatusBody(st election.Status) StatusBody {
 	if st.Leader {
 		b.Fence = st.Fence
 		b.RemainingMS = max(st.Remaining.Milliseconds(), 0)
-		if !st.TermStart.IsZero() {
-			b.TermStart = st.TermStart.UTC().Format(time.RFC3339Nano)
-		}
+		b.TermStart = formatTime(st.TermStart)
 	}
 	return b
 }

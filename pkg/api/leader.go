@@ -10,7 +10,11 @@ import (
 
 // leader serves GET /leader, and the long-poll GET /leader?wait=30s. A
 // long-poll answers when this replica leads, or when the wait ends, and at
-// no other change: a renewal, or a new holder elsewhere, leaves it waiting.
+// no other change: a renewal, a new holder elsewhere, or a change of exec
+// mode's child leaves it waiting. The status code says whether this
+// replica leads, and a caller polls for that; the child, which starts only
+// once this replica leads, is read when the answer is written, and its
+// changes are GET /leader/watch's to report.
 func (h *handler) leader(w http.ResponseWriter, r *http.Request) {
 	q, err := query(r, "wait")
 	if err != nil {
@@ -35,7 +39,7 @@ func (h *handler) leader(w http.ResponseWriter, r *http.Request) {
 	if !st.Leader {
 		code = http.StatusServiceUnavailable
 	}
-	h.writeJSON(w, code, newStatusBody(st))
+	h.writeJSON(w, code, h.statusBody(st))
 }
 
 // longPoll waits up to wait for this replica to lead, in one of the

@@ -65,6 +65,12 @@ type Options struct {
 	// Default "": no token.
 	Token string
 
+	// Child, in exec mode, is the supervisor of the job baton runs as its
+	// child. Its state is the child field of every StatusBody, and its
+	// changes make events on GET /leader/watch. Default nil: no child, and
+	// no child field.
+	Child ChildSource
+
 	// Logger receives a line per release and per failed request. Default: a
 	// logger that discards.
 	Logger *slog.Logger

@@ -8,14 +8,17 @@ import (
 )
 
 // watch serves GET /leader/watch, a stream of Server-Sent Events: the
-// status at once, then at each change that matters (see eventDue), each as
+// status at once, then at each change that matters (see eventDue), of the
+// election or of exec mode's child, each as
 //
 //	id: <generation>
 //	event: status
 //	data: <StatusBody JSON>
 //
-// with a ": keep-alive" comment every HeartbeatInterval. It ends when the
-// client goes away. Each stream holds one of Options.MaxWatchers' slots.
+// with a ": keep-alive" comment every HeartbeatInterval. The id is the
+// election's generation, so an event for a change of the child alone
+// repeats the previous event's id. It ends when the client goes away. Each
+// stream holds one of Options.MaxWatchers' slots.
 func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 	if _, err := query(r); err != nil {
 		h.writeRequestError(w, r, err)
@@ -57,9 +60,12 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 	var sent, last StatusBody
 	first := true
 	for {
+		// Both Changed before the reads: a change after a read closes a
+		// channel already in hand.
 		changed := h.e.Changed()
+		childChanged := h.childChanged()
 		st := h.e.Status()
-		body := newStatusBody(st)
+		body := h.statusBody(st)
 		if first || eventDue(sent, last, body) {
 			data, err := json.Marshal(body)
 			if err != nil {
@@ -85,6 +91,7 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 
 		select {
 		case <-changed:
+		case <-childChanged:
 		case <-recheck.C:
 		case <-heartbeat.C:
 			extendWriteDeadline(rc, deadline)
@@ -110,14 +117,37 @@ func eventDue(sent, last, next StatusBody) bool {
 	return watched(next) != watched(sent) || next.HoldOffMS > last.HoldOffMS
 }
 
-// watched is b as watchers compare it: every field, so that a field added
-// to StatusBody makes events without further ado, but remaining_ms, which
-// counts down all the time, and hold_off_ms, which counts down as well,
-// reduced to whether a hold-off runs.
-func watched(b StatusBody) StatusBody {
+// watchedBody is a StatusBody as watchers compare it, with ==.
+type watchedBody struct {
+	// status is every field of StatusBody, so that a field added to it
+	// makes events without further ado, but remaining_ms, which counts
+	// down all the time, and hold_off_ms, which counts down as well,
+	// reduced to whether a hold-off runs. Its pointers are nil: the values
+	// they point to are compared below, not their addresses, which differ
+	// at every read.
+	status StatusBody
+	// child and exit are the values of Child and Child.LastExit, with
+	// LastExit nil; hasChild and hasExit tell a zero value from none.
+	child             ChildBody
+	exit              ChildExitBody
+	hasChild, hasExit bool
+}
+
+// watched is b as watchers compare it.
+func watched(b StatusBody) watchedBody {
+	var w watchedBody
+	if c := b.Child; c != nil {
+		w.child, w.hasChild = *c, true
+		if ex := c.LastExit; ex != nil {
+			w.exit, w.hasExit = *ex, true
+		}
+		w.child.LastExit = nil
+	}
+	b.Child = nil
 	b.RemainingMS = 0
 	b.HoldOffMS = min(b.HoldOffMS, 1)
-	return b
+	w.status = b
+	return w
 }
 
 // nextRecheck returns the sooner of the positive durations among ds, or 0

@@ -1,6 +1,7 @@
 package charts_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -17,7 +19,9 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 
 	"github.com/baton-dev/baton/charts/manifesttest"
+	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/pkg/kube"
+	"github.com/baton-dev/baton/pkg/supervisor"
 )
 
 // env is the package's API server (see manifesttest.Main).
@@ -221,6 +225,39 @@ var ciChecks = map[string]func(t *testing.T, r rendered){
 			t.Errorf("ServiceMonitor labels: %v", sm.Labels)
 		}
 	},
+	"exec": func(t *testing.T, r rendered) {
+		if !r.exec() {
+			t.Fatal("mode=exec rendered no installer")
+		}
+		if want := []string{"/baton-bin/baton", "run", "--", "sh", "-c"}; !reflect.DeepEqual(r.app.Command, want) {
+			t.Errorf("command: want %q, got %q", want, r.app.Command)
+		}
+		if len(r.app.Args) != 1 || !strings.Contains(r.app.Args[0], "$BATON_FENCE") {
+			t.Errorf("args: want app.args as they are, got %q", r.app.Args)
+		}
+		wantEnv(t, r.baton, "BATON_KILL_GRACE", "2500ms")
+		wantEnv(t, r.baton, "BATON_ON_EXIT", "recampaign")
+		wantEnv(t, r.baton, "BATON_LEASE_TTL", "10s")
+		wantEnv(t, r.baton, "BATON_RELEASE_TIMEOUT", "3s")
+		ca := wantMountedFile(t, r, "BATON_REDIS_CA_FILE")
+		if ca.Secret == nil || ca.Secret.SecretName != "redis-ca" {
+			t.Errorf("CA volume: want Secret redis-ca, got %+v", ca.VolumeSource)
+		}
+		spec := r.deploy.Spec.Template.Spec
+		var vols []string
+		for _, v := range spec.Volumes {
+			vols = append(vols, v.Name)
+		}
+		if want := []string{"baton-bin", "baton-redis-ca", "scratch"}; !reflect.DeepEqual(vols, want) {
+			t.Errorf("volumes: want %v, got %v", want, vols)
+		}
+		if !slices.ContainsFunc(r.app.VolumeMounts, func(m corev1.VolumeMount) bool { return m.Name == "scratch" && !m.ReadOnly }) {
+			t.Errorf("the app's own writable mount is missing: %+v", r.app.VolumeMounts)
+		}
+		if g := spec.TerminationGracePeriodSeconds; g == nil || *g != 20 {
+			t.Errorf("terminationGracePeriodSeconds: want 20, got %v", g)
+		}
+	},
 	"conventions": func(t *testing.T, r rendered) {
 		common := map[string]string{"team": "reporting", "cost-center": "4711"}
 		for _, o := range r.objs {
@@ -323,10 +360,18 @@ type rendered struct {
 	ns     string
 	objs   []manifesttest.Object
 	deploy *appsv1.Deployment // the workload
+	// baton is the container baton runs in: its own, or in exec mode
+	// the app's.
 	baton  *corev1.Container
 	app    *corev1.Container
 	native bool
+	// installer is exec mode's init container, which copies baton's
+	// binary into the pod; nil in sidecar mode.
+	installer *corev1.Container
 }
+
+// exec reports whether the chart rendered exec mode.
+func (r rendered) exec() bool { return r.installer != nil }
 
 func (r rendered) has(kind string) bool {
 	return slices.ContainsFunc(r.objs, func(o manifesttest.Object) bool { return o.GVK.Kind == kind })
@@ -345,8 +390,11 @@ func newRendered(t *testing.T, ns string, objs []manifesttest.Object) rendered {
 	}
 	spec := &r.deploy.Spec.Template.Spec
 	for i := range spec.InitContainers {
-		if spec.InitContainers[i].Name == "baton" {
+		switch spec.InitContainers[i].Name {
+		case "baton":
 			r.baton, r.native = &spec.InitContainers[i], true
+		case "baton-install":
+			r.installer = &spec.InitContainers[i]
 		}
 	}
 	for i := range spec.Containers {
@@ -357,8 +405,14 @@ func newRendered(t *testing.T, ns string, objs []manifesttest.Object) rendered {
 			r.app = &spec.Containers[i]
 		}
 	}
+	if r.exec() {
+		if r.baton != nil {
+			t.Fatalf("exec mode: unexpected baton container %s", r.baton.Name)
+		}
+		r.baton = r.app
+	}
 	if r.baton == nil || r.app == nil {
-		t.Fatal("want containers baton and app")
+		t.Fatal("want containers baton and app, or in exec mode app and the init container baton-install")
 	}
 	return r
 }
@@ -384,13 +438,26 @@ func checkInvariants(t *testing.T, r rendered) {
 		t.Errorf("selector: want %v, got %v", wantSel, r.deploy.Spec.Selector.MatchLabels)
 	}
 
-	// Native sidecar or classic container.
+	// Native sidecar, classic container, or exec mode.
 	if r.native {
 		if b.RestartPolicy == nil || *b.RestartPolicy != corev1.ContainerRestartPolicyAlways {
 			t.Error("native: baton needs restartPolicy Always")
 		}
 		if len(spec.InitContainers) != 1 || spec.InitContainers[0].Name != "baton" {
 			t.Error("native: baton must be the only init container, so nothing else runs before it")
+		}
+	}
+	if r.exec() {
+		checkExec(t, r)
+	} else {
+		wantEnv(t, r.app, "BATON_URL", "http://127.0.0.1:4040")
+		for _, name := range []string{"BATON_KILL_GRACE", "BATON_ON_EXIT"} {
+			if v := envVar(b, name); v != nil {
+				t.Errorf("sidecar mode: %s is a flag of baton run only, got %+v", name, v)
+			}
+		}
+		if slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "baton-bin" }) {
+			t.Error("sidecar mode: unexpected volume baton-bin")
 		}
 	}
 	if b.StartupProbe == nil || b.StartupProbe.HTTPGet == nil || b.StartupProbe.HTTPGet.Port.String() != "probes" {
@@ -405,12 +472,12 @@ func checkInvariants(t *testing.T, r rendered) {
 			t.Errorf("%s probe: want GET %s on port probes, got %+v", p.name, p.path, p.probe)
 		}
 	}
-	if len(b.Ports) != 1 || b.Ports[0].Name != "probes" || b.Ports[0].ContainerPort != 8081 {
-		t.Errorf("ports: want probes 8081 alone, got %+v", b.Ports)
+	probes := slices.IndexFunc(b.Ports, func(p corev1.ContainerPort) bool { return p.Name == "probes" })
+	if probes < 0 || b.Ports[probes].ContainerPort != 8081 || (!r.exec() && len(b.Ports) != 1) {
+		t.Errorf("ports: want probes 8081 (alone, but in your container in exec mode), got %+v", b.Ports)
 	}
 	wantEnv(t, b, "BATON_PROBE_ADDR", ":8081")
 	wantEnv(t, b, "BATON_API_ADDR", "127.0.0.1:4040")
-	wantEnv(t, r.app, "BATON_URL", "http://127.0.0.1:4040")
 	for _, e := range []struct{ name, path string }{{"POD_NAME", "metadata.name"}, {"POD_NAMESPACE", "metadata.namespace"}} {
 		v := envVar(b, e.name)
 		if v == nil || v.ValueFrom == nil || v.ValueFrom.FieldRef == nil || v.ValueFrom.FieldRef.FieldPath != e.path {
@@ -423,23 +490,32 @@ func checkInvariants(t *testing.T, r rendered) {
 		}
 	}
 
-	// Hardened baton, pod-level seccomp.
-	sc := b.SecurityContext
+	// Hardened baton, pod-level seccomp. In exec mode baton's own
+	// container is the installer; the app's is yours.
+	hardened := b
+	if r.exec() {
+		hardened = r.installer
+	}
+	sc := hardened.SecurityContext
 	if sc == nil || !deref(sc.RunAsNonRoot) || sc.RunAsUser == nil || *sc.RunAsUser != 65532 || !deref(sc.ReadOnlyRootFilesystem) ||
 		sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation || sc.Capabilities == nil ||
 		!reflect.DeepEqual(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
-		t.Errorf("baton securityContext is not hardened: %+v", sc)
+		t.Errorf("%s securityContext is not hardened: %+v", hardened.Name, sc)
 	}
 	if psc := spec.SecurityContext; psc == nil || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || !deref(psc.RunAsNonRoot) {
 		t.Errorf("pod securityContext: want runAsNonRoot and seccomp RuntimeDefault, got %+v", psc)
 	}
-	res := b.Resources
+	res := hardened.Resources
 	if res.Requests.Cpu().String() != "10m" || res.Requests.Memory().String() != "32Mi" || res.Limits.Memory().String() != "64Mi" {
-		t.Errorf("baton resources: %+v", res)
+		t.Errorf("%s resources: %+v", hardened.Name, res)
 	}
 
-	// Every mount of baton has its volume, read-only.
+	// Every mount of baton has its volume, read-only. In exec mode the
+	// container's other mounts are yours.
 	for _, m := range b.VolumeMounts {
+		if r.exec() && !strings.HasPrefix(m.Name, "baton-") {
+			continue
+		}
 		if !m.ReadOnly || !slices.ContainsFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name }) {
 			t.Errorf("mount %s: want read-only, of a volume of the pod", m.Name)
 		}
@@ -466,6 +542,71 @@ func checkInvariants(t *testing.T, r rendered) {
 	if r.deploy.Spec.ProgressDeadlineSeconds == nil {
 		t.Error("no progressDeadlineSeconds")
 	}
+}
+
+// checkExec checks what exec mode must render: the installer as the only
+// init container, copying baton's binary into the baton-bin emptyDir; no
+// baton container; your container running baton run -- app.command, with
+// the binary mounted read-only and baton's environment.
+func checkExec(t *testing.T, r rendered) {
+	t.Helper()
+	spec := r.deploy.Spec.Template.Spec
+	in := r.installer
+	if len(spec.InitContainers) != 1 || len(spec.Containers) != 1 {
+		t.Errorf("exec: want the installer alone as init container and the app alone as container, got %d and %d", len(spec.InitContainers), len(spec.Containers))
+	}
+	if in.RestartPolicy != nil {
+		t.Errorf("exec: the installer must run to completion before the app starts, got restartPolicy %v", *in.RestartPolicy)
+	}
+	if !strings.HasPrefix(in.Image, "ghcr.io/baton-dev/baton:") {
+		t.Errorf("exec: the installer runs baton's image, got %s", in.Image)
+	}
+	if want := []string{imageEntrypoint(t), "install", "/baton-bin/baton"}; !reflect.DeepEqual(in.Command, want) || len(in.Args) != 0 {
+		t.Errorf("exec: installer command %q args %q, want %q", in.Command, in.Args, want)
+	}
+	if want := []corev1.VolumeMount{{Name: "baton-bin", MountPath: "/baton-bin"}}; !reflect.DeepEqual(in.VolumeMounts, want) {
+		t.Errorf("exec: installer mounts %+v, want %+v (writable)", in.VolumeMounts, want)
+	}
+	vol := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == "baton-bin" })
+	if vol < 0 || spec.Volumes[vol].EmptyDir == nil {
+		t.Errorf("exec: want an emptyDir volume baton-bin, got %+v", spec.Volumes)
+	}
+	app := r.app
+	if !slices.ContainsFunc(app.VolumeMounts, func(m corev1.VolumeMount) bool {
+		return m.Name == "baton-bin" && m.MountPath == "/baton-bin" && m.ReadOnly
+	}) {
+		t.Errorf("exec: the app must mount baton-bin read-only at /baton-bin, got %+v", app.VolumeMounts)
+	}
+	if len(app.Command) < 4 || !reflect.DeepEqual(app.Command[:3], []string{"/baton-bin/baton", "run", "--"}) {
+		t.Errorf("exec: want the command /baton-bin/baton run -- CMD..., got %q", app.Command)
+	}
+	if app.Lifecycle != nil {
+		t.Errorf("exec: baton stops the command itself; unexpected lifecycle %+v", app.Lifecycle)
+	}
+	for _, name := range []string{"BATON_KILL_GRACE", "BATON_ON_EXIT", "BATON_LOCK", "BATON_REDIS_ADDR"} {
+		if envVar(app, name) == nil {
+			t.Errorf("exec: the app container lacks baton's %s", name)
+		}
+	}
+	// baton passes the command no BATON_* variable of the container.
+	if v := envVar(app, "BATON_URL"); v != nil {
+		t.Errorf("exec: BATON_URL would not reach the command (it gets BATON_API_URL), got %+v", v)
+	}
+}
+
+// imageEntrypoint is the ENTRYPOINT of the repository's Dockerfile: the
+// path of baton's binary in its image, which the installer runs.
+func imageEntrypoint(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(manifesttest.ModuleRoot(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^ENTRYPOINT \["([^"]+)"\]`).FindSubmatch(b)
+	if m == nil {
+		t.Fatal(`no ENTRYPOINT ["..."] in the Dockerfile`)
+	}
+	return string(m[1])
 }
 
 // TestChart lints and renders the chart with the default values and each
@@ -529,6 +670,15 @@ func TestSchemaRejects(t *testing.T) {
 		{"podLabels with the leader label", []string{"--set-string", `podLabels.baton\.dev/leader=true`}, "baton.dev/leader"},
 		{"podAnnotations value not a string", []string{"--set", "podAnnotations.owner=true"}, "podAnnotations"},
 		{"extraObjects item a number", []string{"--set", "extraObjects[0]=1"}, "extraObjects"},
+		{"bad mode", []string{"--set", "mode=inline"}, "mode"},
+		{"exec mode without app.command", []string{"--set", "mode=exec", "--set", "app.command=null"}, "command"},
+		{"exec mode with an empty app.command", []string{"--set", "mode=exec", "--set-json", "app.command=[]"}, "command"},
+		{"bad onExit", []string{"--set", "mode=exec", "--set", "exec.onExit=sometimes"}, "onExit"},
+		{"killGrace without a unit", []string{"--set", "mode=exec", "--set", "exec.killGrace=4"}, "killGrace"},
+		{"killGrace nonsense", []string{"--set", "mode=exec", "--set", "exec.killGrace=soon"}, "killGrace"},
+		{"killGrace zero", []string{"--set", "mode=exec", "--set", "exec.killGrace=0.0s"}, "killGrace"},
+		{"killGrace empty", []string{"--set", "mode=exec", "--set", "exec.killGrace="}, "killGrace"},
+		{"killGrace a number", []string{"--set", "mode=exec", "--set-json", "exec.killGrace=4"}, "killGrace"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(t, chartDir, "default", c.args...)
@@ -557,6 +707,26 @@ func TestTemplateRejects(t *testing.T) {
 		{"podLabels with a custom leader label", []string{
 			"--set", "kube.labelKey=example.com/leader", "--set-string", `podLabels.example\.com/leader=true`,
 		}, "kube.labelKey"},
+		// The second guard behind the schema's.
+		{"exec mode without app.command, past the schema", []string{
+			"--skip-schema-validation", "--set", "mode=exec", "--set", "app.command=null",
+		}, "mode=exec needs app.command"},
+		{"killGrace zero, past the schema", []string{
+			"--skip-schema-validation", "--set", "mode=exec", "--set", "exec.killGrace=0s",
+		}, "above 0"},
+		// killGrace against the timings, defaulted (15s - 2*15s/3 = 5s,
+		// releaseTimeout 5s) or set.
+		{"killGrace at the default margin", []string{"--set", "mode=exec", "--set", "exec.killGrace=5s"},
+			"timings.leaseTTL - timings.renewDeadline (15s - 2*leaseTTL/3 = 5s)"},
+		{"killGrace at the margin", []string{
+			"--set", "mode=exec", "--set", "timings.leaseTTL=9s", "--set", "timings.renewDeadline=6s", "--set", "exec.killGrace=3000ms",
+		}, "timings.leaseTTL - timings.renewDeadline (9s - 6s = 3s)"},
+		{"killGrace at the release timeout", []string{
+			"--set", "mode=exec", "--set", "timings.releaseTimeout=2s", "--set", "exec.killGrace=2s",
+		}, "timings.releaseTimeout (2s)"},
+		{"killGrace above the release timeout, in minutes", []string{
+			"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=1m", "--set", "exec.killGrace=1m0.5s",
+		}, "timings.releaseTimeout (1m)"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(t, chartDir, "default", c.args...)
@@ -585,6 +755,11 @@ func TestSchemaAccepts(t *testing.T) {
 		{"--set", "podDisruptionBudget.enabled=true", "--set", "podDisruptionBudget.minAvailable=1"},
 		{"--set", "commonLabels.team=reporting", "--set-string", "podLabels.tier=batch", "--set-string", "podAnnotations.retries=3"},
 		{"--set", `commonLabels.example\.com/team=reporting`, "--set-json", `extraObjects=[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}]`},
+		{"--set", "mode=exec"},
+		{"--set", "mode=exec", "--set", "exec.onExit=restart", "--set", "exec.killGrace=4999ms"},
+		{"--set", "mode=exec", "--set", "exec.onExit=recampaign", "--set", "exec.killGrace=1ns"},
+		{"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=10m", "--set", "exec.killGrace=9m59.5s"},
+		{"--set", "mode=exec", "--set", "readyWhen=leader", "--set", "readinessGate.enabled=true"},
 	} {
 		if _, err := helmTemplate(t, chartDir, "default", args...); err != nil {
 			t.Errorf("%v: %v", args, err)
@@ -635,6 +810,7 @@ func TestNotes(t *testing.T) {
 			"--set", "readyWhen=leader", "--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
 		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "maxUnavailable=100%"}},
 		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}},
+		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after 4s", "on exit: restart", "BATON_FENCE"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ns := manifesttest.Namespace(t, env.Client(t), "baton-notes-")
@@ -729,9 +905,9 @@ func TestInjection(t *testing.T) {
 
 // TestEnvNamesAreFlags: every BATON_* variable the chart gives baton is the
 // environment fallback of one of its flags, as the baton binary itself
-// lists them in --help, or one of its environment-only secrets. baton
-// ignores unknown BATON_* variables, so a misspelt one would silently do
-// nothing.
+// lists them in --help (baton run --help in exec mode), or one of its
+// environment-only secrets. baton ignores unknown BATON_* variables, so a
+// misspelt one would silently do nothing.
 func TestEnvNamesAreFlags(t *testing.T) {
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -742,24 +918,102 @@ func TestEnvNamesAreFlags(t *testing.T) {
 	if _, err := manifesttest.Run(goBin, "build", "-C", root, "-o", bin, "./cmd/sidecar"); err != nil {
 		t.Fatal(err)
 	}
+	sidecarEnv := envOfFlags(t, bin, "--help")
+	runEnv := envOfFlags(t, bin, "run", "--help")
+	if !runEnv["BATON_KILL_GRACE"] || !runEnv["BATON_ON_EXIT"] {
+		t.Fatal("baton run --help lists no --kill-grace and --on-exit")
+	}
+	type renderCase struct {
+		name string
+		args []string
+	}
+	cases := []renderCase{{"exec mode with the default command", []string{"--set", "mode=exec"}}}
+	for _, c := range valuesCases(t) {
+		cases = append(cases, renderCase{c.name, c.args()})
+	}
+	for _, c := range cases {
+		r := newRendered(t, "default", render(t, "default", c.args...))
+		known, help := sidecarEnv, "baton --help"
+		if r.exec() {
+			known, help = runEnv, "baton run --help"
+		}
+		for _, e := range r.baton.Env {
+			if strings.HasPrefix(e.Name, "BATON_") && !known[e.Name] {
+				t.Errorf("%s: %s is not a flag of %s", c.name, e.Name, help)
+			}
+		}
+	}
+}
+
+// envOfFlags runs bin with args (a --help) and returns the BATON_<FLAG>
+// of every flag its usage lists, and the environment-only secrets.
+func envOfFlags(t *testing.T, bin string, args ...string) map[string]bool {
+	t.Helper()
 	// --help prints the usage on stderr; the exit code does not matter.
-	cmd := exec.Command(bin, "--help")
-	usage, _ := cmd.CombinedOutput()
+	usage, _ := exec.Command(bin, args...).CombinedOutput()
 	known := map[string]bool{"BATON_REDIS_PASSWORD": true, "BATON_REDIS_SENTINEL_PASSWORD": true}
 	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(string(usage), -1) {
 		known["BATON_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
 	}
 	if !known["BATON_REDIS_ADDR"] || !known["BATON_KUBE_LABEL_KEY"] {
-		t.Fatalf("could not read the flags from baton --help:\n%s", usage)
+		t.Fatalf("could not read the flags from baton %s:\n%s", strings.Join(args, " "), usage)
 	}
-	for _, c := range valuesCases(t) {
-		r := newRendered(t, "default", render(t, "default", c.args()...))
-		for _, e := range r.baton.Env {
-			if strings.HasPrefix(e.Name, "BATON_") && !known[e.Name] {
-				t.Errorf("%s: %s is not a flag of baton", c.name, e.Name)
+	return known
+}
+
+// TestExecTimingsAreBatons: the chart's check of exec.killGrace takes
+// baton's own defaults for the timings left empty (pkg/election), and its
+// killGrace default is baton run's (pkg/supervisor). At the bound
+// min(leaseTTL - renewDeadline, releaseTimeout), to the nanosecond, the
+// chart refuses; 1ns below, it accepts.
+func TestExecTimingsAreBatons(t *testing.T) {
+	r := newRendered(t, "default", render(t, "default", "--set", "mode=exec"))
+	wantEnv(t, r.baton, "BATON_KILL_GRACE", supervisor.DefaultKillGrace.String())
+	wantEnv(t, r.baton, "BATON_ON_EXIT", string(supervisor.OnExitExit))
+
+	for _, c := range []struct {
+		name                                string
+		leaseTTL, renewDeadline, releaseTTL time.Duration // 0: empty, baton's default
+	}{
+		{"all defaults", 0, 0, 0},
+		{"leaseTTL 10s: the default deadline rounds down", 10 * time.Second, 0, 0},
+		{"leaseTTL 7s, releaseTimeout 2s", 7 * time.Second, 0, 2 * time.Second},
+		{"all set", 12 * time.Second, 9500 * time.Millisecond, 4 * time.Second},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			ttl, deadline, release := c.leaseTTL, c.renewDeadline, c.releaseTTL
+			args := []string{"--set", "mode=exec", "--set", "timings.leaseTTL=" + durationValue(ttl),
+				"--set", "timings.renewDeadline=" + durationValue(deadline), "--set", "timings.releaseTimeout=" + durationValue(release)}
+			// What election.Config.validate makes of zero durations.
+			if ttl == 0 {
+				ttl = election.DefaultLeaseTTL
 			}
-		}
+			if deadline == 0 {
+				deadline = 2 * ttl / 3
+			}
+			if release == 0 {
+				release = election.DefaultReleaseTimeout
+			}
+			bound := min(ttl-deadline, release)
+			grace := func(d time.Duration) []string {
+				return append(slices.Clone(args), "--set", fmt.Sprintf("exec.killGrace=%dns", d.Nanoseconds()))
+			}
+			if _, err := helmTemplate(t, chartDir, "default", grace(bound-1)...); err != nil {
+				t.Errorf("killGrace %v, 1ns below the bound %v: %v", bound-1, bound, err)
+			}
+			if _, err := helmTemplate(t, chartDir, "default", grace(bound)...); err == nil || !strings.Contains(err.Error(), "exec.killGrace") {
+				t.Errorf("killGrace at the bound %v: want the chart's refusal, got %v", bound, err)
+			}
+		})
 	}
+}
+
+// durationValue is d as a value of timings: empty for 0.
+func durationValue(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // TestRoleMatchesPublisher: the chart's Role grants exactly what the

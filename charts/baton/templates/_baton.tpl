@@ -21,6 +21,16 @@ and optionally:
   baton.readinessGates  the pod's readinessGates, as list items (empty
                         unless readinessGate.enabled).
   baton.serviceAccount  the ServiceAccount baton's Role is bound to.
+
+Exec mode (mode=exec), as this chart's Deployment renders it:
+
+  baton.installer       the init container that copies baton's binary into
+                        the baton-bin volume (part of baton.volumes).
+  baton.execCommand     the command of your container: baton run, "--",
+                        then app.command.
+  baton.probes          baton's startup, liveness and readiness probes, on
+                        the port named probes (baton.sidecar's too).
+  baton.checkExec       fails on what exec mode cannot run.
 */}}
 
 {{/* baton.lockName is the lock: values.lock, or the release name. */}}
@@ -73,7 +83,10 @@ redis.enabled, else redis:6379.
 {{- if and .values.redis.tls.enabled .values.redis.tls.clientCert.secretName }}true{{ end }}
 {{- end }}
 
-{{/* baton.env is the baton container's environment: BATON_<FLAG> each. */}}
+{{/*
+baton.env is the baton container's environment: BATON_<FLAG> each, those of
+baton run too in exec mode.
+*/}}
 {{- define "baton.env" -}}
 {{- $v := .values }}
 {{- $r := $v.redis -}}
@@ -177,6 +190,12 @@ redis.enabled, else redis:6379.
   value: {{ $v.kube.publish | quote }}
 - name: BATON_KUBE_LABEL_KEY
   value: {{ $v.kube.labelKey | quote }}
+{{- if eq $v.mode "exec" }}
+- name: BATON_KILL_GRACE
+  value: {{ $v.exec.killGrace | quote }}
+- name: BATON_ON_EXIT
+  value: {{ $v.exec.onExit | quote }}
+{{- end }}
 {{- with $v.sidecar.extraEnv }}
 {{ toYaml . }}
 {{- end }}
@@ -202,13 +221,20 @@ redis.enabled, else redis:6379.
 {{- end }}
 {{- end }}
 
-{{/* baton.volumes are the pod's volumes for baton's TLS files. */}}
+{{/*
+baton.volumes are the pod's volumes for baton's TLS files and, in exec
+mode, for its binary.
+*/}}
 {{- define "baton.volumes" -}}
 {{- include "baton.volumesUntrimmed" . | trim }}
 {{- end }}
 
 {{- define "baton.volumesUntrimmed" -}}
 {{- $tls := .values.redis.tls }}
+{{- if eq .values.mode "exec" }}
+- name: baton-bin
+  emptyDir: {}
+{{- end }}
 {{- if include "baton.hasCA" . }}
 - name: baton-redis-ca
 {{- if $tls.ca.secretName }}
@@ -243,6 +269,42 @@ redis.enabled, else redis:6379.
 {{- end }}
 
 {{/*
+baton.probes are baton's probes, for the container baton runs in (its own,
+or yours in exec mode), which must expose the port named probes. Startup:
+/readyz (the election runs and Redis answers), or /healthz with
+readyWhen=leader, where a follower is never ready.
+*/}}
+{{- define "baton.probes" -}}
+{{- $v := .values }}
+{{- $s := $v.sidecar -}}
+startupProbe:
+  httpGet:
+    {{- if eq $v.readyWhen "leader" }}
+    path: /healthz
+    {{- else }}
+    path: /readyz
+    {{- end }}
+    port: probes
+  periodSeconds: {{ $s.startupProbe.periodSeconds }}
+  failureThreshold: {{ $s.startupProbe.failureThreshold }}
+  timeoutSeconds: {{ $s.startupProbe.timeoutSeconds }}
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: probes
+  periodSeconds: {{ $s.livenessProbe.periodSeconds }}
+  failureThreshold: {{ $s.livenessProbe.failureThreshold }}
+  timeoutSeconds: {{ $s.livenessProbe.timeoutSeconds }}
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: probes
+  periodSeconds: {{ $s.readinessProbe.periodSeconds }}
+  failureThreshold: {{ $s.readinessProbe.failureThreshold }}
+  timeoutSeconds: {{ $s.readinessProbe.timeoutSeconds }}
+{{- end }}
+
+{{/*
 baton.sidecar is the baton container as one list item.
 
 Native (sidecar.native, Kubernetes >= 1.29): an init container with
@@ -268,31 +330,7 @@ SIGTERM; see values.yaml for what this loses.
     - name: probes
       containerPort: {{ $s.probePort }}
       protocol: TCP
-  startupProbe:
-    httpGet:
-      {{- if eq $v.readyWhen "leader" }}
-      path: /healthz
-      {{- else }}
-      path: /readyz
-      {{- end }}
-      port: probes
-    periodSeconds: {{ $s.startupProbe.periodSeconds }}
-    failureThreshold: {{ $s.startupProbe.failureThreshold }}
-    timeoutSeconds: {{ $s.startupProbe.timeoutSeconds }}
-  livenessProbe:
-    httpGet:
-      path: /healthz
-      port: probes
-    periodSeconds: {{ $s.livenessProbe.periodSeconds }}
-    failureThreshold: {{ $s.livenessProbe.failureThreshold }}
-    timeoutSeconds: {{ $s.livenessProbe.timeoutSeconds }}
-  readinessProbe:
-    httpGet:
-      path: /readyz
-      port: probes
-    periodSeconds: {{ $s.readinessProbe.periodSeconds }}
-    failureThreshold: {{ $s.readinessProbe.failureThreshold }}
-    timeoutSeconds: {{ $s.readinessProbe.timeoutSeconds }}
+  {{- include "baton.probes" . | nindent 2 }}
   {{- if $s.lifecycle }}
   lifecycle:
     {{- toYaml $s.lifecycle | nindent 4 }}
@@ -315,6 +353,104 @@ SIGTERM; see values.yaml for what this loses.
   volumeMounts:
     {{- $mounts | nindent 4 }}
   {{- end }}
+{{- end }}
+
+{{/* Where exec mode puts baton's binary: the baton-bin volume. */}}
+{{- define "baton.binDir" -}}/baton-bin{{- end }}
+
+{{/*
+baton.installer is exec mode's init container, as one list item: baton's
+image copies its static binary into the baton-bin emptyDir (the image is
+distroless: it has no cp), from which your container runs it. It is an
+ordinary init container, so your container starts only once the copy is
+complete.
+*/}}
+{{- define "baton.installer" -}}
+{{- $v := .values }}
+{{- $s := $v.sidecar -}}
+- name: baton-install
+  image: {{ include "baton.image" . | quote }}
+  imagePullPolicy: {{ $v.image.pullPolicy }}
+  command:
+    - /baton
+    - install
+    - {{ printf "%s/baton" (include "baton.binDir" .) }}
+  {{- with $s.resources }}
+  resources:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $s.securityContext }}
+  securityContext:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  volumeMounts:
+    - name: baton-bin
+      mountPath: {{ include "baton.binDir" . }}
+{{- end }}
+
+{{/*
+baton.execCommand is your container's command in exec mode: baton run,
+configured by baton.env, then "--" and app.command. Kubernetes appends
+app.args (the container's args) after it, as it would to app.command.
+*/}}
+{{- define "baton.execCommand" -}}
+- {{ printf "%s/baton" (include "baton.binDir" .) }}
+- run
+- --
+{{- range .values.app.command }}
+- {{ . | quote }}
+{{- end }}
+{{- end }}
+
+{{/*
+baton.durationNs is a Go duration, as the schema's #/definitions/duration
+admits it, in nanoseconds (a float64, exact below 104 days); "0" for "".
+*/}}
+{{- define "baton.durationNs" -}}
+{{- $units := dict "ns" 1.0 "us" 1e3 "µs" 1e3 "ms" 1e6 "s" 1e9 "m" 6e10 "h" 3.6e12 }}
+{{- $ns := 0.0 }}
+{{- range regexFindAll "([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|ms|s|m|h)" . -1 }}
+{{- $num := regexFind "^([0-9]+(\\.[0-9]*)?|\\.[0-9]+)" . }}
+{{- $ns = addf $ns (mulf (float64 $num) (get $units (trimPrefix $num .))) }}
+{{- end }}
+{{- $ns }}
+{{- end }}
+
+{{/*
+baton.checkExec fails on values that exec mode cannot run, before any pod
+crash-loops on them: no app.command (the schema refuses it too), and an
+exec.killGrace that baton run would refuse. The command must be dead, its
+SIGKILL included, before the lease can expire after a deadline step-down
+(leaseTTL - renewDeadline) and within the elector's bound on a graceful one
+(releaseTimeout). Empty timings take baton's defaults, as pkg/election
+defines them (the chart's tests compare): leaseTTL 15s, renewDeadline
+2*leaseTTL/3, releaseTimeout 5s.
+*/}}
+{{- define "baton.checkExec" -}}
+{{- $v := .values }}
+{{- if not $v.app.command }}
+{{- fail "mode=exec needs app.command: baton runs it while the replica leads, and Kubernetes cannot read the image's entrypoint" }}
+{{- end }}
+{{- $t := $v.timings }}
+{{- $ttl := include "baton.durationNs" ($t.leaseTTL | default "15s") | float64 }}
+{{- $deadline := include "baton.durationNs" $t.renewDeadline | float64 }}
+{{- $deadlineName := $t.renewDeadline }}
+{{- if not $t.renewDeadline }}
+{{- $deadline = divf (mulf 2 $ttl) 3 | floor }}
+{{- $deadlineName = "2*leaseTTL/3" }}
+{{- end }}
+{{- $release := include "baton.durationNs" ($t.releaseTimeout | default "5s") | float64 }}
+{{- $grace := include "baton.durationNs" $v.exec.killGrace | float64 }}
+{{- $margin := subf $ttl $deadline }}
+{{- if le $grace 0.0 }}
+{{- fail (printf "exec.killGrace %q must be a Go duration above 0, such as 4s" $v.exec.killGrace) }}
+{{- end }}
+{{- if ge $grace $margin }}
+{{- fail (printf "exec.killGrace %s must be below timings.leaseTTL - timings.renewDeadline (%s - %s = %gs), so that your command is dead before the lease can expire after a deadline step-down" $v.exec.killGrace ($t.leaseTTL | default "15s") $deadlineName (divf $margin 1e9)) }}
+{{- end }}
+{{- if ge $grace $release }}
+{{- fail (printf "exec.killGrace %s must be below timings.releaseTimeout (%s), which bounds a graceful step-down" $v.exec.killGrace ($t.releaseTimeout | default "5s")) }}
+{{- end }}
 {{- end }}
 
 {{/*

@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 import (
@@ -217,6 +219,13 @@ while :; do wait; done`, log)
 	}
 	shPID, _ := strconv.Atoi(first[1])
 	sleepPID, _ := strconv.Atoi(first[2])
+
+	// /leader carries the job's state.
+	r := call(t, "GET", leader.apiURL+"/leader")
+	child, _ := r.body["child"].(map[string]any)
+	if r.code != 200 || child["running"] != true || child["pid"] != float64(shPID) {
+		t.Errorf("leader's /leader = %d %s, want the running job %d", r.code, r.raw, shPID)
+	}
 
 	// SIGHUP is forwarded to the job.
 	if err := leader.cmd.Process.Signal(syscall.SIGHUP); err != nil {

@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"syscall"
 
 	"github.com/baton-dev/baton/pkg/supervisor"
 )
-
-// forwardedSignals reach the job's process group in exec mode.
-var forwardedSignals = []os.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2}
 
 // signalHooks wires exec mode into the signal handling: the first signal
 // notes whether a job ran, a second one kills the job's group before the

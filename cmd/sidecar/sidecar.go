@@ -110,7 +110,12 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	if err != nil {
 		return nil, flagError(err)
 	}
+	var child api.ChildSource
+	if exec != nil {
+		child = childSource{exec.sup}
+	}
 	apiHandler, err := api.NewHandler(elector, api.Options{
+		Child:          child,
 		DefaultHoldOff: cfg.ResignHoldOff,
 		AllowedHosts:   cfg.APIAllowedHosts,
 		Token:          cfg.APIToken,

@@ -131,8 +131,7 @@ func (p *Process) start(ctx context.Context, port int) error {
 		}
 	}
 	cmd := exec.Command(p.bin, args...)
-	// A process group of its own, so SIGSTOP/SIGCONT and kill reach it alone.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = ownProcessGroup()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("redistest: start redis-server: %w", err)
 	}
@@ -196,7 +195,7 @@ func (p *Process) Kill() {
 	if cmd == nil {
 		return
 	}
-	_ = cmd.Process.Signal(syscall.SIGCONT) // a stopped process must be able to die
+	resume(cmd.Process) // a stopped process must be able to die
 	_ = cmd.Process.Kill()
 	<-done
 }

@@ -1,6 +1,9 @@
 -- acquire.lua: take the lease if it is free.
 --
--- KEYS[1] lease hash, KEYS[2] fencing counter (both in one hash slot)
+-- KEYS[1] lease hash (owner, holder, fence, acquired_us; with a TTL)
+-- KEYS[2] fencing counter: a string holding the last fence, never expires
+-- KEYS[3] term record: a hash with fence and valid_until_us, never expires
+-- (all three in one Cluster hash slot through the {name} tag)
 -- ARGV[1] owner token, ARGV[2] holder identity, ARGV[3] TTL in milliseconds,
 -- ARGV[4] release channel, ARGV[5] the highest fence this client has seen
 --
@@ -8,14 +11,54 @@
 --   {'ok', fence, pttl}              the caller holds the lease (new term, or
 --                                    its own token already held it)
 --   {'held', holder, fence, pttl}    someone else holds it for pttl ms more;
---                                    holder '' is a data-loss quarantine
+--                                    holder '' is a quarantine: lost writes,
+--                                    or a lease that vanished (eviction, DEL)
+--                                    while its term may still be valid
 --   {'foreign', key, what}           a value baton did not write; untouched
 --   {'denied', command, channel}     the ACL user may not run command on the
 --                                    release channel; nothing was written
-local lease, counter = KEYS[1], KEYS[2]
-local token, holder, ttl, channel = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+--   {'invalid', what}                a bad argument; nothing was written
+--
+-- The term record says, in Redis server time (TIME, microseconds), until
+-- when the newest term can be valid: every write that sets a lease's TTL
+-- also raises valid_until_us to at least that expiry, and only a release
+-- by the owner lowers it (to 0). The lease alone can vanish before its TTL,
+-- through maxmemory eviction (volatile-* policies evict keys with a TTL,
+-- and the lease is the only one) or an operator's DEL; its holder still
+-- believes in its term, so nobody may lead until valid_until_us.
+--
+-- Redis refuses a command that needs memory (OOM, maxmemory under
+-- noeviction) only while the script has not written yet. A new term's
+-- first write is SET of the counter, so an acquire refused for memory
+-- writes nothing; an extension of the caller's own lease starts with
+-- PEXPIRE, which needs none, so it goes through, as renew.lua does.
+local lease, counter, term = KEYS[1], KEYS[2], KEYS[3]
+local token, holder, channel = ARGV[1], ARGV[2], ARGV[4]
 
 local function foreign(key, what) return {'foreign', key, what} end
+
+-- Lua numbers are doubles: integers above 2^53 lose their last digits, and
+-- counter + 1 would silently round. A fence is therefore a decimal string
+-- of at most 2^53 - 1, checked on its digits before any arithmetic.
+local MAX_FENCE = '9007199254740991'
+local function exact(s)
+  if type(s) ~= 'string' then return nil end
+  local digits = string.match(s, '^0*(%d+)$')
+  if not digits or #digits > #MAX_FENCE or (#digits == #MAX_FENCE and digits > MAX_FENCE) then
+    return nil
+  end
+  return tonumber(digits)
+end
+local function fmt(n) return string.format('%d', n) end -- tostring would use exponents
+
+local ttl = exact(ARGV[3])
+if not ttl or ttl < 1 then
+  return {'invalid', 'TTL ' .. tostring(ARGV[3]) .. ' is not a whole number of milliseconds'}
+end
+local seen = exact(ARGV[5])
+if not seen then
+  return {'invalid', 'seen fence ' .. tostring(ARGV[5]) .. ' is not an integer of at most 2^53-1'}
+end
 
 -- A user that may not announce its release, or may not wait for one, must
 -- never lead: its release would fail half-way, and waiters would only learn
@@ -29,16 +72,57 @@ if redis.acl_check_cmd then
   end
 end
 
+local function now_us()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000000 + tonumber(t[2])
+end
+
+-- read_term returns the term's fence and valid_until_us (0, 0 when there is
+-- no record), or nil and a foreign reply.
+local function read_term()
+  local ttype = redis.call('TYPE', term)['ok']
+  if ttype == 'none' then return 0, 0 end
+  if ttype ~= 'hash' then return nil, foreign(term, ttype) end
+  local f, u = unpack(redis.call('HMGET', term, 'fence', 'valid_until_us'))
+  f, u = exact(f), exact(u)
+  if not f or not u then
+    return nil, foreign(term, 'hash without baton fields (fence, valid_until_us below 2^53)')
+  end
+  return f, u
+end
+
+-- too_long reports a TTL whose end, in microseconds, Lua cannot represent.
+local function too_long(now)
+  if now + ttl * 1000 > tonumber(MAX_FENCE) then
+    return {'invalid', 'TTL ' .. ARGV[3] .. ' ms reaches past 2^53 microseconds'}
+  end
+  return nil
+end
+
+-- record raises the term record to fence and to now + ttl: never below
+-- what it already says, so that only a release can shorten it.
+local function record(fence, old_fence, old_until, now)
+  redis.call('HSET', term, 'fence', fmt(math.max(fence, old_fence)),
+    'valid_until_us', fmt(math.max(now + ttl * 1000, old_until)))
+end
+
 local ltype = redis.call('TYPE', lease)['ok']
 if ltype == 'hash' then
   local owner, who, fence = unpack(redis.call('HMGET', lease, 'owner', 'holder', 'fence'))
   local pttl = redis.call('PTTL', lease)
-  if not owner or not who or not fence or pttl < 0 then
+  if not owner or not who or not exact(fence) or pttl < 0 then
     return foreign(lease, 'hash without baton fields or without TTL')
   end
   if owner == token then
+    local tfence, tuntil = read_term()
+    if not tfence then return tuntil end
+    local now = now_us()
+    local bad = too_long(now)
+    if bad then return bad end
+    -- PEXPIRE first: it needs no memory (see the header).
     redis.call('PEXPIRE', lease, ttl)
-    return {'ok', fence, tonumber(ttl)}
+    record(exact(fence), tfence, tuntil, now)
+    return {'ok', fence, ttl}
   end
   return {'held', who, fence, pttl}
 elseif ltype ~= 'none' then
@@ -52,38 +136,54 @@ local last = 0
 local ctype = redis.call('TYPE', counter)['ok']
 if ctype == 'string' then
   local raw = redis.call('GET', counter)
-  last = tonumber(raw)
-  if not last or not string.match(raw, '^%d+$') then
+  last = exact(raw)
+  if not last then
+    if string.match(raw, '^%d+$') then
+      return foreign(counter, 'fence above 2^53-1, which Lua cannot count exactly')
+    end
     return foreign(counter, 'string that is not a fence')
   end
 elseif ctype ~= 'none' then
   return foreign(counter, ctype)
 end
-local now = redis.call('TIME')
-local now_us = tonumber(now[1]) * 1000000 + tonumber(now[2])
+local tfence, tuntil = read_term()
+if not tfence then return tuntil end
+last = math.max(last, tfence)
+local now = now_us()
+
+-- The lease is gone but its term may still be valid: it was evicted or
+-- deleted, not released. Quarantine until the recorded validity, for every
+-- candidate, including one that has never seen a fence.
+if tuntil > now then
+  return {'held', '', fmt(tfence), math.floor((tuntil - now + 999) / 1000)}
+end
+local bad = too_long(now)
+if bad then return bad end
 
 -- The caller has seen a fence above the counter: Redis lost writes (a
 -- restart without persistence, FLUSHALL, a failover to a replica that
 -- missed them). The last holder may still believe in its term for up to a
 -- TTL, so nobody may lead for one TTL: a quarantine lease with no owner
 -- makes every candidate wait, and the counter moves past the fence seen.
-local seen = tonumber(ARGV[5]) or 0
 if seen > last then
-  local floor = string.format('%d', math.max(seen, now_us))
-  redis.call('SET', counter, floor)
-  redis.call('HSET', lease, 'owner', '', 'holder', '', 'fence', floor,
-    'acquired_us', string.format('%d', now_us))
+  local floor = math.max(seen, now)
+  redis.call('SET', counter, fmt(floor))
+  redis.call('HSET', lease, 'owner', '', 'holder', '', 'fence', fmt(floor),
+    'acquired_us', fmt(now))
   redis.call('PEXPIRE', lease, ttl)
-  return {'held', '', floor, tonumber(ttl)}
+  record(floor, tfence, tuntil, now)
+  return {'held', '', fmt(floor), ttl}
 end
 
-local next_fence = last + 1
-if now_us > next_fence then next_fence = now_us end
--- %d keeps all digits; tostring would switch to exponent notation.
-local fence = string.format('%d', next_fence)
+local next_fence = math.max(last + 1, now)
+if next_fence > tonumber(MAX_FENCE) then
+  return foreign(counter, 'fence counter at 2^53-1: no exact next fence')
+end
+local fence = fmt(next_fence)
 
 redis.call('SET', counter, fence)
 redis.call('HSET', lease, 'owner', token, 'holder', holder, 'fence', fence,
-  'acquired_us', string.format('%d', now_us))
+  'acquired_us', fmt(now))
 redis.call('PEXPIRE', lease, ttl)
-return {'ok', fence, tonumber(ttl)}
+record(next_fence, tfence, tuntil, now)
+return {'ok', fence, ttl}

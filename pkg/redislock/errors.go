@@ -21,8 +21,9 @@ var (
 	// ErrNotHeld means Release or Unlock was called by an owner that no longer
 	// holds the lease (it expired or was taken over); nothing was deleted.
 	ErrNotHeld = errors.New("redislock: not held by this owner")
-	// ErrTimeout means TryLock's wait time ran out while another owner held
-	// the lock.
+	// ErrTimeout means TryLock's wait time ran out, while another owner
+	// held the lock or while an acquire was under way. Either way this
+	// caller holds nothing: an acquire cut short is released by its token.
 	ErrTimeout = errors.New("redislock: wait time elapsed")
 	// ErrInvalid marks invalid arguments, such as a bad lock name or TTL.
 	ErrInvalid = errors.New("redislock: invalid argument")
@@ -30,9 +31,10 @@ var (
 	// holder needs (PUBLISH or SUBSCRIBE on the release channel). The lease is
 	// not taken. The error is a *DeniedError.
 	ErrDenied = errors.New("redislock: permission denied")
-	// ErrNotReplicated means an acquire with Options.MinReplicas was
-	// acknowledged by too few replicas; the lease was released. The error is
-	// a *NotReplicatedError.
+	// ErrNotReplicated means an acquire or renew with Options.MinReplicas
+	// was acknowledged by too few replicas. An acquire then released the
+	// lease; a renew counts as failed (the lease may still be held, so
+	// retry it within the term). The error is a *NotReplicatedError.
 	ErrNotReplicated = errors.New("redislock: lease not replicated")
 	// ErrUnexpectedReply means a script answered in a shape this version does
 	// not know, for example after a partial upgrade.
@@ -57,6 +59,10 @@ type HeldError struct {
 }
 
 func (e *HeldError) Error() string {
+	if e.Holder.Identity == "" {
+		return fmt.Sprintf("redislock: lock %q in quarantine after fence %d for %v more: its last term may still be valid (lost writes, or a lease evicted or deleted before its TTL)",
+			e.Lock, e.Holder.Fence, e.Holder.Remaining)
+	}
 	return fmt.Sprintf("redislock: lock %q held by %q (fence %d) for %v more",
 		e.Lock, e.Holder.Identity, e.Holder.Fence, e.Holder.Remaining)
 }
@@ -113,9 +119,12 @@ func (e *DeniedError) Error() string {
 // Is makes errors.Is(err, ErrDenied) true.
 func (e *DeniedError) Is(target error) bool { return target == ErrDenied }
 
-// NotReplicatedError reports an acquire that too few replicas acknowledged
-// within the timeout. It matches ErrNotReplicated with errors.Is.
+// NotReplicatedError reports an acquire or renew that too few replicas
+// acknowledged within the timeout. It matches ErrNotReplicated with
+// errors.Is.
 type NotReplicatedError struct {
+	// Op is "acquire" or "renew".
+	Op      string
 	Lock    string
 	Acked   int
 	Want    int
@@ -123,6 +132,10 @@ type NotReplicatedError struct {
 }
 
 func (e *NotReplicatedError) Error() string {
+	if e.Op == "renew" {
+		return fmt.Sprintf("redislock: renew of %q acknowledged by %d of %d replicas within %v; the renewal does not count",
+			e.Lock, e.Acked, e.Want, e.Timeout)
+	}
 	return fmt.Sprintf("redislock: lease on %q acknowledged by %d of %d replicas within %v; released, not leading on it",
 		e.Lock, e.Acked, e.Want, e.Timeout)
 }

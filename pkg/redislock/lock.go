@@ -2,13 +2,9 @@ package redislock
 
 import (
 	"context"
-	"crypto/rand"
 	_ "embed"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -73,17 +69,36 @@ type Options struct {
 	// Default time.Now (which carries a monotonic reading).
 	Now func() time.Time
 
-	// MinReplicas, when above 0, makes every acquire wait until at least
-	// this many replicas have acknowledged the new lease (Redis WAIT, on the
-	// same connection as the acquire script). With fewer acks within
-	// ReplicaAckTimeout the lease is released at once and TryAcquire
-	// returns ErrNotReplicated: a failover can then not promote a replica
-	// that never saw a lease somebody leads on. Default 0: no wait. It needs
-	// a client with pipelines on a single connection (standalone or
-	// Sentinel); a Cluster client is refused.
+	// AttemptTimeout bounds each call of the lock to Redis: one acquire,
+	// renew or release script, with its WAIT when MinReplicas is set, and
+	// each try inside Acquire. A call that has no reply by then (a stalled
+	// connection) is abandoned and reported as an error that matches
+	// context.DeadlineExceeded; the caller's ctx can only make it shorter.
+	// An abandoned acquire is released by its owner token as soon as its
+	// reply or error arrives, so a timeout never leaves a lease behind for
+	// longer than the call takes. Default 5s (DefaultAttemptTimeout), plus
+	// ReplicaAckTimeout when MinReplicas is set; it must exceed
+	// ReplicaAckTimeout.
+	AttemptTimeout time.Duration
+	// SubscribeTimeout bounds the wait for Redis to confirm the subscription
+	// to the release channel (Watch, and Acquire before it waits). Default
+	// 5s (DefaultSubscribeTimeout), go-redis's default dial timeout.
+	SubscribeTimeout time.Duration
+
+	// MinReplicas, when above 0, makes every acquire and every renew wait
+	// until at least this many replicas have acknowledged it (Redis WAIT,
+	// on the same connection as the script). An acquire with fewer acks
+	// within ReplicaAckTimeout releases the lease at once; a renew with
+	// fewer acks counts as failed. Both return a *NotReplicatedError
+	// (ErrNotReplicated): a failover can then not promote a replica that
+	// never saw a lease or a renewal somebody leads on. Default 0: no wait.
+	// It needs a client with pipelines on a single connection (standalone
+	// or Sentinel); Cluster and Ring clients are refused, as their WAIT can
+	// reach another shard than the script.
 	MinReplicas int
 	// ReplicaAckTimeout bounds the WAIT of MinReplicas. It is spent out of
-	// the term's validity. Default 100ms.
+	// the term's validity, and must be a positive whole number of
+	// milliseconds (WAIT with 0 would block for ever). Default 100ms.
 	ReplicaAckTimeout time.Duration
 }
 
@@ -91,12 +106,27 @@ type Options struct {
 // Options.ReplicaAckTimeout is zero.
 const DefaultReplicaAckTimeout = 100 * time.Millisecond
 
+// DefaultAttemptTimeout is the bound of one call to Redis when
+// Options.AttemptTimeout is zero (plus ReplicaAckTimeout with MinReplicas).
+const DefaultAttemptTimeout = 5 * time.Second
+
+// DefaultSubscribeTimeout is the bound of a subscription's confirmation when
+// Options.SubscribeTimeout is zero.
+const DefaultSubscribeTimeout = 5 * time.Second
+
 // DefaultPrefix is the key prefix when Options.Prefix is empty.
 const DefaultPrefix = "baton"
 
 // DefaultWatchdogTimeout is the TryLock lease TTL when Options.WatchdogTimeout
 // is zero.
 const DefaultWatchdogTimeout = 30 * time.Second
+
+// MaxFence is the largest fencing token: 2^53-1. The scripts count in Lua,
+// whose numbers are doubles, exact only up to 2^53. A counter or a fence
+// above it is reported as a foreign value instead of being rounded. Fences
+// start from Redis server time in microseconds, which reaches MaxFence in
+// the year 2255.
+const MaxFence = 1<<53 - 1
 
 // Lock is one named lease lock on Redis. It is safe for concurrent use; each
 // acquire creates a new owner token, so one Lock can serve several owners.
@@ -107,11 +137,14 @@ type Lock struct {
 
 	leaseKey string
 	fenceKey string
+	termKey  string
 	channel  string
 
 	// seen is the highest fence this Lock has seen, held or taken. A fence
 	// counter below it in Redis means lost writes: see acquire.lua.
 	seen atomic.Uint64
+	// reentryKey names this lock for WithOwner's re-entry: see reentry.go.
+	reentryKey any
 }
 
 // saw raises seen to fence.
@@ -151,258 +184,64 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.MinReplicas < 0 {
-		return nil, fmt.Errorf("%w: min replicas %d must not be negative", ErrInvalid, opts.MinReplicas)
+	if err := validateReplicas(client, &opts); err != nil {
+		return nil, err
 	}
-	if opts.ReplicaAckTimeout < 0 {
-		return nil, fmt.Errorf("%w: replica ack timeout %v must not be negative", ErrInvalid, opts.ReplicaAckTimeout)
+	if opts.AttemptTimeout < 0 {
+		return nil, fmt.Errorf("%w: attempt timeout %v must not be negative", ErrInvalid, opts.AttemptTimeout)
 	}
-	if opts.ReplicaAckTimeout == 0 {
-		opts.ReplicaAckTimeout = DefaultReplicaAckTimeout
-	}
-	if opts.MinReplicas > 0 {
-		if _, cluster := client.(*redis.ClusterClient); cluster {
-			return nil, fmt.Errorf("%w: min replicas needs a standalone or Sentinel client, not Cluster", ErrInvalid)
+	if opts.AttemptTimeout == 0 {
+		opts.AttemptTimeout = DefaultAttemptTimeout
+		if opts.MinReplicas > 0 {
+			opts.AttemptTimeout += opts.ReplicaAckTimeout
 		}
-		if _, ok := client.(pipeliner); !ok {
-			return nil, fmt.Errorf("%w: min replicas needs a client with Pipeline", ErrInvalid)
-		}
+	}
+	if opts.MinReplicas > 0 && opts.AttemptTimeout <= opts.ReplicaAckTimeout {
+		return nil, fmt.Errorf("%w: attempt timeout %v must exceed the replica ack timeout %v, or every WAIT outlasts its call",
+			ErrInvalid, opts.AttemptTimeout, opts.ReplicaAckTimeout)
+	}
+	if opts.SubscribeTimeout < 0 {
+		return nil, fmt.Errorf("%w: subscribe timeout %v must not be negative", ErrInvalid, opts.SubscribeTimeout)
+	}
+	if opts.SubscribeTimeout == 0 {
+		opts.SubscribeTimeout = DefaultSubscribeTimeout
 	}
 	tag := opts.Prefix + ":{" + name + "}"
-	return &Lock{
+	l := &Lock{
 		client:   client,
 		name:     name,
 		opts:     opts,
 		leaseKey: tag + ":lease",
 		fenceKey: tag + ":fence",
+		termKey:  tag + ":term",
 		channel:  tag + ":released",
-	}, nil
+	}
+	l.reentryKey = reentryKeyOf(l)
+	return l, nil
 }
 
 // Name is the lock's name.
 func (l *Lock) Name() string { return l.name }
 
 // Keys returns the lease key, the fencing counter key and the release
-// channel, for operators and tests.
+// channel, for operators and tests. The fourth name of the lock, the term
+// record, is TermKey. All four share the hash tag {name}, so they lie in
+// one Cluster hash slot:
+//
+//   - <prefix>:{name}:lease, a hash (owner token, holder identity, fence,
+//     acquire time) with the lease TTL;
+//   - <prefix>:{name}:fence, a string, the last fence; never expires;
+//   - <prefix>:{name}:term, a hash (fence, valid_until_us); never expires;
+//   - <prefix>:{name}:released, the pub/sub channel of releases.
 func (l *Lock) Keys() (lease, fence, channel string) { return l.leaseKey, l.fenceKey, l.channel }
 
-// Lease is one term of ownership. Its fields are fixed at acquire time.
-type Lease struct {
-	lock     *Lock
-	token    string
-	identity string
-	fence    uint64
-	ttl      time.Duration
-	sentAt   time.Time
-}
-
-// Fence is the term's fencing token; it is larger than any earlier term's.
-func (s *Lease) Fence() uint64 { return s.fence }
-
-// Identity is the holder identity stored with the lease.
-func (s *Lease) Identity() string { return s.identity }
-
-// Token is the random owner token (secret to the holder).
-func (s *Lease) Token() string { return s.token }
-
-// TTL is the lease time given to acquire and each renew.
-func (s *Lease) TTL() time.Duration { return s.ttl }
-
-// SentAt is the local time, taken just before the successful acquire was
-// sent. The lease cannot have expired in Redis before SentAt + TTL.
-func (s *Lease) SentAt() time.Time { return s.sentAt }
-
-// TryAcquire makes one attempt to take the lease for ttl. When another owner
-// holds it, the error is a *HeldError (errors.Is(err, ErrHeld)).
-func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duration) (*Lease, error) {
-	if err := checkTTL(ttl); err != nil {
-		return nil, err
-	}
-	if identity == "" {
-		return nil, fmt.Errorf("%w: empty identity", ErrInvalid)
-	}
-	token, err := newToken()
-	if err != nil {
-		return nil, err
-	}
-	sentAt := l.opts.Now()
-	keys := []string{l.leaseKey, l.fenceKey}
-	args := []any{token, identity, ttl.Milliseconds(), l.channel, strconv.FormatUint(l.seen.Load(), 10)}
-	var (
-		reply []any
-		acked int64
-	)
-	if l.opts.MinReplicas > 0 {
-		reply, acked, err = l.acquireAndWait(ctx, keys, args)
-	} else {
-		reply, err = acquireScript.Run(ctx, l.client, keys, args...).Slice()
-	}
-	if err != nil {
-		return nil, fmt.Errorf("redislock: acquire %q: %w", l.name, err)
-	}
-	switch kind(reply) {
-	case "ok":
-		fence, err := replyUint(reply, 1)
-		if err != nil {
-			return nil, err
-		}
-		l.saw(fence)
-		lease := &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt}
-		if l.opts.MinReplicas > 0 && acked < int64(l.opts.MinReplicas) {
-			rerr := lease.Release(context.WithoutCancel(ctx))
-			return nil, errors.Join(&NotReplicatedError{Lock: l.name, Acked: int(acked), Want: l.opts.MinReplicas, Timeout: l.opts.ReplicaAckTimeout}, rerr)
-		}
-		return lease, nil
-	case "held":
-		if len(reply) != 4 {
-			return nil, unexpected(reply)
-		}
-		who, _ := reply[1].(string)
-		fence, err := replyUint(reply, 2)
-		if err != nil {
-			return nil, err
-		}
-		pttl, ok := reply[3].(int64)
-		if !ok {
-			return nil, unexpected(reply)
-		}
-		l.saw(fence)
-		return nil, &HeldError{Lock: l.name, Holder: Holder{Identity: who, Fence: fence, Remaining: time.Duration(pttl) * time.Millisecond}}
-	case "foreign":
-		return nil, foreignError(reply)
-	case "denied":
-		if len(reply) != 3 {
-			return nil, unexpected(reply)
-		}
-		command, _ := reply[1].(string)
-		channel, _ := reply[2].(string)
-		return nil, &DeniedError{Command: command, Channel: channel}
-	}
-	return nil, unexpected(reply)
-}
-
-// pipeliner is a client that can pipeline commands on one connection.
-type pipeliner interface {
-	Pipeline() redis.Pipeliner
-}
-
-// acquireAndWait runs the acquire script and WAIT in one pipeline, so that
-// WAIT counts the replicas that have the acquire: it must run on the same
-// connection. A NOSCRIPT reply loads the script and tries once more.
-func (l *Lock) acquireAndWait(ctx context.Context, keys []string, args []any) ([]any, int64, error) {
-	p := l.client.(pipeliner) // checked in New
-	for attempt := 0; ; attempt++ {
-		pipe := p.Pipeline()
-		eval := pipe.EvalSha(ctx, acquireScript.Hash(), keys, args...)
-		wait := pipe.Do(ctx, "WAIT", l.opts.MinReplicas, l.opts.ReplicaAckTimeout.Milliseconds())
-		_, _ = pipe.Exec(ctx)
-		if err := eval.Err(); err != nil {
-			if attempt == 0 && redis.HasErrorPrefix(err, "NOSCRIPT") {
-				if err := acquireScript.Load(ctx, l.client).Err(); err != nil {
-					return nil, 0, err
-				}
-				continue
-			}
-			return nil, 0, err
-		}
-		reply, err := eval.Slice()
-		if err != nil {
-			return nil, 0, err
-		}
-		acked, err := wait.Int64()
-		if err != nil {
-			// The lease may be taken: report it unreplicated, so the
-			// caller releases it.
-			return reply, 0, nil
-		}
-		return reply, acked, nil
-	}
-}
-
-// Renew extends the lease to its TTL from now, while this owner still holds
-// it. A lease that is gone or someone else's gives a *LostError
-// (errors.Is(err, ErrLost)); any other error is a transport or server error
-// and the lease may still be held.
-func (s *Lease) Renew(ctx context.Context) error {
-	l := s.lock
-	reply, err := renewScript.Run(ctx, l.client, []string{l.leaseKey}, s.token, s.ttl.Milliseconds()).Slice()
-	if err != nil {
-		return fmt.Errorf("redislock: renew %q: %w", l.name, err)
-	}
-	switch kind(reply) {
-	case "ok":
-		return nil
-	case "lost":
-		who, _ := reply[1].(string)
-		return &LostError{Lock: l.name, Holder: who}
-	case "foreign":
-		return foreignError(reply)
-	}
-	return unexpected(reply)
-}
-
-// Release deletes the lease if this owner still holds it and announces the
-// release to waiters in the same atomic step. If the lease expired or was
-// taken over, nothing is deleted and the error is ErrNotHeld.
-func (s *Lease) Release(ctx context.Context) error {
-	l := s.lock
-	n, err := releaseScript.Run(ctx, l.client, []string{l.leaseKey}, s.token, l.channel).Int64()
-	if err != nil {
-		return fmt.Errorf("redislock: release %q: %w", l.name, err)
-	}
-	if n != 1 {
-		return fmt.Errorf("%w: lock %q, fence %d", ErrNotHeld, l.name, s.fence)
-	}
-	return nil
-}
-
-func checkTTL(ttl time.Duration) error {
-	if ttl < time.Millisecond || ttl%time.Millisecond != 0 {
-		return fmt.Errorf("%w: ttl %v must be a positive whole number of milliseconds", ErrInvalid, ttl)
-	}
-	return nil
-}
-
-func newToken() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", fmt.Errorf("redislock: owner token: %w", err)
-	}
-	return hex.EncodeToString(b[:]), nil
-}
-
-func kind(reply []any) string {
-	if len(reply) == 0 {
-		return ""
-	}
-	s, _ := reply[0].(string)
-	return s
-}
-
-func replyUint(reply []any, i int) (uint64, error) {
-	if i >= len(reply) {
-		return 0, unexpected(reply)
-	}
-	s, ok := reply[i].(string)
-	if !ok {
-		return 0, unexpected(reply)
-	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%w: fence %q: %v", ErrUnexpectedReply, s, err)
-	}
-	return v, nil
-}
-
-func foreignError(reply []any) error {
-	if len(reply) != 3 {
-		return unexpected(reply)
-	}
-	key, _ := reply[1].(string)
-	what, _ := reply[2].(string)
-	return &ForeignError{Key: key, What: what}
-}
-
-func unexpected(reply []any) error {
-	return fmt.Errorf("%w: %v", ErrUnexpectedReply, reply)
-}
+// TermKey returns the key of the term record, a hash with the newest
+// term's fence and valid_until_us: until when, in Redis server time
+// (microseconds since the Unix epoch), that term can still be valid. Every
+// acquire and renew raises it to the lease's expiry, and a release sets it
+// to 0. While it lies in the future, no candidate may take the lease, even
+// when the lease key itself is gone (evicted by maxmemory or deleted by
+// hand): its holder may still be acting on it. It never expires, so no
+// volatile-* eviction policy removes it. To hand a lock over before then,
+// delete both the lease and the term key.
+func (l *Lock) TermKey() string { return l.termKey }

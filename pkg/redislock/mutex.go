@@ -8,7 +8,8 @@ import (
 	"time"
 )
 
-// Locked is a lock taken with TryLock. Call Unlock when done.
+// Locked is a lock taken with TryLock. Call Unlock when done, once per
+// TryLock that returned it.
 type Locked struct {
 	lease *Lease
 
@@ -16,8 +17,14 @@ type Locked struct {
 	stopped  chan struct{} // closed when the watchdog has exited
 	lost     chan struct{}
 	lostOnce sync.Once
-	mu       sync.Mutex
-	lostErr  error
+
+	// owner and ownerKey are set for a lock taken under WithOwner.
+	owner    *owner
+	ownerKey any
+
+	mu      sync.Mutex
+	lostErr error
+	holds   int // TryLocks not yet unlocked: 1, more after re-entry
 }
 
 // TryLock takes the lock for application code that needs a plain mutex
@@ -25,16 +32,31 @@ type Locked struct {
 //
 // waitTime bounds how long to wait while another owner holds the lock: 0
 // makes a single attempt, and a negative value waits as long as ctx allows.
-// When it runs out the error matches ErrTimeout.
+// When it runs out the error matches ErrTimeout, and the caller holds
+// nothing: an acquire cut short is released by its owner token.
 //
 // With leaseTime > 0 the lock expires leaseTime after it was taken unless
 // Unlock comes first; nothing renews it. With leaseTime == 0 a watchdog
 // keeps it: the TTL is Options.WatchdogTimeout, renewed every third of it
-// until Unlock. If the watchdog finds the lease lost, or cannot renew it
-// before it may have expired, Lost() is closed.
+// until Unlock. If the watchdog finds the lease lost, or no renew has
+// succeeded for two thirds of the TTL since the last successful one was
+// sent, Lost() is closed: a third of the TTL before the lease can expire in
+// Redis, as the elector keeps a margin before its lease expiry. That third
+// is the application's time to see Lost and stop, and it absorbs clock
+// drift between this host and Redis.
+//
+// Under a context from WithOwner, TryLock is reentrant for that owner.
 func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (*Locked, error) {
 	if leaseTime < 0 {
 		return nil, fmt.Errorf("%w: lease time %v must not be negative", ErrInvalid, leaseTime)
+	}
+	o := ownerFrom(ctx)
+	if o != nil {
+		if m := o.holding(l.reentryKey); m != nil {
+			if m, ok, err := m.reenter(ctx); ok {
+				return m, err
+			}
+		}
 	}
 	ttl := leaseTime
 	if ttl == 0 {
@@ -60,7 +82,10 @@ func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (
 	if err != nil {
 		return nil, err
 	}
-	m := &Locked{lease: lease, lost: make(chan struct{}), stopped: make(chan struct{})}
+	m := &Locked{lease: lease, lost: make(chan struct{}), stopped: make(chan struct{}), holds: 1}
+	if o != nil {
+		o.hold(l.reentryKey, m)
+	}
 	if leaseTime > 0 {
 		close(m.stopped)
 		m.stop = func() {}
@@ -78,7 +103,9 @@ func (m *Locked) Fence() uint64 { return m.lease.Fence() }
 // Lease is the underlying lease.
 func (m *Locked) Lease() *Lease { return m.lease }
 
-// Lost is closed when the watchdog finds the lock lost; Err then says why.
+// Lost is closed when the watchdog (or a re-entry under WithOwner) finds the
+// lock lost, or the watchdog can no longer be sure it holds it; Err then
+// says why.
 func (m *Locked) Lost() <-chan struct{} { return m.lost }
 
 // Err is why the lock was lost, or nil.
@@ -88,9 +115,33 @@ func (m *Locked) Err() error {
 	return m.lostErr
 }
 
-// Unlock stops the watchdog and releases the lock. It returns ErrNotHeld if
-// the lock had already expired or been taken over.
+// Holds is the number of TryLocks of this lock not yet unlocked: 1, or
+// more after re-entries under WithOwner; 0 once fully unlocked.
+func (m *Locked) Holds() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.holds
+}
+
+// Unlock undoes one TryLock. At the last hold it stops the watchdog and
+// releases the lock; it returns ErrNotHeld if the lock had already expired
+// or been taken over, or was already fully unlocked.
 func (m *Locked) Unlock(ctx context.Context) error {
+	m.mu.Lock()
+	holds := m.holds
+	if holds > 0 {
+		m.holds--
+	}
+	m.mu.Unlock()
+	switch {
+	case holds > 1:
+		return nil
+	case holds == 0:
+		return fmt.Errorf("%w: lock %q was already unlocked", ErrNotHeld, m.lease.lock.name)
+	}
+	if m.owner != nil {
+		m.owner.forget(m.ownerKey, m)
+	}
 	m.stop()
 	<-m.stopped
 	return m.lease.Release(ctx)
@@ -105,14 +156,21 @@ func (m *Locked) markLost(err error) {
 	})
 }
 
+func lostOrForeign(err error) bool {
+	return errors.Is(err, ErrLost) || errors.Is(err, ErrForeign)
+}
+
 // watchdog renews every third of the TTL. A renew counts from the moment it
-// was sent; if none succeeds within the TTL the lease may be gone, and the
-// lock is reported lost.
+// was sent. If none succeeds within two thirds of the TTL of the last
+// successful one, the lock is reported lost while a third of the TTL is
+// still left before the lease can expire in Redis.
 func (m *Locked) watchdog(ctx context.Context) {
 	defer close(m.stopped)
+	now := m.lease.lock.opts.Now
 	ttl := m.lease.ttl
 	interval := ttl / 3
-	validUntil := m.lease.sentAt.Add(ttl)
+	validFor := ttl * 2 / 3
+	validUntil := m.lease.sentAt.Add(validFor)
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
@@ -121,25 +179,26 @@ func (m *Locked) watchdog(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		sent := m.lease.lock.opts.Now()
-		rctx, cancel := context.WithDeadline(ctx, validUntil)
+		sent := now()
+		rctx, cancel := context.WithTimeout(ctx, max(validUntil.Sub(sent), 0))
 		err := m.lease.Renew(rctx)
 		cancel()
 		switch {
 		case err == nil:
-			validUntil = sent.Add(ttl)
+			validUntil = sent.Add(validFor)
 			t.Reset(interval)
-		case errors.Is(err, ErrLost), errors.Is(err, ErrForeign):
+		case lostOrForeign(err):
 			m.markLost(err)
 			return
 		case ctx.Err() != nil:
 			return
-		case !m.lease.lock.opts.Now().Before(validUntil):
-			m.markLost(fmt.Errorf("redislock: no renew succeeded within the TTL: %w", err))
+		case !now().Before(validUntil):
+			m.markLost(fmt.Errorf("redislock: no renew succeeded within %v of the last one, %v before the lease may expire: %w",
+				validFor, ttl-validFor, err))
 			return
 		default:
-			// Transport error: try again soon, still within the TTL.
-			t.Reset(min(interval/3+time.Millisecond, time.Until(validUntil)))
+			// Transport error: try again soon, still within the validity.
+			t.Reset(min(interval/3+time.Millisecond, validUntil.Sub(now())))
 		}
 	}
 }

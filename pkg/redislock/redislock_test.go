@@ -3,8 +3,6 @@ package redislock_test
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -502,17 +500,9 @@ func TestNewValidates(t *testing.T) {
 }
 
 func TestMinReplicasWaitsForReplicaAck(t *testing.T) {
-	primary := redistest.Start(t)
-	replica := redistest.Start(t, "replicaof 127.0.0.1 "+strconv.Itoa(primary.Port()))
+	primary, replica := startReplicated(t)
 	ctx := t.Context()
 	rc := replica.Client()
-	for !strings.Contains(rc.Info(ctx, "replication").Val(), "master_link_status:up") {
-		select {
-		case <-ctx.Done():
-			t.Fatal("replica never linked")
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 	c := primary.Client()
 	l, err := redislock.New(c, "job", redislock.Options{MinReplicas: 1, ReplicaAckTimeout: 200 * time.Millisecond})
 	if err != nil {

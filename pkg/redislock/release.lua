@@ -2,7 +2,7 @@
 -- the release on the channel within the same atomic step, so a waiter can
 -- never see the message before the key is gone.
 --
--- KEYS[1] lease hash
+-- KEYS[1] lease hash, KEYS[2] term record (see acquire.lua; one hash slot)
 -- ARGV[1] owner token, ARGV[2] release channel
 --
 -- Replies: 1 released and published; 0 not the owner (nothing changed).
@@ -10,7 +10,13 @@
 -- roll them back. PUBLISH therefore runs before DEL, and permissions are
 -- checked before either, so that a denied PUBLISH leaves the lease in place
 -- (it expires by its TTL) instead of deleting it without telling waiters.
-local lease, token, channel = KEYS[1], ARGV[1], ARGV[2]
+--
+-- The term record's validity ends with the release (valid_until_us 0), so
+-- the next candidate takes over at once. It is touched only when it is
+-- this term's record; a foreign value there is left alone. DEL is the first
+-- write and needs no memory, so Redis lets the HSET after it run even when
+-- it is out of memory.
+local lease, term, token, channel = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 
 if redis.call('TYPE', lease)['ok'] ~= 'hash' then
   return 0
@@ -27,4 +33,7 @@ end
 -- before the DEL.
 redis.call('PUBLISH', channel, fence or '')
 redis.call('DEL', lease)
+if fence and redis.call('TYPE', term)['ok'] == 'hash' and redis.call('HGET', term, 'fence') == fence then
+  redis.call('HSET', term, 'valid_until_us', '0')
+end
 return 1

@@ -1,13 +1,37 @@
 -- renew.lua: extend the lease while the caller's token still owns it.
 --
--- KEYS[1] lease hash
+-- KEYS[1] lease hash, KEYS[2] term record (see acquire.lua; one hash slot)
 -- ARGV[1] owner token, ARGV[2] TTL in milliseconds
 --
 -- Replies:
 --   {'ok'}                  extended to ARGV[2] ms
 --   {'lost', holder}        the lease is gone (holder '') or someone else's
 --   {'foreign', key, what}  a value baton did not write; untouched
-local lease, token, ttl = KEYS[1], ARGV[1], ARGV[2]
+--
+-- The term record's valid_until_us is raised to the new expiry, in Redis
+-- server time, so that a lease that vanishes (eviction, DEL) still holds
+-- every candidate off until then. PEXPIRE goes first: it needs no memory,
+-- and once a script has written, Redis lets it finish even when it is out
+-- of memory, so a renew keeps working on a full Redis under noeviction.
+local lease, term, token = KEYS[1], KEYS[2], ARGV[1]
+
+-- Fences and times are decimal strings of at most 2^53 - 1, the integers a
+-- Lua double holds exactly.
+local MAX_FENCE = '9007199254740991'
+local function exact(s)
+  if type(s) ~= 'string' then return nil end
+  local digits = string.match(s, '^0*(%d+)$')
+  if not digits or #digits > #MAX_FENCE or (#digits == #MAX_FENCE and digits > MAX_FENCE) then
+    return nil
+  end
+  return tonumber(digits)
+end
+local function fmt(n) return string.format('%d', n) end
+
+local ttl = exact(ARGV[2])
+if not ttl or ttl < 1 then
+  return redis.error_reply('ERR redislock: TTL ' .. tostring(ARGV[2]) .. ' is not a whole number of milliseconds')
+end
 
 local ltype = redis.call('TYPE', lease)['ok']
 if ltype == 'none' then
@@ -15,12 +39,33 @@ if ltype == 'none' then
 elseif ltype ~= 'hash' then
   return {'foreign', lease, ltype}
 end
-local owner, who = unpack(redis.call('HMGET', lease, 'owner', 'holder'))
-if not owner or not who then
+local owner, who, fence = unpack(redis.call('HMGET', lease, 'owner', 'holder', 'fence'))
+fence = exact(fence)
+if not owner or not who or not fence then
   return {'foreign', lease, 'hash without baton fields'}
 end
 if owner ~= token then
   return {'lost', who}
 end
+
+local tfence, tuntil = 0, 0
+local ttype = redis.call('TYPE', term)['ok']
+if ttype == 'hash' then
+  local f, u = unpack(redis.call('HMGET', term, 'fence', 'valid_until_us'))
+  tfence, tuntil = exact(f), exact(u)
+  if not tfence or not tuntil then
+    return {'foreign', term, 'hash without baton fields (fence, valid_until_us below 2^53)'}
+  end
+elseif ttype ~= 'none' then
+  return {'foreign', term, ttype}
+end
+local now = redis.call('TIME')
+local valid_until = tonumber(now[1]) * 1000000 + tonumber(now[2]) + ttl * 1000
+if valid_until > tonumber(MAX_FENCE) then
+  return redis.error_reply('ERR redislock: TTL ' .. ARGV[2] .. ' ms reaches past 2^53 microseconds')
+end
+
 redis.call('PEXPIRE', lease, ttl)
+redis.call('HSET', term, 'fence', fmt(math.max(tfence, fence)),
+  'valid_until_us', fmt(math.max(tuntil, valid_until)))
 return {'ok'}

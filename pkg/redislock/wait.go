@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // wakeSlack is added to an observed PTTL before the next try. It is the
@@ -27,6 +30,11 @@ const wakeSlack = 5 * time.Millisecond
 // then sleeps until a release message arrives or the observed PTTL runs out,
 // whichever comes first: there is no fixed polling interval, and a lost
 // message costs at most one TTL.
+//
+// Every step is bounded even when ctx has no deadline: each try by
+// Options.AttemptTimeout, the subscription by Options.SubscribeTimeout, and
+// ctx's end interrupts any of them at once. A try that fails for another
+// reason than a held lease ends Acquire with its error.
 func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, onHeld func(Holder)) (*Lease, error) {
 	lease, err := l.TryAcquire(ctx, identity, ttl)
 	var held *HeldError
@@ -67,13 +75,55 @@ type Watcher struct {
 // confirmed the subscription: every release after Watch returns wakes
 // Wait. The subscription reconnects by itself after a dropped connection;
 // releases during the gap are lost, which is why Wait also takes a timeout.
+//
+// The confirmation is awaited for at most Options.SubscribeTimeout, and
+// ctx's end interrupts it at once (go-redis would only heed a deadline): a
+// connection that goes silent after SUBSCRIBE cannot hold Watch.
 func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
-	ps := l.client.Subscribe(ctx, l.channel)
-	if _, err := ps.Receive(ctx); err != nil {
-		_ = ps.Close()
+	timeout := l.opts.SubscribeTimeout
+	sctx, cancel := context.WithTimeoutCause(ctx, timeout,
+		fmt.Errorf("redislock: no subscribe confirmation within %v: %w", timeout, context.DeadlineExceeded))
+	defer cancel()
+	var (
+		mu        sync.Mutex
+		ps        *redis.PubSub
+		abandoned bool
+	)
+	confirmed := make(chan error, 1)
+	go func() {
+		p := l.client.Subscribe(sctx, l.channel)
+		mu.Lock()
+		if abandoned {
+			mu.Unlock()
+			_ = p.Close()
+			return
+		}
+		ps = p
+		mu.Unlock()
+		// No deadline on the read: the select below ends it by closing the
+		// subscription, so that its error always says why.
+		_, err := p.Receive(context.WithoutCancel(sctx))
+		confirmed <- err
+	}()
+	var err error
+	select {
+	case err = <-confirmed:
+	case <-sctx.Done():
+		err = context.Cause(sctx)
+	}
+	mu.Lock()
+	abandoned = err != nil
+	p := ps
+	mu.Unlock()
+	if err != nil {
+		// Closing the subscription closes its connection, which ends a
+		// Receive blocked on it.
+		if p != nil {
+			_ = p.Close()
+		}
 		return nil, fmt.Errorf("redislock: subscribe %q: %w", l.channel, err)
 	}
-	msgs := ps.Channel()
+	msgs := p.Channel()
 	released := make(chan struct{}, 1)
 	go func() {
 		for range msgs {
@@ -85,7 +135,7 @@ func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
 			}
 		}
 	}()
-	return &Watcher{lock: l, close: ps.Close, released: released}, nil
+	return &Watcher{lock: l, close: p.Close, released: released}, nil
 }
 
 // Wait blocks until a release is announced, d elapses, or ctx ends; only the

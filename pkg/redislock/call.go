@@ -1,0 +1,92 @@
+package redislock
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// attemptTimeoutError is the cause of a call cut short by
+// Options.AttemptTimeout. It matches context.DeadlineExceeded.
+type attemptTimeoutError struct{ timeout time.Duration }
+
+func (e attemptTimeoutError) Error() string {
+	return fmt.Sprintf("redislock: no reply within the attempt timeout %v", e.timeout)
+}
+
+func (e attemptTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+// bounded runs call under ctx bounded by timeout, and returns when call does
+// or when that context ends, whichever comes first: a go-redis client
+// applies a context's deadline to its socket only with
+// ContextTimeoutEnabled, and its cancellation never, so a stalled
+// connection would otherwise hold the caller until the client's own read
+// timeout, or for ever. A call cut short keeps running in its goroutine
+// until the client gives up; then abandoned, when not nil, gets its result,
+// to clean up after it. The error of a call cut short, or of one that failed
+// after its context ended, wraps the context's cause (ErrTimeout for
+// TryLock's wait time, attemptTimeoutError for the attempt timeout).
+func bounded[T any](ctx context.Context, timeout time.Duration, call func(context.Context) (T, error), abandoned func(T, error)) (T, error) {
+	actx, cancel := context.WithTimeoutCause(ctx, timeout, attemptTimeoutError{timeout})
+	defer cancel()
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := call(actx)
+		done <- result{v, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-actx.Done():
+		select {
+		case r = <-done: // it ended at the same moment: take its answer
+		default:
+			if abandoned != nil {
+				go func() {
+					r := <-done
+					abandoned(r.v, r.err)
+				}()
+			}
+			var zero T
+			return zero, context.Cause(actx)
+		}
+	}
+	if r.err != nil {
+		if d, ok := actx.Deadline(); ok && !time.Now().Before(d) {
+			// A client that puts the deadline on its socket can fail a
+			// moment before the context's own timer fires: wait for it.
+			<-actx.Done()
+		}
+		if actx.Err() != nil {
+			r.err = fmt.Errorf("%w: %w", context.Cause(actx), r.err)
+		}
+	}
+	return r.v, r.err
+}
+
+// maybeSent reports whether a call that failed with err may still have run
+// its script in Redis: anything but an error reply from the server, which
+// comes only from a script that did not run (or wrote nothing, as ours fail
+// before their first write).
+func maybeSent(err error) bool {
+	var reply redis.Error
+	return err != nil && !errors.As(err, &reply)
+}
+
+// releaseOrphan releases the lease that an acquire under token may have
+// taken although its caller got no reply. The release compares the token,
+// so it never touches anyone else's lease; it runs on a fresh context
+// bounded by the attempt timeout, as the caller's may have ended. If it
+// fails too, the orphan expires by its TTL.
+func (l *Lock) releaseOrphan(token string) {
+	ctx, cancel := context.WithTimeout(context.Background(), l.opts.AttemptTimeout)
+	defer cancel()
+	_ = releaseScript.Run(ctx, l.client, []string{l.leaseKey, l.termKey}, token, l.channel).Err()
+}

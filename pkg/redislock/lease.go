@@ -1,0 +1,218 @@
+package redislock
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// Lease is one term of ownership. Its fields are fixed at acquire time.
+type Lease struct {
+	lock     *Lock
+	token    string
+	identity string
+	fence    uint64
+	ttl      time.Duration
+	sentAt   time.Time
+}
+
+// Fence is the term's fencing token; it is larger than any earlier term's.
+func (s *Lease) Fence() uint64 { return s.fence }
+
+// Identity is the holder identity stored with the lease.
+func (s *Lease) Identity() string { return s.identity }
+
+// Token is the random owner token (secret to the holder).
+func (s *Lease) Token() string { return s.token }
+
+// TTL is the lease time given to acquire and each renew.
+func (s *Lease) TTL() time.Duration { return s.ttl }
+
+// SentAt is the local time, taken just before the successful acquire was
+// sent. The lease cannot have expired in Redis before SentAt + TTL; if the
+// key vanishes sooner (eviction, DEL), the term record (Lock.TermKey) still
+// holds every other candidate off until then.
+func (s *Lease) SentAt() time.Time { return s.sentAt }
+
+// TryAcquire makes one attempt to take the lease for ttl. When another owner
+// holds it, the error is a *HeldError (errors.Is(err, ErrHeld)); a holder
+// with an empty Identity is a quarantine, during which nobody may lead
+// (see TermKey). The attempt is bounded by Options.AttemptTimeout and by
+// ctx; when either ends first, or the reply is lost, a lease the attempt
+// may have taken is released by its owner token in the background.
+func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duration) (*Lease, error) {
+	if err := checkTTL(ttl); err != nil {
+		return nil, err
+	}
+	if identity == "" {
+		return nil, fmt.Errorf("%w: empty identity", ErrInvalid)
+	}
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	sentAt := l.opts.Now()
+	keys := []string{l.leaseKey, l.fenceKey, l.termKey}
+	args := []any{token, identity, ttl.Milliseconds(), l.channel, strconv.FormatUint(l.seen.Load(), 10)}
+	r, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (evalReply, error) {
+		return l.eval(ctx, acquireScript, keys, args)
+	}, func(evalReply, error) { l.releaseOrphan(token) })
+	if err != nil {
+		if maybeSent(err) {
+			go l.releaseOrphan(token)
+		}
+		return nil, fmt.Errorf("redislock: acquire %q: %w", l.name, err)
+	}
+	reply := r.reply
+	switch kind(reply) {
+	case "ok":
+		fence, err := replyUint(reply, 1)
+		if err != nil {
+			go l.releaseOrphan(token)
+			return nil, err
+		}
+		l.saw(fence)
+		lease := &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt}
+		if err := l.replicated("acquire", r); err != nil {
+			return nil, errors.Join(err, lease.Release(context.WithoutCancel(ctx)))
+		}
+		return lease, nil
+	case "held":
+		if len(reply) != 4 {
+			return nil, unexpected(reply)
+		}
+		who, _ := reply[1].(string)
+		fence, err := replyUint(reply, 2)
+		if err != nil {
+			return nil, err
+		}
+		pttl, ok := reply[3].(int64)
+		if !ok {
+			return nil, unexpected(reply)
+		}
+		l.saw(fence)
+		return nil, &HeldError{Lock: l.name, Holder: Holder{Identity: who, Fence: fence, Remaining: time.Duration(pttl) * time.Millisecond}}
+	case "foreign":
+		return nil, foreignError(reply)
+	case "denied":
+		if len(reply) != 3 {
+			return nil, unexpected(reply)
+		}
+		command, _ := reply[1].(string)
+		channel, _ := reply[2].(string)
+		return nil, &DeniedError{Command: command, Channel: channel}
+	case "invalid":
+		if len(reply) != 2 {
+			return nil, unexpected(reply)
+		}
+		what, _ := reply[1].(string)
+		return nil, fmt.Errorf("%w: acquire %q: %s; nothing was written", ErrInvalid, l.name, what)
+	}
+	return nil, unexpected(reply)
+}
+
+// Renew extends the lease to its TTL from now, while this owner still holds
+// it, and raises the term record (TermKey) with it. A lease that is gone or
+// someone else's gives a *LostError (errors.Is(err, ErrLost)). With
+// Options.MinReplicas, a renew that too few replicas acknowledged gives a
+// *NotReplicatedError (ErrNotReplicated): it does not count, though Redis
+// may have applied it. Any other error is a transport or server error, and
+// the lease may still be held. The call is bounded by ctx and by
+// Options.AttemptTimeout.
+func (s *Lease) Renew(ctx context.Context) error {
+	l := s.lock
+	r, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (evalReply, error) {
+		return l.eval(ctx, renewScript, []string{l.leaseKey, l.termKey}, []any{s.token, s.ttl.Milliseconds()})
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("redislock: renew %q: %w", l.name, err)
+	}
+	reply := r.reply
+	switch kind(reply) {
+	case "ok":
+		return l.replicated("renew", r)
+	case "lost":
+		if len(reply) != 2 {
+			return unexpected(reply)
+		}
+		who, _ := reply[1].(string)
+		return &LostError{Lock: l.name, Holder: who}
+	case "foreign":
+		return foreignError(reply)
+	}
+	return unexpected(reply)
+}
+
+// Release deletes the lease if this owner still holds it, ends its term in
+// the term record so the next candidate need not wait, and announces the
+// release to waiters, all in one atomic step. If the lease expired or was
+// taken over, nothing is deleted and the error is ErrNotHeld. The call is
+// bounded by ctx and by Options.AttemptTimeout.
+func (s *Lease) Release(ctx context.Context) error {
+	l := s.lock
+	n, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (int64, error) {
+		return releaseScript.Run(ctx, l.client, []string{l.leaseKey, l.termKey}, s.token, l.channel).Int64()
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("redislock: release %q: %w", l.name, err)
+	}
+	if n != 1 {
+		return fmt.Errorf("%w: lock %q, fence %d", ErrNotHeld, l.name, s.fence)
+	}
+	return nil
+}
+
+func checkTTL(ttl time.Duration) error {
+	if ttl < time.Millisecond || ttl%time.Millisecond != 0 {
+		return fmt.Errorf("%w: ttl %v must be a positive whole number of milliseconds", ErrInvalid, ttl)
+	}
+	return nil
+}
+
+func newToken() (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("redislock: owner token: %w", err)
+	}
+	return hex.EncodeToString(b[:]), nil
+}
+
+func kind(reply []any) string {
+	if len(reply) == 0 {
+		return ""
+	}
+	s, _ := reply[0].(string)
+	return s
+}
+
+func replyUint(reply []any, i int) (uint64, error) {
+	if i >= len(reply) {
+		return 0, unexpected(reply)
+	}
+	s, ok := reply[i].(string)
+	if !ok {
+		return 0, unexpected(reply)
+	}
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: fence %q: %v", ErrUnexpectedReply, s, err)
+	}
+	return v, nil
+}
+
+func foreignError(reply []any) error {
+	if len(reply) != 3 {
+		return unexpected(reply)
+	}
+	key, _ := reply[1].(string)
+	what, _ := reply[2].(string)
+	return &ForeignError{Key: key, What: what}
+}
+
+func unexpected(reply []any) error {
+	return fmt.Errorf("%w: %v", ErrUnexpectedReply, reply)
+}

@@ -1,7 +1,9 @@
 // Command demo runs baton's demo: a throwaway redis-server, three sidecars,
 // each beside a tiny batch job that works only while its sidecar leads, a
-// graceful handover (SIGTERM to the leader) and a crash failover (kill -9).
-// It cleans up and exits by itself. Run it with `make demo`.
+// graceful handover (SIGTERM to the leader) and a crash failover (kill -9);
+// then the same with exec mode, where three `baton run` replicas run an
+// unmodified shell script. It cleans up and exits by itself. Run it with
+// `make demo`.
 package main
 
 import (
@@ -129,7 +131,14 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	say("failover: %s leads with fence %d, %.1f ms after the kill (lease TTL %v)", last.Identity, st3.Fence, ms(took), ttl)
 	pause(ctx, 1500*time.Millisecond)
 
-	say("fences grew %d → %d → %d; cleaning up", st.Fence, st2.Fence, st3.Fence)
+	say("fences grew %d → %d → %d", st.Fence, st2.Fence, st3.Fence)
+	for _, r := range replicas {
+		stopJob(r)
+	}
+	if err := runExec(ctx, baton, dir, redis, ttl); err != nil {
+		return fmt.Errorf("exec mode: %w", err)
+	}
+	say("cleaning up")
 	return nil
 }
 

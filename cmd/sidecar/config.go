@@ -400,8 +400,8 @@ func (c *config) validate() error {
 	if c.RedisReplicaAckTimeout <= 0 || c.RedisReplicaAckTimeout%time.Millisecond != 0 {
 		return bad("redis-replica-ack-timeout", "must be a positive whole number of milliseconds (got %v)", c.RedisReplicaAckTimeout)
 	}
-	if c.RedisMinReplicasAck > 0 && c.RedisReplicaAckTimeout >= c.RenewInterval {
-		return bad("redis-replica-ack-timeout", "must be less than --renew-interval (got %v >= %v): the wait is spent out of the term", c.RedisReplicaAckTimeout, c.RenewInterval)
+	if c.RedisMinReplicasAck > 0 && c.RedisReplicaAckTimeout >= c.RenewInterval/2 {
+		return bad("redis-replica-ack-timeout", "must be less than --renew-interval/2, the bound of one renew attempt (got %v >= %v): the wait is spent out of the term", c.RedisReplicaAckTimeout, c.RenewInterval/2)
 	}
 	if c.ResignHoldOff < 0 || c.ResignHoldOff > election.MaxHoldOff {
 		return bad("resign-hold-off", "must lie between 0 and %v (got %v)", election.MaxHoldOff, c.ResignHoldOff)

@@ -6,11 +6,14 @@ import (
 	"bufio"
 	"encoding/json"
 	"net"
+	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/internal/redistest"
 )
 
 // TestLibraryLogsAreJSON runs the sidecar against a Redis that refuses
@@ -61,5 +64,32 @@ func TestLibraryLogsAreJSON(t *testing.T) {
 	_ = cmd.Wait()
 	if !signalled {
 		t.Fatalf("no go-redis line followed by a failed acquire; log:\n%s", strings.Join(lines, "\n"))
+	}
+}
+
+// TestWarnsWhenRedisMayEvictTheLease: under a volatile-* policy the lease,
+// the only key with a TTL, is evicted first; the sidecar says so at start.
+func TestWarnsWhenRedisMayEvictTheLease(t *testing.T) {
+	for _, tc := range []struct {
+		policy string
+		warn   bool
+	}{{"volatile-lru", true}, {"allkeys-lfu", true}, {"noeviction", false}} {
+		t.Run(tc.policy, func(t *testing.T) {
+			srv := redistest.Start(t, "maxmemory-policy "+tc.policy)
+			s := startSidecar(t, srv.Addr(), "a")
+			// Either line ends the check; wait for one of them.
+			var b []byte
+			deadline := time.Now().Add(e2eGuard)
+			for !strings.Contains(string(b), `"maxmemory_policy"`) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no maxmemory-policy line; log:\n%s", b)
+				}
+				time.Sleep(10 * time.Millisecond) // the sidecar logs on its own schedule
+				b, _ = os.ReadFile(s.LogPath)
+			}
+			if got := strings.Contains(string(b), "set maxmemory-policy noeviction"); got != tc.warn {
+				t.Errorf("warned %v under %s, want %v; log:\n%s", got, tc.policy, tc.warn, b)
+			}
+		})
 	}
 }

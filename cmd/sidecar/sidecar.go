@@ -26,6 +26,9 @@ import (
 // stepped down and released.
 const httpShutdownTimeout = 2 * time.Second
 
+// evictionCheckTimeout bounds the start-up check of maxmemory-policy.
+const evictionCheckTimeout = 2 * time.Second
+
 // readinessPingTTL is how long a Redis PING result serves /readyz.
 const readinessPingTTL = time.Second
 
@@ -169,6 +172,24 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	}, nil
 }
 
+// warnEvictionPolicy warns, best effort, when Redis may evict the lease's
+// keys: only maxmemory-policy noeviction keeps them (see
+// redislock.CheckEvictionPolicy). CONFIG may be denied to baton's user, or
+// renamed; then it says so at debug level and moves on.
+func (s *sidecar) warnEvictionPolicy(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, evictionCheckTimeout)
+	defer cancel()
+	policy, risky, err := redislock.CheckEvictionPolicy(ctx, s.client)
+	switch {
+	case err != nil:
+		s.log.Debug("could not read Redis's maxmemory-policy", "err", err)
+	case risky:
+		s.log.Warn("Redis may evict the lock's keys: set maxmemory-policy noeviction", "maxmemory_policy", policy)
+	default:
+		s.log.Info("Redis keeps the lock's keys", "maxmemory_policy", policy)
+	}
+}
+
 // listen binds the API and probe listeners.
 func listen(cfg *config) (apiLn, probeLn net.Listener, err error) {
 	apiLn, err = net.Listen("tcp", cfg.APIAddr)
@@ -241,6 +262,7 @@ func (s *sidecar) run() (int, error) {
 		stopReaper := s.startReaper()
 		defer stopReaper()
 	}
+	go s.warnEvictionPolicy(electionCtx)
 	stopKube := s.startKube()
 	electionDone := make(chan error, 1)
 	go func() { electionDone <- s.elector.Run(electionCtx) }()

@@ -45,6 +45,7 @@ func TestDeadlineStepDownKeepsTheMarginForTheWork(t *testing.T) {
 			defer close(w.release)
 			h.grant(1)
 			leaderCtx := recv(t, w.started, "work start")
+			waitWaiters(t, h.clock.FakeClock, 2) // the term's timers are set
 			// No renew ever succeeds: the term ends at the deadline.
 			h.clock.Step(renewDeadline)
 			<-leaderCtx.Done()
@@ -181,7 +182,9 @@ func TestResignFromInsideTheWork(t *testing.T) {
 		}
 	})
 	e = h.e
-	h.grant(1)
+	// Granted by hand: the term may end before a wait for it could see it.
+	call := recv(t, h.locker.acquires, "acquire")
+	call.reply <- acquireReply{lease: &fakeLease{f: h.locker, fence: 1, sentAt: h.clock.Now()}}
 	if err := recv(t, resigned, "Resign from OnStartedLeading"); err != nil {
 		t.Errorf("Resign = %v", err)
 	}

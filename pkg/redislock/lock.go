@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-dev/baton/internal/clocks"
 )
 
 // Client is the part of a go-redis client that a Lock uses. *redis.Client,
@@ -66,7 +68,9 @@ type Options struct {
 	// Redisson.
 	WatchdogTimeout time.Duration
 	// Now is the clock read just before a command is sent, for Lease.SentAt.
-	// Default time.Now (which carries a monotonic reading).
+	// Default: the clock that pkg/election's elector uses by default, on
+	// CLOCK_BOOTTIME on Linux (it counts suspended time, which Go's
+	// monotonic clock does not) and time.Now elsewhere.
 	Now func() time.Time
 
 	// AttemptTimeout bounds each call of the lock to Redis: one acquire,
@@ -182,7 +186,7 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 		opts.Identity = defaultIdentity()
 	}
 	if opts.Now == nil {
-		opts.Now = time.Now
+		opts.Now = clocks.Now
 	}
 	if err := validateReplicas(client, &opts); err != nil {
 		return nil, err

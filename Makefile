@@ -47,8 +47,12 @@ fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
+# Library users build on every OS: vet for Linux, and also as darwin and
+# windows would compile it (platform code sits behind build tags).
 vet:
 	$(GO) vet ./...
+	GOOS=darwin $(GO) vet ./...
+	GOOS=windows $(GO) vet ./...
 
 # Tools for the Kubernetes tests, built once per machine and version under
 # ~/.cache/baton/tools: the helm CLI, helm-docs (the chart's README), and

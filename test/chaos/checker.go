@@ -19,6 +19,9 @@ type Report struct {
 	LateRecoveries []string
 	// RecordErrors are inconsistencies in the log (a term started twice).
 	RecordErrors []string
+	// Stuck are replicas that did not exit within their bound after
+	// SIGTERM (filled in by the harness, not by Check).
+	Stuck []string
 	// MaxGap is the largest time without a leader between two terms.
 	MaxGap time.Duration
 	// MinMargin is the smallest next.Start - prev.End (negative on
@@ -28,17 +31,21 @@ type Report struct {
 	MaxRecovery time.Duration
 	// Faults counts the faults injected, by kind.
 	Faults map[string]int
+
+	// overlapAt is, for each overlap, when the later term started.
+	overlapAt []int64
 }
 
 // OK reports whether the history is safe and live.
 func (r *Report) OK() bool {
-	return len(r.Overlaps) == 0 && len(r.FenceErrors) == 0 && len(r.LateRecoveries) == 0 && len(r.RecordErrors) == 0
+	return len(r.Overlaps) == 0 && len(r.FenceErrors) == 0 && len(r.LateRecoveries) == 0 &&
+		len(r.RecordErrors) == 0 && len(r.Stuck) == 0
 }
 
 // Problems lists every violation, one per line.
 func (r *Report) Problems() string {
 	var all []string
-	for _, group := range [][]string{r.RecordErrors, r.Overlaps, r.FenceErrors, r.LateRecoveries} {
+	for _, group := range [][]string{r.RecordErrors, r.Overlaps, r.FenceErrors, r.LateRecoveries, r.Stuck} {
 		all = append(all, group...)
 	}
 	return strings.Join(all, "\n")
@@ -65,6 +72,7 @@ func Check(terms []Term, heals []Heal) *Report {
 			if margin < 0 {
 				r.Overlaps = append(r.Overlaps, fmt.Sprintf("overlap %v: %s fence %d [%d, %d] and %s fence %d [%d, %d]",
 					-margin, prev.Instance, prev.Fence, prev.Start, prev.End, t.Instance, t.Fence, t.Start, t.End))
+				r.overlapAt = append(r.overlapAt, t.Start)
 			}
 		}
 		if i > 0 && t.Fence <= terms[i-1].Fence {
@@ -110,7 +118,11 @@ func recovery(terms []Term, at int64) (time.Duration, bool) {
 // Table renders the report as a summary table.
 func (r *Report) Table() string {
 	var b strings.Builder
-	row := func(k string, v any) { fmt.Fprintf(&b, "  %-28s %v\n", k, v) }
+	width := len("longest recovery after heal")
+	for k := range r.Faults {
+		width = max(width, len(k)+2)
+	}
+	row := func(k string, v any) { fmt.Fprintf(&b, "  %-*s %v\n", width, k, v) }
 	b.WriteString("chaos summary\n")
 	row("transitions (terms)", r.Transitions)
 	kinds := make([]string, 0, len(r.Faults))
@@ -127,8 +139,45 @@ func (r *Report) Table() string {
 	row("overlaps", len(r.Overlaps))
 	row("fence errors", len(r.FenceErrors))
 	row("late recoveries", len(r.LateRecoveries))
+	row("stuck replicas", len(r.Stuck))
 	row("largest failover gap", r.MaxGap.Round(time.Microsecond))
 	row("smallest safety margin", r.MinMargin.Round(time.Microsecond))
 	row("longest recovery after heal", r.MaxRecovery.Round(time.Microsecond))
 	return b.String()
+}
+
+// Overlap is the total time during which two or more terms are open at
+// once: the double-leader window of a history.
+func Overlap(terms []Term) time.Duration {
+	type edge struct {
+		at   int64
+		open int
+	}
+	edges := make([]edge, 0, 2*len(terms))
+	for _, t := range terms {
+		if t.End > t.Start {
+			edges = append(edges, edge{t.Start, 1}, edge{t.End, -1})
+		}
+	}
+	// At equal instants, ends go first: a term that starts as another ends
+	// does not overlap it.
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].at != edges[j].at {
+			return edges[i].at < edges[j].at
+		}
+		return edges[i].open < edges[j].open
+	})
+	var (
+		total int64
+		open  int
+		since int64
+	)
+	for _, e := range edges {
+		if open >= 2 {
+			total += e.at - since
+		}
+		open += e.open
+		since = e.at
+	}
+	return time.Duration(total)
 }

@@ -81,3 +81,40 @@ func TestHistoryLine(t *testing.T) {
 		t.Fatalf("terms %+v", terms)
 	}
 }
+
+func TestOverlap(t *testing.T) {
+	tests := []struct {
+		name  string
+		terms []Term
+		want  time.Duration
+	}{
+		{"none", nil, 0},
+		{"disjoint, touching", []Term{{Instance: "a", Start: 0, End: 10}, {Instance: "b", Start: 10, End: 20}}, 0},
+		{"nested", []Term{{Instance: "a", Start: 0, End: 100}, {Instance: "b", Start: 10, End: 30}}, 20},
+		{"two windows, three terms", []Term{
+			{Instance: "a", Start: 0, End: 50}, {Instance: "b", Start: 40, End: 60}, {Instance: "c", Start: 55, End: 70},
+		}, 15},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Overlap(tc.terms); got != tc.want {
+				t.Fatalf("Overlap = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReportTable(t *testing.T) {
+	r := Check(nil, nil)
+	r.Faults = map[string]int{"a fault kind with a long name": 3, "never came up": 0}
+	r.Stuck = []string{"s1 took 6s to exit after SIGTERM, bound 5s"}
+	table := r.Table()
+	for _, want := range []string{"    a fault kind with a long name 3\n", "    never came up                 0\n", "  stuck replicas                  1\n"} {
+		if !strings.Contains(table, want) {
+			t.Errorf("table lacks %q:\n%s", want, table)
+		}
+	}
+	if r.OK() || !strings.Contains(r.Problems(), "s1 took 6s") {
+		t.Errorf("a stuck replica must fail the report: OK %v, problems %q", r.OK(), r.Problems())
+	}
+}

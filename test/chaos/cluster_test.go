@@ -12,7 +12,7 @@ import (
 )
 
 // TestClusterFailover: three primaries and three replicas made with
-// redis-cli --cluster create. The lock's three names share one slot,
+// redis-cli --cluster create. The lock's four names share one slot,
 // leadership works in cluster mode, and when the primary of that slot is
 // killed its replica takes over; the history shows what baton did.
 func TestClusterFailover(t *testing.T) {
@@ -46,7 +46,8 @@ func TestClusterFailover(t *testing.T) {
 		}
 		return true
 	})
-	names := []string{"baton:{chaos}:lease", "baton:{chaos}:fence", "baton:{chaos}:released"}
+	k := keysOf(t)
+	names := []string{k.lease, k.fence, k.term, k.channel}
 	slot := cc.ClusterKeySlot(ctx, names[0]).Val()
 	for _, n := range names[1:] {
 		if s := cc.ClusterKeySlot(ctx, n).Val(); s != slot {
@@ -54,7 +55,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 	}
 
-	e := &env{t: t, hist: NewHistory(), ttl: ttl, dir: t.TempDir(), addr: addrs[0],
+	e := &env{t: t, hist: NewHistory(), ttl: ttl, dir: logDir(t), addr: addrs[0],
 		redisArg: strings.Join(addrs, ","), extra: []string{"--redis-mode", "cluster"}}
 	t.Cleanup(e.teardown)
 	for range 3 {

@@ -13,8 +13,22 @@
 // The checker (Check) proves that no two terms overlap, that fences grow
 // strictly from term to term, and that a leader exists again within a
 // bound after each fault heals. It reports the largest failover gap and the
-// smallest safety margin (next start minus previous end).
+// smallest safety margin (next start minus previous end). A replica that has
+// not exited within its bound after SIGTERM (--release-timeout, then the
+// HTTP servers' shutdown, plus slack) counts as stuck, and fails the report
+// too.
+//
+// The faults: kill -9, SIGSTOP and SIGTERM of the leader, resign through the
+// API, Redis restarts without persistence, FLUSHALL, CLIENT PAUSE, killed
+// pub/sub connections, and in each sidecar's proxy latency, a blackhole, a
+// pub/sub connection that goes silent after SUBSCRIBE, and one stalled
+// pooled connection; the loss of the lease key alone with a new replica
+// started right after it; and, against Sentinel, a failover that loses an
+// unreplicated lease and a partition that leaves the leader with the old
+// primary.
 //
 // Run the short seeded run with `go test ./test/chaos`, and the long one
 // with `make chaos` (go test ./test/chaos -run TestChaos -chaos.duration=10m).
+// -chaos.logs DIR keeps every sidecar's log; -chaos.sidecar BIN runs another
+// build of the sidecar, to show that a test fails on code without a fix.
 package chaos

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -175,4 +176,148 @@ func (e *env) faultPubsubKill(c redisDoer, holdOff time.Duration) error {
 	}
 	e.hist.Healed("pubsub kill before release", e.ttl+slack)
 	return nil
+}
+
+// Kinds of the faults below, as the report counts them.
+const (
+	kindLeaseDel       = "lease del + new replica"
+	kindStall          = "stall one leader connection"
+	kindSilentFollower = "silent subscribe on a follower"
+	kindSilentTerm     = "sigterm a silent-subscribe replica"
+)
+
+// followerOf returns a running replica other than l, or nil.
+func (e *env) followerOf(l *node, pick func(n int) int) *node {
+	var fs []*node
+	for _, n := range e.live() {
+		if n != l {
+			fs = append(fs, n)
+		}
+	}
+	if len(fs) == 0 {
+		return nil
+	}
+	return fs[pick(len(fs))]
+}
+
+// settledLeader waits until Redis remembers the current term: a running
+// leader whose fence is the lease's in Redis, with a term record. After a
+// fault that empties Redis (FLUSHALL, a restart without persistence) the
+// term in force is unknown to Redis until its leader steps down and a new
+// term begins; a replica that has never seen a fence cannot be held off
+// such a term by anything in Redis (see acquire.lua: only a candidate that
+// has seen a fence sets the quarantine). The faults that start a new
+// replica beside a live leader therefore wait for this, so that they test
+// what they name and not that combination.
+func (e *env) settledLeader(c redisDoer) (*node, uint64, error) {
+	k := keysOf(e.t)
+	ctx := context.Background()
+	deadline := time.Now().Add(3*e.ttl + 2*slack)
+	for {
+		l, err := e.findLeader()
+		if err != nil {
+			return nil, 0, err
+		}
+		_, fence, _ := e.leaderFence(l)
+		lf, _ := c.Do(ctx, "HGET", k.lease, "fence").Text()
+		tf, _ := c.Do(ctx, "HGET", k.term, "fence").Text()
+		if want := strconv.FormatUint(fence, 10); lf == want && tf == want {
+			return l, fence, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, 0, fmt.Errorf("redis does not remember the term of %s (fence %d): lease fence %q, term record fence %q", l.name, fence, lf, tf)
+		}
+		time.Sleep(e.ttl / 10)
+	}
+}
+
+// faultLeaseDel deletes the lease key alone, as maxmemory eviction or an
+// operator's DEL would, and leaves the fence counter and the term record.
+// Right after, a follower is replaced by a new replica that has never seen
+// a fence, as a pod started during a rollout: it must not lead while the
+// old term may still be valid. It returns the old leader's fence.
+func (e *env) faultLeaseDel(c redisDoer) (uint64, error) {
+	l, fence, err := e.settledLeader(c)
+	if err != nil {
+		return 0, err
+	}
+	f := e.followerOf(l, func(int) int { return 0 })
+	if f == nil {
+		return 0, fmt.Errorf("no follower of %s to replace", l.name)
+	}
+	e.hist.Fault(kindLeaseDel)
+	if err := c.Do(context.Background(), "DEL", keysOf(e.t).lease).Err(); err != nil {
+		return 0, err
+	}
+	// The old term stays valid for at most a TTL after its last renewal;
+	// then every candidate may take the lease.
+	e.hist.Healed(kindLeaseDel, e.ttl+slack)
+	e.kill(f)
+	e.start()
+	return fence, nil
+}
+
+// faultStall stalls the connection that n's pool hands out next, for d,
+// while every other connection works. It returns the bytes the stall
+// swallowed (0: n sent nothing on that connection meanwhile), and false
+// when n had no open connection to stall.
+func (e *env) faultStall(n *node, d time.Duration) (int64, bool) {
+	e.hist.Fault(kindStall)
+	ok := n.proxy.StallActive()
+	time.Sleep(d)
+	dropped := n.proxy.Unstall()
+	e.hist.Healed(kindStall, e.ttl+slack)
+	return dropped, ok
+}
+
+// faultSilentFollower silences the pub/sub connection of follower f for d:
+// its subscription is closed, and the one go-redis reconnects with never
+// hears from Redis. Waiting by PTTL, f must still take over when a lease
+// runs out, and work normally once the silence ends.
+func (e *env) faultSilentFollower(f *node, d time.Duration) {
+	e.hist.Fault(kindSilentFollower)
+	f.proxy.SetSilentAfterSubscribe(true)
+	f.proxy.CloseSubscribed()
+	time.Sleep(d)
+	f.proxy.SetSilentAfterSubscribe(false)
+	e.hist.Healed(kindSilentFollower, e.ttl+slack)
+}
+
+// faultSilentTerm waits for Redis to remember the term in force (see
+// settledLeader), replaces follower f by a replica whose subscriptions are
+// never confirmed, lets it wait in that state for d, and sends it SIGTERM:
+// it must exit within exitBound (else the history counts it as stuck). A
+// normal replica replaces it. It returns how long the exit took, and
+// whether the replica did wait on a silenced subscription (it did not if
+// it found the lease free and led).
+func (e *env) faultSilentTerm(c redisDoer, f *node, d time.Duration) (time.Duration, bool, error) {
+	if _, _, err := e.settledLeader(c); err != nil {
+		return 0, false, err
+	}
+	e.hist.Fault(kindSilentTerm)
+	n, silenced := e.startSilent(f)
+	time.Sleep(d)
+	took := e.term(n)
+	e.hist.Healed(kindSilentTerm, e.ttl+slack)
+	e.start()
+	return took, silenced, nil
+}
+
+// startSilent replaces follower f (if not nil) by a new replica whose
+// pub/sub connections are silent from the start: its first subscription is
+// never confirmed. It returns once that subscription was withheld, and
+// false if that did not happen within a TTL and slack.
+func (e *env) startSilent(f *node) (*node, bool) {
+	if f != nil {
+		e.kill(f)
+	}
+	n := e.startNode(nodeSpec{proxy: func(p *Proxy) { p.SetSilentAfterSubscribe(true) }})
+	deadline := time.Now().Add(e.ttl + slack)
+	for n.proxy.Silenced() == 0 {
+		if time.Now().After(deadline) {
+			return n, false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return n, true
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,12 +23,37 @@ import (
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/redislock"
 )
 
-// binPath is the sidecar built once by TestMain.
+// binPath is the sidecar built once by TestMain, or -chaos.sidecar.
 var binPath string
 
+var (
+	prebuilt = flag.String("chaos.sidecar", "", "run this sidecar binary instead of building cmd/sidecar (to compare builds)")
+	keepLogs = flag.String("chaos.logs", "", "keep every sidecar's log under this directory, one subdirectory per test")
+)
+
+// logDir is where a test's sidecars write their logs: under -chaos.logs,
+// or a temporary directory.
+func logDir(t *testing.T) string {
+	t.Helper()
+	if *keepLogs == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(*keepLogs, strings.NewReplacer("/", "_", " ", "_").Replace(t.Name()))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *prebuilt != "" {
+		binPath = *prebuilt
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "baton-chaos-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -46,6 +72,41 @@ func TestMain(m *testing.M) {
 
 // slack is the allowance for a busy machine on top of every liveness bound.
 const slack = 2 * time.Second
+
+const (
+	// releaseTimeout is every sidecar's --release-timeout.
+	releaseTimeout = time.Second
+	// httpShutdown is cmd/sidecar's bound on its HTTP servers' shutdown
+	// after the elector has returned (httpShutdownTimeout there).
+	httpShutdown = 2 * time.Second
+	// exitBound is how long a sidecar may take to exit after SIGTERM: a
+	// leader's release is bounded by --release-timeout (without exec mode
+	// there is no work to wait for), a follower has nothing to release, and
+	// then the HTTP servers shut down. A replica still running after it is
+	// stuck.
+	exitBound = releaseTimeout + httpShutdown + slack
+)
+
+// lockName is every sidecar's --lock.
+const lockName = "chaos"
+
+// lockKeys are the Redis names of the sidecars' lock, from redislock
+// itself rather than spelled out here.
+type lockKeys struct{ lease, fence, term, channel string }
+
+func keysOf(t testing.TB) lockKeys {
+	t.Helper()
+	c := redis.NewClient(&redis.Options{}) // never dialed: New makes no call
+	defer c.Close()
+	l, err := redislock.New(c, lockName, redislock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var k lockKeys
+	k.lease, k.fence, k.channel = l.Keys()
+	k.term = l.TermKey()
+	return k
+}
 
 // env is one test's world: a Redis, sidecars each behind its own proxy, and
 // the history of their terms.
@@ -67,6 +128,17 @@ type env struct {
 	mu    sync.Mutex
 	nodes []*node
 	seq   int
+}
+
+// nodeSpec is what start varies per sidecar.
+type nodeSpec struct {
+	// redisArg, when set, is this sidecar's --redis-addr instead of the
+	// env's choice.
+	redisArg string
+	// args are flags of this sidecar only, after the env's.
+	args []string
+	// proxy, when set, prepares the sidecar's proxy before it starts.
+	proxy func(*Proxy)
 }
 
 // node is one sidecar process.
@@ -103,13 +175,19 @@ func newEnv(t *testing.T, n int, ttl time.Duration, extra ...string) *env {
 func newEnvNoNodes(t *testing.T, ttl time.Duration, extra ...string) *env {
 	t.Helper()
 	srv := redistest.Start(t)
-	e := &env{t: t, redis: srv, hist: NewHistory(), ttl: ttl, dir: t.TempDir(), addr: srv.Addr(), extra: extra}
+	e := &env{t: t, redis: srv, hist: NewHistory(), ttl: ttl, dir: logDir(t), addr: srv.Addr(), extra: extra}
 	t.Cleanup(e.teardown)
 	return e
 }
 
 // start launches one more sidecar behind a fresh proxy.
 func (e *env) start() *node {
+	e.t.Helper()
+	return e.startNode(nodeSpec{})
+}
+
+// startNode launches one more sidecar as spec says.
+func (e *env) startNode(spec nodeSpec) *node {
 	e.t.Helper()
 	e.mu.Lock()
 	e.seq++
@@ -119,18 +197,25 @@ func (e *env) start() *node {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	if spec.proxy != nil {
+		spec.proxy(p)
+	}
 	api, probe := redistest.FreePort(e.t), redistest.FreePort(e.t)
 	redisAddr := p.Addr()
 	if e.redisArg != "" {
 		redisAddr = e.redisArg
 	}
+	if spec.redisArg != "" {
+		redisAddr = spec.redisArg
+	}
 	args := append([]string{
-		"--lock", "chaos", "--identity", name, "--redis-addr", redisAddr,
-		"--lease-ttl", e.ttl.String(), "--release-timeout", "1s",
+		"--lock", lockName, "--identity", name, "--redis-addr", redisAddr,
+		"--lease-ttl", e.ttl.String(), "--release-timeout", releaseTimeout.String(),
 		"--api-addr", "127.0.0.1:" + strconv.Itoa(api),
 		"--probe-addr", "127.0.0.1:" + strconv.Itoa(probe),
 		"--log-format", "json",
 	}, e.extra...)
+	args = append(args, spec.args...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(os.Environ(), e.envv...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
@@ -318,22 +403,37 @@ func (e *env) kill(n *node) {
 	_ = n.proxy.Close()
 }
 
-// term sends SIGTERM to n and waits for a graceful exit.
-func (e *env) term(n *node) {
+// term sends SIGTERM to n, waits for a graceful exit and returns how long
+// it took. A replica that has not exited within exitBound is recorded as
+// stuck; one still running after 15s is killed.
+func (e *env) term(n *node) time.Duration {
 	e.t.Helper()
+	start := time.Now()
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(15 * time.Second):
-		e.t.Errorf("%s did not exit within 15s of SIGTERM", n.name)
-		_ = n.cmd.Process.Kill()
-		<-n.exited
-	}
+	e.awaitExit(n, start)
 	n.mu.Lock()
 	n.dead = true
 	n.mu.Unlock()
 	e.hist.Killed(n.name, clocks.MonotonicNS()) // only if it never logged its step-down
 	_ = n.proxy.Close()
+	return time.Since(start)
+}
+
+// awaitExit waits for n, sent SIGTERM at start, to exit: past exitBound it
+// counts as stuck, and past 15s it is killed.
+func (e *env) awaitExit(n *node, start time.Time) {
+	select {
+	case <-n.exited:
+		return
+	case <-time.After(time.Until(start.Add(exitBound))):
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(time.Until(start.Add(15 * time.Second))):
+		_ = n.cmd.Process.Kill()
+		<-n.exited
+	}
+	e.hist.Stuck(n.name, time.Since(start), exitBound)
 }
 
 func (e *env) stop(n *node) {
@@ -423,13 +523,9 @@ func (e *env) teardown() {
 		}
 		_ = n.cmd.Process.Signal(syscall.SIGTERM)
 	}
+	start := time.Now()
 	for _, n := range nodes {
-		select {
-		case <-n.exited:
-		case <-time.After(10 * time.Second):
-			_ = n.cmd.Process.Kill()
-			<-n.exited
-		}
+		e.awaitExit(n, start)
 		n.mu.Lock()
 		wasDead := n.dead
 		n.dead = true
@@ -459,9 +555,16 @@ func (e *env) finish() *Report {
 	r := Check(terms, heals)
 	r.RecordErrors = append(r.RecordErrors, errs...)
 	r.Faults = faults
+	r.Stuck = e.hist.StuckReplicas()
 	e.t.Log("\n" + r.Table())
 	if !r.OK() {
 		e.t.Errorf("history violates the checker:\n%s", r.Problems())
+		for i, at := range r.overlapAt {
+			e.t.Logf("faults up to %v before overlap %d: %v", 10*e.ttl, i, e.hist.FaultsBefore(at, 10*e.ttl))
+		}
+		if *keepLogs != "" {
+			e.t.Logf("sidecar logs kept in %s", e.dir)
+		}
 	}
 	return r
 }

@@ -39,6 +39,8 @@ type History struct {
 	open    map[string]*Term
 	heals   []Heal
 	faults  map[string]int
+	events  []faultEvent
+	stuck   []string
 	errs    []string
 	changed chan struct{}
 }
@@ -119,11 +121,60 @@ func (h *History) Killed(instance string, mono int64) {
 	h.notify()
 }
 
+// faultEvent is one injected fault and when.
+type faultEvent struct {
+	kind string
+	at   int64
+}
+
 // Fault counts one injected fault of kind.
 func (h *History) Fault(kind string) {
+	at := clocks.MonotonicNS()
 	h.mu.Lock()
 	h.faults[kind]++
+	h.events = append(h.events, faultEvent{kind, at})
 	h.mu.Unlock()
+}
+
+// FaultsBefore lists the faults injected in the window before at, each
+// with how long before at it came, for a report on a violation.
+func (h *History) FaultsBefore(at int64, window time.Duration) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for _, ev := range h.events {
+		if d := time.Duration(at - ev.at); d >= 0 && d <= window {
+			out = append(out, fmt.Sprintf("%s %v before", ev.kind, d.Round(time.Millisecond)))
+		}
+	}
+	return out
+}
+
+// Declare lists fault kinds with a count of 0 until they are injected, so
+// that a report shows a kind that never came up.
+func (h *History) Declare(kinds ...string) {
+	h.mu.Lock()
+	for _, k := range kinds {
+		if _, ok := h.faults[k]; !ok {
+			h.faults[k] = 0
+		}
+	}
+	h.mu.Unlock()
+}
+
+// Stuck records a replica that took longer than bound to exit after
+// SIGTERM.
+func (h *History) Stuck(instance string, took, bound time.Duration) {
+	h.mu.Lock()
+	h.stuck = append(h.stuck, fmt.Sprintf("%s took %v to exit after SIGTERM, bound %v", instance, took.Round(time.Millisecond), bound))
+	h.mu.Unlock()
+}
+
+// StuckReplicas lists the replicas recorded by Stuck.
+func (h *History) StuckReplicas() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]string(nil), h.stuck...)
 }
 
 // Healed records that a fault ended now: a leader must exist within bound.

@@ -1,6 +1,7 @@
 package chaos
 
 import (
+	"bytes"
 	"net"
 	"sync"
 	"time"
@@ -8,7 +9,8 @@ import (
 
 // Proxy is a TCP proxy that injects faults between one client and one
 // upstream: added latency, a blackhole that accepts connections but drops
-// every byte, and closing every connection at once.
+// every byte, a silence on the connections that subscribed (pub/sub), a
+// stall of one single connection, and closing every connection at once.
 type Proxy struct {
 	ln net.Listener
 
@@ -16,14 +18,33 @@ type Proxy struct {
 	target    string
 	latency   time.Duration
 	blackhole bool
-	links     map[*link]struct{}
-	closed    bool
-	wg        sync.WaitGroup
+	// silentSub withholds every reply on connections that sent SUBSCRIBE.
+	silentSub bool
+	// silenced counts the SUBSCRIBE commands whose confirmation silentSub
+	// withheld.
+	silenced int
+	// stallDropped counts the bytes dropped on stalled links since the
+	// last StallActive.
+	stallDropped int64
+	links        map[*link]struct{}
+	closed       bool
+	wg           sync.WaitGroup
 }
 
+// link is one proxied connection. Its fields below once are guarded by
+// Proxy.mu.
 type link struct {
 	client, upstream net.Conn
 	once             sync.Once
+
+	// lastSent is when the client last sent bytes.
+	lastSent time.Time
+	// subscribed: the client sent SUBSCRIBE on this connection.
+	subscribed bool
+	// broken: bytes were dropped, so the stream is corrupt; the link is
+	// closed when the fault that dropped them ends.
+	broken  bool
+	stalled bool
 }
 
 func (l *link) close() {
@@ -80,10 +101,101 @@ func (p *Proxy) SetBlackhole(on bool) {
 	}
 }
 
-// Heal removes latency and blackhole.
+// SetSilentAfterSubscribe starts or ends the pub/sub silence: while on, a
+// connection on which the client has sent SUBSCRIBE (before or during the
+// silence) stays open but forwards no reply, not even the subscription's
+// confirmation; every other connection works. It is a half-open pub/sub
+// connection, as a NAT or a load balancer can leave behind. Ending it
+// closes the silenced connections, since their streams lost bytes.
+//
+// SUBSCRIBE is recognised as the RESP bulk string "subscribe" (any case)
+// in what the client sends, which is how go-redis sends it.
+func (p *Proxy) SetSilentAfterSubscribe(on bool) {
+	p.mu.Lock()
+	p.silentSub = on
+	var broken []*link
+	if !on {
+		for l := range p.links {
+			if l.subscribed && l.broken {
+				broken = append(broken, l)
+			}
+		}
+	}
+	p.mu.Unlock()
+	for _, l := range broken {
+		l.close()
+	}
+}
+
+// Silenced is the number of SUBSCRIBE commands whose confirmation the
+// silence withheld so far.
+func (p *Proxy) Silenced() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.silenced
+}
+
+// CloseSubscribed closes every connection that sent SUBSCRIBE; the client
+// resubscribes on a new one.
+func (p *Proxy) CloseSubscribed() {
+	p.mu.Lock()
+	var subs []*link
+	for l := range p.links {
+		if l.subscribed {
+			subs = append(subs, l)
+		}
+	}
+	p.mu.Unlock()
+	for _, l := range subs {
+		l.close()
+	}
+}
+
+// StallActive stalls one connection: the one that is not subscribed and on
+// which the client sent last, which is the one a pool hands out next. A
+// stalled connection stays open but forwards nothing either way; every
+// other connection, and every new one, works. It reports whether there was
+// a connection to stall.
+func (p *Proxy) StallActive() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var pick *link
+	for l := range p.links {
+		if !l.subscribed && !l.stalled && (pick == nil || l.lastSent.After(pick.lastSent)) {
+			pick = l
+		}
+	}
+	if pick != nil {
+		pick.stalled = true
+		p.stallDropped = 0
+	}
+	return pick != nil
+}
+
+// Unstall closes the stalled connections (their streams lost bytes) and
+// returns the number of bytes dropped on them since the last StallActive.
+func (p *Proxy) Unstall() int64 {
+	p.mu.Lock()
+	var stalled []*link
+	for l := range p.links {
+		if l.stalled {
+			stalled = append(stalled, l)
+		}
+	}
+	dropped := p.stallDropped
+	p.mu.Unlock()
+	for _, l := range stalled {
+		l.close()
+	}
+	return dropped
+}
+
+// Heal removes every fault: latency, blackhole, silence and stalls.
 func (p *Proxy) Heal() {
 	p.SetLatency(0)
 	p.SetBlackhole(false)
+	p.SetSilentAfterSubscribe(false)
+	p.Unstall()
 }
 
 // CloseAll closes every open connection; new ones are accepted.
@@ -133,14 +245,41 @@ func (p *Proxy) accept() {
 		}
 		p.links[l] = struct{}{}
 		p.mu.Unlock()
-		p.wg.Go(func() { p.pipe(l, c, up) })
-		p.wg.Go(func() { p.pipe(l, up, c) })
+		p.wg.Go(func() { p.pipe(l, c, up, true) })
+		p.wg.Go(func() { p.pipe(l, up, c, false) })
 	}
+}
+
+// subscribeCmd is the command name SUBSCRIBE as a RESP bulk string.
+var subscribeCmd = []byte("$9\r\nsubscribe\r\n")
+
+// admit decides, under p.mu, whether a chunk read from one side is
+// forwarded, and returns the latency to apply.
+func (p *Proxy) admit(l *link, data []byte, fromClient bool) (bool, time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if fromClient {
+		l.lastSent = time.Now()
+		if bytes.Contains(bytes.ToLower(data), subscribeCmd) {
+			l.subscribed = true
+			if p.silentSub {
+				p.silenced++
+			}
+		}
+	}
+	drop := p.blackhole || l.stalled || (!fromClient && p.silentSub && l.subscribed)
+	if drop {
+		l.broken = true
+		if l.stalled {
+			p.stallDropped += int64(len(data))
+		}
+	}
+	return !drop, p.latency
 }
 
 // pipe copies src to dst through a queue, so that latency delays each
 // chunk without reordering the stream.
-func (p *Proxy) pipe(l *link, src, dst net.Conn) {
+func (p *Proxy) pipe(l *link, src, dst net.Conn, fromClient bool) {
 	defer func() {
 		l.close()
 		p.mu.Lock()
@@ -167,10 +306,7 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			p.mu.Lock()
-			drop, lat := p.blackhole, p.latency
-			p.mu.Unlock()
-			if !drop {
+			if ok, lat := p.admit(l, buf[:n], fromClient); ok {
 				queue <- chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(lat)}
 			}
 		}

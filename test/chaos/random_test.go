@@ -71,7 +71,7 @@ func randomFaults(ttl time.Duration) []weightedFault {
 		{"blackhole long", 3, func(e *env, rng *rand.Rand, _ redisDoer) error {
 			return withLeader(e, func(l *node) { e.faultBlackhole("blackhole long", l, between(rng, ttl, 3*ttl)) })
 		}},
-		{"latency on a follower", 2, func(e *env, rng *rand.Rand, _ redisDoer) error {
+		{"latency on any replica", 2, func(e *env, rng *rand.Rand, _ redisDoer) error {
 			e.faultLatency("latency on any replica", follower(e, rng), ttl, between(rng, ttl, 2*ttl))
 			return nil
 		}},
@@ -80,6 +80,33 @@ func randomFaults(ttl time.Duration) []weightedFault {
 		}},
 		{"pubsub kill before release", 4, func(e *env, rng *rand.Rand, c redisDoer) error {
 			return e.faultPubsubKill(c, between(rng, 0, ttl))
+		}},
+		{kindLeaseDel, 3, func(e *env, _ *rand.Rand, c redisDoer) error {
+			_, err := e.faultLeaseDel(c)
+			return err
+		}},
+		{kindStall, 3, func(e *env, rng *rand.Rand, _ redisDoer) error {
+			// Longer than the renew interval: the stalled connection meets
+			// at least one renewal, unless the pool had none open.
+			return withLeader(e, func(l *node) { e.faultStall(l, between(rng, ttl/3, ttl)) })
+		}},
+		{kindSilentFollower, 3, func(e *env, rng *rand.Rand, _ redisDoer) error {
+			return withLeader(e, func(l *node) {
+				if f := e.followerOf(l, rng.IntN); f != nil {
+					e.faultSilentFollower(f, between(rng, ttl, 3*ttl))
+				}
+			})
+		}},
+		{kindSilentTerm, 2, func(e *env, rng *rand.Rand, c redisDoer) error {
+			l, err := e.findLeader()
+			if err != nil {
+				return err
+			}
+			if f := e.followerOf(l, rng.IntN); f != nil {
+				// The exit is checked by the history: a late one counts as stuck.
+				_, _, err = e.faultSilentTerm(c, f, between(rng, 0, ttl))
+			}
+			return err
 		}},
 	}
 }
@@ -98,6 +125,7 @@ func TestChaos(t *testing.T) {
 	total := 0
 	for _, f := range faults {
 		total += f.weight
+		e.hist.Declare(f.kind) // the report lists every kind, also one that never came up
 	}
 	t.Logf("seed %d, duration %v, TTL %v", *chaosSeed, *chaosDuration, ttl)
 	e.leader(10 * time.Second)

@@ -68,10 +68,13 @@ type config struct {
 	coreCrashTTL   time.Duration
 	coreIdleTTL    time.Duration
 	coreIdleWindow time.Duration
+	// The exec step: `baton run` with bench/cmd/execchild as the job.
+	execHandoffs int
+	execStarts   int
 }
 
 // stepNames are the steps -only accepts, in the order they run.
-var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "core"}
+var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "exec", "core"}
 
 // kubeSteps are the steps that measure client-go when there is a
 // kube-apiserver.
@@ -108,6 +111,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.coreCrashTTL, "core-crash-ttl", 300*time.Millisecond, "core step: lease TTL of the crash failovers")
 	fs.DurationVar(&c.coreIdleTTL, "core-idle-ttl", 2*time.Second, "core step: lease TTL of the idle follower")
 	fs.DurationVar(&c.coreIdleWindow, "core-idle-window", 20*time.Second, "core step: how long the idle follower's commands are counted")
+	fs.IntVar(&c.execHandoffs, "exec-handoffs", 200, "exec step: hand-offs from child to child on SIGTERM of the leading baton run")
+	fs.IntVar(&c.execStarts, "exec-starts", 10, "exec step: start-ups of baton run on an uncontended lock")
 	only := fs.String("only", "", "comma-separated steps to run (default all): "+strings.Join(stepNames, ",")+"; `make bench-core` is -only core")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -132,6 +137,8 @@ func parseFlags(args []string) (*config, error) {
 			"core-handovers":      func() { c.coreHandovers = 30 },
 			"core-crashes":        func() { c.coreCrashes = 10 },
 			"core-idle-window":    func() { c.coreIdleWindow = 6 * time.Second },
+			"exec-handoffs":       func() { c.execHandoffs = 50 },
+			"exec-starts":         func() { c.execStarts = 5 },
 		}
 		for name, f := range quick {
 			if !set[name] {
@@ -170,6 +177,8 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("-idle-waiters, -idle-window, -load-duration and -bsm-backoff must be positive")
 	case c.coreHandovers < 1 || c.coreCrashes < 1:
 		return nil, fmt.Errorf("-core-handovers and -core-crashes must be at least 1")
+	case c.execHandoffs < 1 || c.execStarts < 1:
+		return nil, fmt.Errorf("-exec-handoffs and -exec-starts must be at least 1")
 	case c.coreCrashTTL < 100*time.Millisecond || c.coreIdleTTL < 100*time.Millisecond || c.coreIdleWindow < c.coreIdleTTL:
 		return nil, fmt.Errorf("-core-crash-ttl and -core-idle-ttl must be at least 100ms, and -core-idle-window at least -core-idle-ttl")
 	case c.rerender && c.out == "":
@@ -312,6 +321,7 @@ func run(ctx context.Context, cfg *config) error {
 	stopKube()
 	if err := runSteps([]step{
 		{"sidecar", "sidecar resources and /leader load", runSidecarResources},
+		{"exec", "exec mode (baton run)", runExec},
 		{"core", "core figures (make bench-core)", runCore},
 	}); err != nil {
 		return err

@@ -196,6 +196,11 @@ func markdown(r *Results) string {
 		p("The baton sidecar alone, timed from its own CLOCK_MONOTONIC log stamps where it can be: graceful handovers between two sidecars (`POST /leader/release`, lease TTL %s), crash failovers (SIGKILL of the leader; the lease's expiry is the PTTL read right after the kill) and one idle follower beside a holder in the bench process that renews every TTL/3. Load average %s at the start of the step, %s at the end.\n\n", c.HandoverTTL, c.LoadAvgBeg, c.LoadAvgEnd)
 		p("%s\n", coreTable(c))
 	}
+	if x := r.Exec; x != nil {
+		p("## Exec mode (baton run)\n\n")
+		p("Two `baton run` replicas (lease TTL %s, --kill-grace %s) whose job, bench/cmd/execchild, stamps its start and its SIGTERM on CLOCK_MONOTONIC and exits at once on SIGTERM; the leading replica gets SIGTERM and is restarted as the follower after each hand-off. Load average %s at the start of the step, %s at the end.\n\n", x.LeaseTTL, x.KillGrace, x.LoadAvgBeg, x.LoadAvgEnd)
+		p("%s\n", execTable(x))
+	}
 
 	p("## Notes\n\n")
 	p("- Every process runs on loopback on this machine; Redis has no persistence. Absolute figures are this machine's; the ratios are the portable part.\n")

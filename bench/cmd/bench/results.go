@@ -56,6 +56,7 @@ type Results struct {
 	Idle     []*IdleCost       `json:"idle_cost"`
 	Sidecar  *SidecarResult    `json:"sidecar"`
 	Core     *CoreResult       `json:"core,omitempty"`
+	Exec     *ExecResult       `json:"exec,omitempty"`
 	Ratios   []RatioRow        `json:"ratios"`
 	Targets  []Target          `json:"targets"`
 	// Rewon counts baton handovers in which the resigning leader took the

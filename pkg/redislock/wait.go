@@ -45,18 +45,36 @@ func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, 
 		onHeld(held.Holder)
 	}
 
-	w, err := l.Watch(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer w.Close()
+	var w *Watcher
+	defer func() {
+		if w != nil {
+			_ = w.Close()
+		}
+	}()
 	for {
+		if w == nil {
+			// A subscription not confirmed by the time the lease can
+			// expire must not keep this waiter blind: it tries then
+			// without one, and subscribes again after.
+			wctx, cancel := context.WithTimeout(ctx, held.Holder.Remaining+wakeSlack)
+			w, err = l.Watch(wctx)
+			cancel()
+			if err != nil {
+				w = nil
+				if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+					return nil, err
+				}
+			}
+		}
 		lease, err = l.TryAcquire(ctx, identity, ttl)
 		if !errors.As(err, &held) {
 			return lease, err
 		}
 		if onHeld != nil {
 			onHeld(held.Holder)
+		}
+		if w == nil {
+			continue
 		}
 		if err := w.Wait(ctx, held.Holder.Remaining+wakeSlack); err != nil {
 			return nil, err

@@ -303,3 +303,48 @@ func TestExecSecondSignalKillsAtOnce(t *testing.T) {
 		t.Errorf("the job's group survived: kill(-%d, 0) = %v", pid, err)
 	}
 }
+
+// TestExecClientPauseStopsTheJobInsideTheMargin: Redis pauses every client
+// for longer than the renew deadline. The job must get SIGTERM by the renew
+// deadline and be dead before the lease could have expired in Redis; a new
+// job starts only with the next term.
+func TestExecClientPauseStopsTheJobInsideTheMargin(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	const (
+		interval = 500 * time.Millisecond
+		deadline = 1500 * time.Millisecond
+		ttl      = 3 * time.Second
+	)
+	script := fmt.Sprintf(`trap 'echo "term $(date +%%s%%N)" >> %[1]s; exit 0' TERM
+echo "start $(date +%%s%%N) $BATON_FENCE" >> %[1]s
+while :; do sleep 0.05; done`, log)
+	startExec(t, srv.Addr(), "job", "a", script, "--lease-ttl", ttl.String(),
+		"--renew-interval", interval.String(), "--renew-deadline", deadline.String(), "--kill-grace", "1s")
+	first := log.lines(t, "start", 1)[0]
+	// Pause right after a renewal could have been sent: the last one was
+	// sent no earlier than one interval before the pause.
+	paused := time.Now()
+	if err := srv.Client().Do(t.Context(), "CLIENT", "PAUSE", "4000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	term := log.lines(t, "term", 1)[0]
+	termAt, _ := strconv.ParseInt(term[1], 10, 64)
+	// The renew deadline is at most paused+deadline; a little scheduling
+	// slack is allowed. The lease lives until at least
+	// paused-interval+ttl, and the job must be gone before that.
+	if got, bound := time.Unix(0, termAt).Sub(paused), deadline+200*time.Millisecond; got > bound {
+		t.Errorf("SIGTERM reached the job %v after the pause, beyond the renew deadline (%v)", got, bound)
+	}
+	if got, bound := time.Unix(0, termAt).Sub(paused), ttl-interval; got >= bound {
+		t.Errorf("the job stopped %v after the pause, when the lease could have expired (%v)", got, bound)
+	}
+	// Once Redis answers again, the next term runs a new job.
+	second := log.lines(t, "start", 2)[1]
+	startAt, _ := strconv.ParseInt(second[1], 10, 64)
+	f1, _ := strconv.ParseUint(first[2], 10, 64)
+	f2, _ := strconv.ParseUint(second[2], 10, 64)
+	if startAt <= termAt || f2 <= f1 {
+		t.Errorf("second job %v after the first's end %v: want later, with a larger fence than %d", second, termAt, f1)
+	}
+}

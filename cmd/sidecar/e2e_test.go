@@ -6,7 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -28,24 +27,25 @@ const e2eGuard = 30 * time.Second
 var (
 	buildOnce sync.Once
 	binPath   string
+	removeBin func()
 	buildErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if removeBin != nil {
+		removeBin()
+	}
+	os.Exit(code)
+}
 
 // binary builds the sidecar once per test run: these tests drive the real
 // process, its flags, signals and listeners.
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "baton-e2e-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "baton")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		// Built once for the whole run; TestMain removes it.
+		binPath, removeBin, buildErr = sidecartest.Build()
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/redistest"
+	"github.com/baton-dev/baton/internal/sidecartest"
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
@@ -56,19 +57,14 @@ func TestMain(m *testing.M) {
 		binPath = *prebuilt
 		os.Exit(m.Run())
 	}
-	dir, err := os.MkdirTemp("", "baton-chaos-bin-")
+	bin, cleanup, err := sidecartest.Build()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	binPath = filepath.Join(dir, "baton")
-	out, err := exec.Command("go", "build", "-o", binPath, "github.com/baton-dev/baton/cmd/sidecar").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.Exit(1)
-	}
+	binPath = bin
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }
 

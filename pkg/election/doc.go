@@ -3,10 +3,18 @@
 //
 // An Elector takes the lock, renews it every RenewInterval, and steps down
 // on its own when no renewal has succeeded for RenewDeadline, which is
-// shorter than the lease TTL. Validity is measured on the monotonic clock
-// from the moment the last successful acquire or renew was sent, and it is
-// checked on every read: a process paused past its deadline (SIGSTOP, a long
-// GC) never reports itself leader when it resumes.
+// shorter than the lease TTL. Validity is measured from the moment the last
+// successful acquire or renew was sent, on CLOCK_BOOTTIME on Linux (which
+// counts a suspended machine's sleep) and on the monotonic clock elsewhere,
+// and it is checked on every read: a process paused past its deadline
+// (SIGSTOP, a long GC, a suspend) never reports itself leader when it
+// resumes.
+//
+// The margin LeaseTTL-RenewDeadline belongs to the term's work: after a
+// step-down the lock is released only once OnStartedLeading has returned or
+// (after a deadline) the lease could expire, and the next term of the same
+// elector starts only once the previous work has returned, within
+// ReleaseTimeout.
 //
 // What it guarantees: while Status reports Leader, no other elector on the
 // same lock can have acquired it, provided that Redis has not lost the lease

@@ -116,6 +116,10 @@ type env struct {
 	dir   string
 	// addr is what proxies forward to; redisAddr overrides e.redis.
 	addr string
+	// sub are arguments before every sidecar's flags: {"run"} for exec
+	// mode, whose job's command then ends extra (and nodeSpec.args, which
+	// would follow it, stay empty).
+	sub []string
 	// extra flags and environment of every sidecar.
 	extra []string
 	envv  []string
@@ -206,13 +210,14 @@ func (e *env) startNode(spec nodeSpec) *node {
 	if spec.redisArg != "" {
 		redisAddr = spec.redisArg
 	}
-	args := append([]string{
+	args := append(append([]string(nil), e.sub...),
 		"--lock", lockName, "--identity", name, "--redis-addr", redisAddr,
 		"--lease-ttl", e.ttl.String(), "--release-timeout", releaseTimeout.String(),
-		"--api-addr", "127.0.0.1:" + strconv.Itoa(api),
-		"--probe-addr", "127.0.0.1:" + strconv.Itoa(probe),
+		"--api-addr", "127.0.0.1:"+strconv.Itoa(api),
+		"--probe-addr", "127.0.0.1:"+strconv.Itoa(probe),
 		"--log-format", "json",
-	}, e.extra...)
+	)
+	args = append(args, e.extra...)
 	args = append(args, spec.args...)
 	cmd := exec.Command(binPath, args...)
 	cmd.Env = append(os.Environ(), e.envv...)

@@ -18,7 +18,7 @@ all: build
 help:
 	@echo "make demo        run three sidecars on a throwaway Redis: handover and failover"
 	@echo "make test        vet, gofmt and go test -race against real Redis"
-	@echo "make chaos       randomized fault run (10m, >= 1000 transitions); CHAOS_SEED=N reproduces one"
+	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
@@ -73,9 +73,14 @@ test: deps-redis fmt vet tools
 # 2-minute run of the same suite is part of `make test`.
 CHAOS_DURATION ?= 10m
 CHAOS_SEED     ?= 1
+# Then the exec topology: three `baton run` replicas whose jobs must never
+# be alive at once.
+CHAOS_EXEC_DURATION ?= 2m
 chaos: deps-redis
 	$(GO) test -count=1 -timeout 40m -v -run 'TestChaos$$' ./test/chaos \
 	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
+	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosExec$$' ./test/chaos \
+	  -chaos.exec-duration=$(CHAOS_EXEC_DURATION) -chaos.seed=$(CHAOS_SEED)
 
 # The core figures are one step of the benchmark (bench/cmd/bench -only
 # core): the sidecar alone, no kube-apiserver, nothing written to

@@ -403,39 +403,10 @@ func TestChaosExec(t *testing.T) {
 	c := e.redisClient()
 	rng := rand.New(rand.NewPCG(*chaosSeed, *chaosSeed^0x9e3779b97f4a7c15))
 	faults := execFaults(ttl, w)
-	total := 0
-	for _, f := range faults {
-		total += f.weight
-		e.hist.Declare(f.kind)
-	}
 	t.Logf("seed %d, duration %v, TTL %v, kill grace %v", *chaosSeed, *execDuration, ttl, execKillGrace)
 	e.leader(10 * time.Second)
 
-	var schedule strings.Builder
-	end := time.Now().Add(*execDuration)
-	for i := 0; time.Now().Before(end); i++ {
-		pick := rng.IntN(total)
-		var f weightedFault
-		for _, f = range faults {
-			if pick < f.weight {
-				break
-			}
-			pick -= f.weight
-		}
-		fmt.Fprintf(&schedule, "%d %s\n", i, f.kind)
-		if err := f.run(e, rng, c); err != nil {
-			t.Errorf("fault %d (%s): %v", i, f.kind, err)
-			break
-		}
-		if _, err := e.findLeader(); err != nil {
-			t.Errorf("after fault %d (%s): %v", i, f.kind, err)
-			break
-		}
-		time.Sleep(time.Duration(rng.Int64N(int64(ttl / 2))))
-	}
-	if t.Failed() {
-		t.Logf("schedule (seed %d):\n%s", *chaosSeed, tail(schedule.String(), 30))
-	}
+	runMix(t, e, c, rng, faults, ttl, *execDuration)
 	e.assertLive(5*ttl + slack)
 	r := e.finish() // stops every replica: every job has ended
 	w.close()

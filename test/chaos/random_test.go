@@ -124,16 +124,30 @@ func TestChaos(t *testing.T) {
 	c := e.redisClient()
 	rng := rand.New(rand.NewPCG(*chaosSeed, *chaosSeed^0x9e3779b97f4a7c15))
 	faults := randomFaults(ttl)
-	total := 0
-	for _, f := range faults {
-		total += f.weight
-		e.hist.Declare(f.kind) // the report lists every kind, also one that never came up
-	}
 	t.Logf("seed %d, duration %v, TTL %v", *chaosSeed, *chaosDuration, ttl)
 	e.leader(10 * time.Second)
 
+	runMix(t, e, c, rng, faults, ttl, *chaosDuration)
+	e.assertLive(5*ttl + slack)
+	r := e.finish()
+	if r.Transitions < *chaosMinTerms {
+		t.Errorf("%d transitions, want at least %d", r.Transitions, *chaosMinTerms)
+	}
+}
+
+// runMix declares every fault kind to the history (the report lists each,
+// also one that never came up), then injects faults drawn by weight for d,
+// waiting for a leader after each and a random pause of up to TTL/2. On a
+// failure it logs the tail of the schedule, to replay with the seed.
+func runMix(t *testing.T, e *env, c redisDoer, rng *rand.Rand, faults []weightedFault, ttl, d time.Duration) {
+	t.Helper()
+	total := 0
+	for _, f := range faults {
+		total += f.weight
+		e.hist.Declare(f.kind)
+	}
 	var schedule strings.Builder
-	end := time.Now().Add(*chaosDuration)
+	end := time.Now().Add(d)
 	for i := 0; time.Now().Before(end); i++ {
 		pick := rng.IntN(total)
 		var f weightedFault
@@ -156,10 +170,5 @@ func TestChaos(t *testing.T) {
 	}
 	if t.Failed() {
 		t.Logf("schedule (seed %d):\n%s", *chaosSeed, tail(schedule.String(), 30))
-	}
-	e.assertLive(5*ttl + slack)
-	r := e.finish()
-	if r.Transitions < *chaosMinTerms {
-		t.Errorf("%d transitions, want at least %d", r.Transitions, *chaosMinTerms)
 	}
 }

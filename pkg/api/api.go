@@ -70,6 +70,9 @@ func NewHandler(e Elector, opts Options) (http.Handler, error) {
 	mux.Handle("/leader", h.methodNotAllowed("GET, HEAD"))
 	mux.Handle("/leader/watch", h.methodNotAllowed("GET, HEAD"))
 	mux.Handle("/leader/release", h.methodNotAllowed("POST"))
+	if opts.Locks != nil {
+		opts.Locks.routes(h, mux, stateChanging)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
 	})

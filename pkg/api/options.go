@@ -71,6 +71,11 @@ type Options struct {
 	// no child field.
 	Child ChildSource
 
+	// Locks, when set, serves the application's locks and semaphores on
+	// /locks/ and /semaphores/ (see NewLocks), under the same Host guard
+	// and token as /leader. Default nil: those paths answer 404.
+	Locks *Locks
+
 	// Logger receives a line per release and per failed request. Default: a
 	// logger that discards.
 	Logger *slog.Logger

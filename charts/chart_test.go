@@ -116,19 +116,6 @@ var ciChecks = map[string]func(t *testing.T, r rendered){
 		}
 		wantEnv(t, r.baton, "BATON_LOG_FORMAT", "text")
 	},
-	"leader-readiness": func(t *testing.T, r rendered) {
-		spec := r.deploy.Spec.Template.Spec
-		if want := []corev1.PodReadinessGate{{ConditionType: "baton.dev/leader"}}; !reflect.DeepEqual(spec.ReadinessGates, want) {
-			t.Errorf("readinessGates: want %v, got %v", want, spec.ReadinessGates)
-		}
-		wantEnv(t, r.baton, "BATON_READY_WHEN", "leader")
-		if p := r.baton.StartupProbe.HTTPGet.Path; p != "/healthz" {
-			t.Errorf("startup probe: a follower is never ready, so it must not wait for /readyz; got %s", p)
-		}
-		if d := r.deploy.Spec.ProgressDeadlineSeconds; d == nil || *d != 300 {
-			t.Errorf("progressDeadlineSeconds: want 300, got %v", d)
-		}
-	},
 	"sentinel-tls": func(t *testing.T, r rendered) {
 		wantEnv(t, r.baton, "BATON_REDIS_MODE", "sentinel")
 		wantEnv(t, r.baton, "BATON_REDIS_MASTER_NAME", "mymaster")
@@ -321,16 +308,9 @@ func checkDefaults(t *testing.T, r rendered) {
 	}
 	wantEnv(t, r.baton, "BATON_LOCK", release)
 	wantEnv(t, r.baton, "BATON_REDIS_ADDR", "redis:6379")
-	wantEnv(t, r.baton, "BATON_READY_WHEN", "connected")
 	wantEnv(t, r.baton, "BATON_KUBE_LABEL_KEY", "baton.dev/leader")
 	if r.baton.Image != "ghcr.io/baton-dev/baton:0.1.0" {
 		t.Errorf("image: want the appVersion tag, got %s", r.baton.Image)
-	}
-	if len(spec.ReadinessGates) != 0 {
-		t.Errorf("readinessGates are opt-in, got %v", spec.ReadinessGates)
-	}
-	if p := r.baton.StartupProbe.HTTPGet.Path; p != "/readyz" {
-		t.Errorf("startup probe: the app should start once Redis is reachable (/readyz), got %s", p)
 	}
 	ru := r.deploy.Spec.Strategy.RollingUpdate
 	if ru.MaxSurge.String() != "1" || ru.MaxUnavailable.String() != "0" {
@@ -528,16 +508,15 @@ func checkInvariants(t *testing.T, r rendered) {
 		}
 	}
 
-	// Leader-gated readiness: the rollout strategy of rollout_test.go, and
-	// no PodDisruptionBudget.
-	gated := len(spec.ReadinessGates) > 0 || envVar(b, "BATON_READY_WHEN").Value == "leader"
-	if gated {
-		if mu := r.deploy.Spec.Strategy.RollingUpdate.MaxUnavailable.String(); mu != "100%" {
-			t.Errorf("leader-gated readiness needs maxUnavailable 100%%, got %s", mu)
-		}
-		if r.has("PodDisruptionBudget") {
-			t.Error("leader-gated readiness with a PodDisruptionBudget blocks drains")
-		}
+	// Readiness is "connected", whatever the values: every replica that
+	// reaches Redis is Ready, so that rollouts complete (rollout_test.go).
+	// Leader-gated readiness stalled them on real pods.
+	wantEnv(t, b, "BATON_READY_WHEN", "connected")
+	if len(spec.ReadinessGates) != 0 {
+		t.Errorf("readinessGates: want none, got %v", spec.ReadinessGates)
+	}
+	if p := b.StartupProbe.HTTPGet.Path; p != "/readyz" {
+		t.Errorf("startup probe: the app should start once Redis is reachable (/readyz), got %s", p)
 	}
 	if r.deploy.Spec.ProgressDeadlineSeconds == nil {
 		t.Error("no progressDeadlineSeconds")
@@ -654,7 +633,6 @@ func TestSchemaRejects(t *testing.T) {
 		{"lock too long", []string{"--set", "lock=" + strings.Repeat("a", 129)}, "lock"},
 		{"unknown top-level key", []string{"--set", "replicas=3"}, "replicas"},
 		{"unknown nested key", []string{"--set", "sidecar.nativ=false"}, "nativ"},
-		{"bad readyWhen", []string{"--set", "readyWhen=always"}, "readyWhen"},
 		{"bad logFormat", []string{"--set", "logFormat=xml"}, "logFormat"},
 		{"bad logLevel", []string{"--set", "logLevel=trace"}, "logLevel"},
 		{"bad kube.publish", []string{"--set", "kube.publish=yes"}, "publish"},
@@ -662,8 +640,6 @@ func TestSchemaRejects(t *testing.T) {
 		{"bad redis address", []string{"--set", "redis.addr=redis"}, "addr"},
 		{"bad pull policy", []string{"--set", "image.pullPolicy=Sometimes"}, "pullPolicy"},
 		{"port out of range", []string{"--set", "sidecar.probePort=70000"}, "probePort"},
-		{"PDB with leader readiness", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "readyWhen=leader"}, "readyWhen"},
-		{"PDB with readiness gate", []string{"--set", "podDisruptionBudget.enabled=true", "--set", "readinessGate.enabled=true"}, "readinessGate"},
 		{"commonLabels replacing a label of the chart", []string{"--set", `commonLabels.app\.kubernetes\.io/name=other`}, "app.kubernetes.io/name"},
 		{"commonLabels with a bad key", []string{"--set", `commonLabels.bad\ key=x`}, "bad key"},
 		{"podLabels value not a string", []string{"--set", "podLabels.tier=1"}, "podLabels"},
@@ -759,7 +735,12 @@ func TestSchemaAccepts(t *testing.T) {
 		{"--set", "mode=exec", "--set", "exec.onExit=restart", "--set", "exec.killGrace=4999ms"},
 		{"--set", "mode=exec", "--set", "exec.onExit=recampaign", "--set", "exec.killGrace=1ns"},
 		{"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=10m", "--set", "exec.killGrace=9m59.5s"},
-		{"--set", "mode=exec", "--set", "readyWhen=leader", "--set", "readinessGate.enabled=true"},
+		// What the removed values meant by default is still accepted.
+		{"--set", "readyWhen=connected", "--set", "readinessGate.enabled=false"},
+		{"--set", "mode=exec", "--set", "readyWhen=connected", "--set", "readinessGate.enabled=false", "--set-json", "leaderGatedStrategy={}"},
+		{"--set", "sidecar.extraEnv[0].name=BATON_READY_WHEN", "--set", "sidecar.extraEnv[0].value=connected"},
+		// In sidecar mode app.env is the app's, not baton's.
+		{"--set", "app.env[0].name=BATON_READY_WHEN", "--set", "app.env[0].value=leader"},
 	} {
 		if _, err := helmTemplate(t, chartDir, "default", args...); err != nil {
 			t.Errorf("%v: %v", args, err)
@@ -805,10 +786,10 @@ func TestNotes(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"defaults", nil, nil},
-		{"leader service, leader readiness, bundled Redis", []string{
-			"--set", "readyWhen=leader", "--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
-		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "maxUnavailable=100%"}},
+		{"defaults", nil, []string{"every replica that reaches Redis is Ready", "set leaderService.enabled=true"}},
+		{"leader service, bundled Redis", []string{
+			"--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
+		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "every replica that reaches Redis is Ready"}},
 		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}},
 		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after 4s", "on exit: restart", "BATON_FENCE"}},
 	} {
@@ -845,9 +826,9 @@ func TestInjection(t *testing.T) {
 		tls  bool
 	}{
 		{"defaults", nil, false},
-		{"tls and readiness gate", []string{
+		{"tls", []string{
 			"--set", "baton.redis.tls.enabled=true", "--set", "baton.redis.tls.ca.secretName=redis-ca",
-			"--set", "baton.redis.tls.clientCert.secretName=client", "--set", "baton.readinessGate.enabled=true",
+			"--set", "baton.redis.tls.clientCert.secretName=client",
 		}, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -888,9 +869,10 @@ func TestInjection(t *testing.T) {
 			if got := len(spec.Volumes); (got == 2) != c.tls {
 				t.Errorf("volumes: %d with tls=%v", got, c.tls)
 			}
-			if got := len(spec.ReadinessGates); (got == 1) != c.tls {
-				t.Errorf("readinessGates: %d", got)
+			if got := len(spec.ReadinessGates); got != 0 {
+				t.Errorf("readinessGates: want none, got %d", got)
 			}
+			wantEnv(t, b, "BATON_READY_WHEN", "connected")
 			for _, role := range manifesttest.Find[*rbacv1.Role](objs) {
 				if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
 					t.Errorf("Role rules %+v, want kube.RequiredRules", role.Rules)

@@ -8,24 +8,21 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
-// The rollout arithmetic of leader-gated readiness.
+// The rollout arithmetic of the chart's Deployment.
 //
-// With readyWhen=leader (or the readiness gate) at most one pod is Ready:
-// the leader. A new pod cannot become Ready while the old leader holds the
-// lock, and the Deployment controller deletes old pods only while
+// Every replica that reaches Redis is Ready (baton --ready-when=connected),
+// the leader and its followers alike, so the Deployment controller's
+// availability arithmetic holds as for any workload: kubectl rollout status
+// and helm --wait complete. TestConnectedRollout renders the chart for
+// replicas 1 to 5, resolves its strategy as the Deployment controller does,
+// and plays a rolling update with the controller's own arithmetic
+// (simulateRollout).
 //
-//	available >= replicas - maxUnavailable            (minAvailable)
-//
-// holds afterwards. The old leader is the only available pod, so it can go
-// only if minAvailable is 0: maxUnavailable must be replicas (the chart uses
-// 100%). helm --wait returns once the new ReplicaSet has
-// readyReplicas >= replicas - maxUnavailable, which is then 0.
-//
-// TestLeaderGatedRollout renders the chart for replicas 1 to 5, resolves its
-// strategy as the Deployment controller does, and plays a rolling update
-// with the controller's own arithmetic (simulateRollout). The control cases
-// show that the simulation does catch the stall of the tempting
-// maxUnavailable = replicas-1.
+// Readiness gated on leadership, which the chart had, is not replayed here:
+// only one pod is ever Ready then, and on real pods a rollout stalled at
+// "1 of 3 updated replicas are available" even with the strategy that this
+// arithmetic passed, because kubectl rollout status waits for every updated
+// replica to be available. removed_test.go checks that the chart refuses it.
 
 // strategyOf resolves a Deployment's maxSurge and maxUnavailable to pod
 // counts as the Deployment controller does (ResolveFenceposts): surge
@@ -54,211 +51,108 @@ func resolveFenceposts(t *testing.T, maxSurge, maxUnavailable *intstr.IntOrStrin
 	return surge, unavailable
 }
 
-func TestLeaderGatedRollout(t *testing.T) {
-	for _, mode := range []struct {
+// TestConnectedRollout: the default strategy rolls every replica count
+// through with all replicas available throughout and one extra pod at most,
+// and a custom strategy within its own bounds.
+func TestConnectedRollout(t *testing.T) {
+	for _, c := range []struct {
 		name string
 		args []string
 	}{
-		{"readyWhen=leader", []string{"--set", "readyWhen=leader"}},
-		{"readinessGate", []string{"--set", "readinessGate.enabled=true"}},
-		{"readyWhen=leader, maxSurge=0", []string{"--set", "readyWhen=leader", "--set", "leaderGatedStrategy.maxSurge=0"}},
-		{"readyWhen=leader, maxSurge=100%", []string{"--set", "readyWhen=leader", "--set", "leaderGatedStrategy.maxSurge=100%"}},
+		{"defaults", nil},
+		{"maxSurge 25%, maxUnavailable 1", []string{"--set", "strategy.maxSurge=25%", "--set", "strategy.maxUnavailable=1"}},
+		{"maxSurge 0, maxUnavailable 50%", []string{"--set", "strategy.maxSurge=0", "--set", "strategy.maxUnavailable=50%"}},
 	} {
 		for replicas := 1; replicas <= 5; replicas++ {
-			t.Run(fmt.Sprintf("%s/replicas=%d", mode.name, replicas), func(t *testing.T) {
-				args := append([]string{"--set", fmt.Sprintf("replicaCount=%d", replicas)}, mode.args...)
+			t.Run(fmt.Sprintf("%s/replicas=%d", c.name, replicas), func(t *testing.T) {
+				args := append([]string{"--set", fmt.Sprintf("replicaCount=%d", replicas)}, c.args...)
 				d := newRendered(t, "default", render(t, "default", args...)).deploy
 				if d.Spec.ProgressDeadlineSeconds == nil || *d.Spec.ProgressDeadlineSeconds <= 0 {
 					t.Error("want a progressDeadlineSeconds, so that a stalled rollout is reported")
 				}
 				surge, unavailable := strategyOf(t, d)
-				if unavailable < 1 {
-					t.Errorf("maxUnavailable %d: want at least 1", unavailable)
+				res := simulateRollout(replicas, surge, unavailable)
+				if !res.completed || !res.allAvailable {
+					t.Fatalf("the rollout does not complete: %s", res.trace)
 				}
-				// helm --wait: readyReplicas >= replicas - maxUnavailable
-				// must be met by the single Ready pod (at most 1), and
-				// the Deployment controller may delete the last Ready
-				// pod (0).
-				if min := replicas - min(unavailable, replicas); min > 0 {
-					t.Errorf("replicas %d - maxUnavailable %d = %d must stay available: the old leader could never be deleted", replicas, unavailable, min)
-				}
-				res := simulateRollout(replicas, surge, unavailable, true)
-				if !res.completed {
-					t.Fatalf("the rollout stalls: %s", res.trace)
-				}
-				if !res.helmWaitReturns {
-					t.Errorf("helm --wait would not return: %s", res.trace)
+				if res.minAvailable < replicas-unavailable {
+					t.Errorf("only %d available during the rollout, below replicas - maxUnavailable = %d: %s", res.minAvailable, replicas-unavailable, res.trace)
 				}
 				if res.maxPods > replicas+surge {
-					t.Errorf("%d pods at once, more than replicas+maxSurge = %d", res.maxPods, replicas+surge)
+					t.Errorf("%d pods at once, more than replicas + maxSurge = %d: %s", res.maxPods, replicas+surge, res.trace)
+				}
+				if c.args == nil && (res.minAvailable != replicas || res.maxPods != replicas+1) {
+					t.Errorf("defaults: want all %d replicas available throughout and one extra pod, got %d available at least and %d pods at most: %s",
+						replicas, res.minAvailable, res.maxPods, res.trace)
 				}
 			})
 		}
 	}
 }
 
-// TestConnectedRollout: with readiness meaning "participating", the
-// default strategy rolls every replica count through, keeping all replicas
-// available.
-func TestConnectedRollout(t *testing.T) {
-	for replicas := 1; replicas <= 5; replicas++ {
-		d := newRendered(t, "default", render(t, "default", "--set", fmt.Sprintf("replicaCount=%d", replicas))).deploy
-		surge, unavailable := strategyOf(t, d)
-		res := simulateRollout(replicas, surge, unavailable, false)
-		if !res.completed || !res.helmWaitReturns {
-			t.Errorf("replicas %d: %s", replicas, res.trace)
+// TestSimulationCounts is the control of TestConnectedRollout: the
+// simulation does see availability drop, and surge, when the strategy
+// allows them.
+func TestSimulationCounts(t *testing.T) {
+	for replicas := 2; replicas <= 5; replicas++ {
+		if res := simulateRollout(replicas, 0, 1); !res.completed || res.minAvailable != replicas-1 || res.maxPods != replicas {
+			t.Errorf("replicas %d, maxSurge 0, maxUnavailable 1: completed=%v, min available %d (want %d), max pods %d (want %d): %s",
+				replicas, res.completed, res.minAvailable, replicas-1, res.maxPods, replicas, res.trace)
 		}
-		if res.minAvailable < replicas-unavailable {
-			t.Errorf("replicas %d: only %d available during the rollout", replicas, res.minAvailable)
-		}
-	}
-}
-
-// TestSimulationCatchesStall is the control: the strategy that looks right,
-// maxUnavailable = replicas-1 (one Ready pod suffices), stalls for ever as
-// soon as there are two replicas.
-func TestSimulationCatchesStall(t *testing.T) {
-	for replicas := 1; replicas <= 5; replicas++ {
-		for _, surge := range []int{0, 1} {
-			unavailable := max(replicas-1, 1)
-			res := simulateRollout(replicas, surge, unavailable, true)
-			if want := replicas == 1; res.completed != want {
-				t.Errorf("replicas %d, maxSurge %d, maxUnavailable %d: completed=%v, want %v: %s", replicas, surge, unavailable, res.completed, want, res.trace)
-			}
+		if res := simulateRollout(replicas, replicas, 0); !res.completed || res.maxPods != 2*replicas {
+			t.Errorf("replicas %d, maxSurge 100%%: completed=%v, max pods %d (want %d): %s", replicas, res.completed, res.maxPods, 2*replicas, res.trace)
 		}
 	}
 }
 
 // rolloutResult is the outcome of simulateRollout.
 type rolloutResult struct {
-	completed       bool // the old ReplicaSet is gone and the new one is full
-	helmWaitReturns bool // new RS readyReplicas >= replicas - maxUnavailable at the end
-	maxPods         int  // most pods at once
-	minAvailable    int  // fewest available pods at any step
-	trace           string
-}
-
-// simPod is a pod of the simulation: it runs as soon as it is created.
-type simPod struct {
-	id     int
-	newRS  bool
-	leader bool
+	completed    bool // the old ReplicaSet is gone and the new one is full
+	allAvailable bool // every new pod available at the end (kubectl rollout status)
+	maxPods      int  // most pods at once
+	minAvailable int  // fewest available pods at any step
+	trace        string
 }
 
 // simulateRollout plays a rolling update from a full old ReplicaSet to a
 // new one, with the arithmetic of the Deployment controller
 // (pkg/controller/deployment/rolling.go: NewRSNewReplicas,
-// reconcileOldReplicaSets, cleanupUnhealthyReplicas,
-// scaleDownOldReplicaSetsForRollingUpdate) and the ReplicaSet
-// controller's preference for deleting unready pods first. With
-// leaderGated, a pod is Ready only while it leads; otherwise every running
-// pod is Ready. When the leader is deleted it releases the lock, and the
-// next leader is, adversarially, an old pod if any is left.
-func simulateRollout(replicas, maxSurge, maxUnavailable int, leaderGated bool) rolloutResult {
+// reconcileOldReplicaSets, scaleDownOldReplicaSetsForRollingUpdate). Every
+// pod is available as soon as it is created: with readiness "connected" a
+// replica is Ready once it reaches Redis, leader or not.
+func simulateRollout(replicas, maxSurge, maxUnavailable int) rolloutResult {
 	maxUnavailable = min(maxUnavailable, replicas) // deploymentutil.MaxUnavailable
-	var pods []simPod
-	nextID := 0
-	for range replicas {
-		pods = append(pods, simPod{id: nextID})
-		nextID++
-	}
-	pods[0].leader = true
+	oldPods, newPods := replicas, 0
 	newSpec, oldSpec := 0, replicas
-	ready := func(p simPod) bool { return !leaderGated || p.leader }
-	count := func(newRS bool, onlyReady bool) int {
-		n := 0
-		for _, p := range pods {
-			if p.newRS == newRS && (!onlyReady || ready(p)) {
-				n++
-			}
-		}
-		return n
-	}
 	res := rolloutResult{minAvailable: replicas}
 	trace := ""
 	for step := range 50 {
 		// The ReplicaSet controller: create or delete pods to match.
-		for count(true, false) < newSpec {
-			pods = append(pods, simPod{id: nextID, newRS: true})
-			nextID++
-		}
-		for count(false, false) > oldSpec {
-			pods = deleteOne(pods, ready)
-		}
-		// Elections: a lock left free is taken, by an old pod if any.
-		if !hasLeader(pods) && len(pods) > 0 {
-			i := 0
-			for j, p := range pods {
-				if !p.newRS {
-					i = j
-					break
-				}
-				i = j
-			}
-			pods[i].leader = true
-		}
-		available := count(true, true) + count(false, true)
-		res.maxPods = max(res.maxPods, len(pods))
+		newPods, oldPods = newSpec, oldSpec
+		available := newPods + oldPods
+		res.maxPods = max(res.maxPods, available)
 		res.minAvailable = min(res.minAvailable, available)
-		trace += fmt.Sprintf("\n  step %d: old %d (%d ready), new %d (%d ready)", step, count(false, false), count(false, true), count(true, false), count(true, true))
+		trace += fmt.Sprintf("\n  step %d: old %d, new %d", step, oldPods, newPods)
 
-		if oldSpec == 0 && newSpec == replicas && count(true, false) == replicas {
+		if oldSpec == 0 && newSpec == replicas {
 			res.completed = true
-			res.helmWaitReturns = count(true, true) >= replicas-maxUnavailable
+			res.allAvailable = newPods == replicas
 			res.trace = trace
 			return res
 		}
 
 		// The Deployment controller's sync: scale the new ReplicaSet up,
-		// and if it did not, the old ones down.
-		currentPods := newSpec + oldSpec
-		if maxTotal := replicas + maxSurge; currentPods < maxTotal && newSpec < replicas {
-			newSpec += min(maxTotal-currentPods, replicas-newSpec)
-			continue
-		}
-		if oldSpec == 0 {
+		// and if it did not, the old ones down as far as availability
+		// allows.
+		if maxTotal := replicas + maxSurge; newSpec+oldSpec < maxTotal && newSpec < replicas {
+			newSpec += min(maxTotal-newSpec-oldSpec, replicas-newSpec)
 			continue
 		}
 		minAvailable := replicas - maxUnavailable
-		newUnavailable := newSpec - count(true, true)
-		maxScaledDown := newSpec + oldSpec - minAvailable - newUnavailable
-		if maxScaledDown <= 0 {
-			continue
-		}
-		// cleanupUnhealthyReplicas: unready old pods first.
-		oldUnready := count(false, false) - count(false, true)
-		cleaned := min(maxScaledDown, oldUnready)
-		oldSpec -= cleaned
-		// scaleDownOldReplicaSetsForRollingUpdate: then as many as
-		// availability allows.
-		if avail := count(true, true) + count(false, true); avail > minAvailable {
-			oldSpec -= min(oldSpec, avail-minAvailable)
+		if available > minAvailable {
+			oldSpec -= min(oldSpec, available-minAvailable)
 		}
 	}
 	res.trace = trace
 	return res
-}
-
-// deleteOne deletes an old pod, unready ones first (the ReplicaSet
-// controller's ranking), and releases the lock if it led.
-func deleteOne(pods []simPod, ready func(simPod) bool) []simPod {
-	victim := -1
-	for i, p := range pods {
-		if p.newRS {
-			continue
-		}
-		if victim < 0 || (ready(pods[victim]) && !ready(p)) {
-			victim = i
-		}
-	}
-	return append(pods[:victim:victim], pods[victim+1:]...)
-}
-
-func hasLeader(pods []simPod) bool {
-	for _, p := range pods {
-		if p.leader {
-			return true
-		}
-	}
-	return false
 }

@@ -81,12 +81,21 @@ func maybeSent(err error) bool {
 }
 
 // releaseOrphan releases the lease that an acquire under token may have
-// taken although its caller got no reply. The release compares the token,
+// taken although its caller got no reply, and the queue entry a fair try
+// may have made. The release compares the token,
 // so it never touches anyone else's lease; it runs on a fresh context
 // bounded by the attempt timeout, as the caller's may have ended. If it
 // fails too, the orphan expires by its TTL.
 func (l *Lock) releaseOrphan(token string) {
 	ctx, cancel := context.WithTimeout(context.Background(), l.opts.AttemptTimeout)
 	defer cancel()
-	_ = releaseScript.Run(ctx, l.client, []string{l.leaseKey, l.termKey}, token, l.channel).Err()
+	_, _ = l.release(ctx, token)
+}
+
+// release runs release.lua for token: 1 when it released the lease. It
+// also takes token's entry out of the fair queue, so it is the way out for
+// a fair waiter that gives up as well as for a holder.
+func (l *Lock) release(ctx context.Context, token string) (int64, error) {
+	keys := []string{l.leaseKey, l.termKey, l.queueKey, l.deadlinesKey}
+	return releaseScript.Run(ctx, l.client, keys, token, l.channel, l.wakePrefix).Int64()
 }

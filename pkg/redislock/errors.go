@@ -56,9 +56,19 @@ type Holder struct {
 type HeldError struct {
 	Lock   string
 	Holder Holder
+	// Ahead is, for a fair waiter (TryLockFair, a fair Semaphore), how many
+	// live waiters were queued before it; 0 otherwise.
+	Ahead int
+
+	// headLeft is how long the head's queue entry lives unless refreshed,
+	// or -1: see queueRetryIn.
+	headLeft time.Duration
 }
 
 func (e *HeldError) Error() string {
+	if e.Holder.Identity == "" && e.Holder.Remaining == 0 && e.Ahead > 0 {
+		return fmt.Sprintf("redislock: lock %q is free, but it is the turn of one of the %d fair waiters ahead", e.Lock, e.Ahead)
+	}
 	if e.Holder.Identity == "" {
 		return fmt.Sprintf("redislock: lock %q in quarantine after fence %d for %v more: its last term may still be valid (lost writes, or a lease evicted or deleted before its TTL)",
 			e.Lock, e.Holder.Fence, e.Holder.Remaining)

@@ -45,21 +45,49 @@ func (s *Lease) SentAt() time.Time { return s.sentAt }
 // ctx; when either ends first, or the reply is lost, a lease the attempt
 // may have taken is released by its owner token in the background.
 func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duration) (*Lease, error) {
-	if err := checkTTL(ttl); err != nil {
+	if err := checkAcquire(identity, ttl); err != nil {
 		return nil, err
-	}
-	if identity == "" {
-		return nil, fmt.Errorf("%w: empty identity", ErrInvalid)
 	}
 	token, err := newToken()
 	if err != nil {
 		return nil, err
 	}
+	return l.acquireAs(ctx, token, identity, ttl, nil)
+}
+
+func checkAcquire(identity string, ttl time.Duration) error {
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	if identity == "" {
+		return fmt.Errorf("%w: empty identity", ErrInvalid)
+	}
+	return nil
+}
+
+// fairTry makes acquireAs a fair waiter's try (fair_acquire.lua): enqueue
+// says whether a caller that may not take the lease now joins the queue (or
+// refreshes its entry there).
+type fairTry struct{ enqueue bool }
+
+// acquireAs is one acquire under token: acquire.lua, or fair_acquire.lua
+// when fair is not nil.
+func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.Duration, fair *fairTry) (*Lease, error) {
 	sentAt := l.opts.Now()
+	script := acquireScript
 	keys := []string{l.leaseKey, l.fenceKey, l.termKey}
 	args := []any{token, identity, ttl.Milliseconds(), l.channel, strconv.FormatUint(l.seen.Load(), 10)}
+	if fair != nil {
+		enqueue := "0"
+		if fair.enqueue {
+			enqueue = "1"
+		}
+		script = fairAcquireScript
+		keys = append(keys, l.queueKey, l.deadlinesKey)
+		args = append(args, l.wakePrefix, entryLifetime(l.opts).Milliseconds(), enqueue)
+	}
 	r, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (evalReply, error) {
-		return l.eval(ctx, acquireScript, keys, args)
+		return l.eval(ctx, script, keys, args)
 	}, func(evalReply, error) { l.releaseOrphan(token) })
 	if err != nil {
 		if maybeSent(err) {
@@ -82,20 +110,12 @@ func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duratio
 		}
 		return lease, nil
 	case "held":
-		if len(reply) != 4 {
-			return nil, unexpected(reply)
-		}
-		who, _ := reply[1].(string)
-		fence, err := replyUint(reply, 2)
+		held, err := heldFrom(l.name, reply)
 		if err != nil {
 			return nil, err
 		}
-		pttl, ok := reply[3].(int64)
-		if !ok {
-			return nil, unexpected(reply)
-		}
-		l.saw(fence)
-		return nil, &HeldError{Lock: l.name, Holder: Holder{Identity: who, Fence: fence, Remaining: time.Duration(pttl) * time.Millisecond}}
+		l.saw(held.Holder.Fence)
+		return nil, held
 	case "foreign":
 		return nil, foreignError(reply)
 	case "denied":
@@ -113,6 +133,36 @@ func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duratio
 		return nil, fmt.Errorf("%w: acquire %q: %s; nothing was written", ErrInvalid, l.name, what)
 	}
 	return nil, unexpected(reply)
+}
+
+// heldFrom reads a 'held' reply: {'held', holder, fence, pttl} from
+// acquire.lua, with ahead and head_ms after it from a queue's script.
+func heldFrom(name string, reply []any) (*HeldError, error) {
+	if len(reply) != 4 && len(reply) != 6 {
+		return nil, unexpected(reply)
+	}
+	who, _ := reply[1].(string)
+	fence, err := replyUint(reply, 2)
+	if err != nil {
+		return nil, err
+	}
+	pttl, ok := reply[3].(int64)
+	if !ok {
+		return nil, unexpected(reply)
+	}
+	held := &HeldError{Lock: name, Holder: Holder{Identity: who, Fence: fence, Remaining: time.Duration(pttl) * time.Millisecond}, headLeft: -1}
+	if len(reply) == 6 {
+		ahead, ok1 := reply[4].(int64)
+		headMS, ok2 := reply[5].(int64)
+		if !ok1 || !ok2 || ahead < 0 {
+			return nil, unexpected(reply)
+		}
+		held.Ahead = int(ahead)
+		if headMS >= 0 {
+			held.headLeft = time.Duration(headMS) * time.Millisecond
+		}
+	}
+	return held, nil
 }
 
 // Renew extends the lease to its TTL from now, while this owner still holds
@@ -149,13 +199,15 @@ func (s *Lease) Renew(ctx context.Context) error {
 
 // Release deletes the lease if this owner still holds it, ends its term in
 // the term record so the next candidate need not wait, and announces the
-// release to waiters, all in one atomic step. If the lease expired or was
+// release to waiters, all in one atomic step: to the head of the fair
+// queue alone when TryLockFair waiters are queued, else on the release
+// channel. If the lease expired or was
 // taken over, nothing is deleted and the error is ErrNotHeld. The call is
 // bounded by ctx and by Options.AttemptTimeout.
 func (s *Lease) Release(ctx context.Context) error {
 	l := s.lock
 	n, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (int64, error) {
-		return releaseScript.Run(ctx, l.client, []string{l.leaseKey, l.termKey}, s.token, l.channel).Int64()
+		return l.release(ctx, s.token)
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("redislock: release %q: %w", l.name, err)

@@ -31,7 +31,8 @@ var (
 
 	acquireScript = redis.NewScript(acquireSource)
 	renewScript   = redis.NewScript(renewSource)
-	releaseScript = redis.NewScript(releaseSource)
+	// release.lua also decides whom to wake, by the fair queue's rules.
+	releaseScript = redis.NewScript(queueSource + releaseSource)
 )
 
 // MaxNameLen is the longest lock name or prefix accepted.
@@ -100,6 +101,17 @@ type Options struct {
 	// or Sentinel); Cluster and Ring clients are refused, as their WAIT can
 	// reach another shard than the script.
 	MinReplicas int
+	// QueueHeartbeat is how often a waiter of TryLockFair (or of a fair
+	// Semaphore) refreshes its queue entry. An entry not refreshed for
+	// QueueMissedHeartbeats (3) heartbeats, in Redis server time, is dead:
+	// the next script that looks removes it, so a waiter that died frees its
+	// place within 3 heartbeats plus one try of the next waiter, at most one
+	// more heartbeat. A shorter heartbeat frees places sooner and costs one
+	// script call per waiter per heartbeat. Default 500ms
+	// (DefaultQueueHeartbeat); at least 10ms (MinQueueHeartbeat) and at most
+	// 1 minute (MaxQueueHeartbeat), a whole number of milliseconds.
+	QueueHeartbeat time.Duration
+
 	// ReplicaAckTimeout bounds the WAIT of MinReplicas. It is spent out of
 	// the term's validity, and must be a positive whole number of
 	// milliseconds (WAIT with 0 would block for ever). Default 100ms.
@@ -117,6 +129,20 @@ const DefaultAttemptTimeout = 5 * time.Second
 // DefaultSubscribeTimeout is the bound of a subscription's confirmation when
 // Options.SubscribeTimeout is zero.
 const DefaultSubscribeTimeout = 5 * time.Second
+
+// DefaultQueueHeartbeat is Options.QueueHeartbeat when it is zero.
+const DefaultQueueHeartbeat = 500 * time.Millisecond
+
+// MinQueueHeartbeat and MaxQueueHeartbeat bound Options.QueueHeartbeat.
+const (
+	MinQueueHeartbeat = 10 * time.Millisecond
+	MaxQueueHeartbeat = time.Minute
+)
+
+// QueueMissedHeartbeats is how many heartbeats a queue entry outlives its
+// last refresh by: its deadline is the refresh's Redis server time plus
+// QueueMissedHeartbeats * QueueHeartbeat.
+const QueueMissedHeartbeats = 3
 
 // DefaultPrefix is the key prefix when Options.Prefix is empty.
 const DefaultPrefix = "baton"
@@ -143,6 +169,11 @@ type Lock struct {
 	fenceKey string
 	termKey  string
 	channel  string
+
+	// The fair queue: see queue.lua.
+	queueKey     string
+	deadlinesKey string
+	wakePrefix   string
 
 	// seen is the highest fence this Lock has seen, held or taken. A fence
 	// counter below it in Redis means lost writes: see acquire.lua.
@@ -210,6 +241,9 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 	if opts.SubscribeTimeout == 0 {
 		opts.SubscribeTimeout = DefaultSubscribeTimeout
 	}
+	if err := validateHeartbeat(&opts); err != nil {
+		return nil, err
+	}
 	tag := opts.Prefix + ":{" + name + "}"
 	l := &Lock{
 		client:   client,
@@ -219,6 +253,10 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 		fenceKey: tag + ":fence",
 		termKey:  tag + ":term",
 		channel:  tag + ":released",
+
+		queueKey:     tag + ":queue",
+		deadlinesKey: tag + ":queue-deadlines",
+		wakePrefix:   tag + ":wake:",
 	}
 	l.reentryKey = reentryKeyOf(l)
 	return l, nil

@@ -47,6 +47,15 @@ type Locked struct {
 //
 // Under a context from WithOwner, TryLock is reentrant for that owner.
 func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (*Locked, error) {
+	return l.tryLock(ctx, waitTime, leaseTime, l.TryAcquire, l.acquireWaiting)
+}
+
+// tryLock is TryLock and TryLockFair, with their single try (once) and
+// their waiting (wait).
+func (l *Lock) tryLock(ctx context.Context, waitTime, leaseTime time.Duration,
+	once func(ctx context.Context, identity string, ttl time.Duration) (*Lease, error),
+	wait func(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error),
+) (*Locked, error) {
 	if leaseTime < 0 {
 		return nil, fmt.Errorf("%w: lease time %v must not be negative", ErrInvalid, leaseTime)
 	}
@@ -62,23 +71,11 @@ func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (
 	if ttl == 0 {
 		ttl = l.opts.WatchdogTimeout.Truncate(time.Millisecond)
 	}
-	var (
-		lease *Lease
-		err   error
-	)
-	switch {
-	case waitTime == 0:
-		lease, err = l.TryAcquire(ctx, l.opts.Identity, ttl)
-		if errors.Is(err, ErrHeld) {
-			err = fmt.Errorf("%w: %w", ErrTimeout, err)
-		}
-	case waitTime < 0:
-		lease, err = l.Acquire(ctx, l.opts.Identity, ttl, nil)
-	default:
-		wctx, cancel := context.WithTimeoutCause(ctx, waitTime, ErrTimeout)
-		lease, err = l.Acquire(wctx, l.opts.Identity, ttl, nil)
-		cancel()
-	}
+	lease, err := waitFor(ctx, waitTime,
+		func(ctx context.Context) (*Lease, error) { return once(ctx, l.opts.Identity, ttl) },
+		func(ctx context.Context, onHeld func(*HeldError)) (*Lease, error) {
+			return wait(ctx, l.opts.Identity, ttl, onHeld)
+		})
 	if err != nil {
 		return nil, err
 	}
@@ -97,8 +94,67 @@ func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (
 	return m, nil
 }
 
+// waitFor applies the waitTime of TryLock, TryLockFair and
+// Semaphore.TryAcquire: 0 makes the single try once, a negative value
+// waits as long as ctx allows, and a positive one at most that long. When
+// the wait runs out, the error matches ErrTimeout, and also ErrHeld with
+// the last *HeldError seen, so that the caller can tell who held it.
+func waitFor[T any](ctx context.Context, waitTime time.Duration,
+	once func(context.Context) (T, error),
+	wait func(context.Context, func(*HeldError)) (T, error),
+) (T, error) {
+	var last *HeldError
+	onHeld := func(h *HeldError) { last = h }
+	var (
+		v   T
+		err error
+	)
+	switch {
+	case waitTime == 0:
+		v, err = once(ctx)
+		if errors.Is(err, ErrHeld) {
+			err = fmt.Errorf("%w: %w", ErrTimeout, err)
+		}
+		return v, err
+	case waitTime < 0:
+		v, err = wait(ctx, onHeld)
+	default:
+		wctx, cancel := context.WithTimeoutCause(ctx, waitTime, ErrTimeout)
+		v, err = wait(wctx, onHeld)
+		cancel()
+	}
+	if err != nil && last != nil && errors.Is(err, ErrTimeout) && !errors.Is(err, ErrHeld) {
+		err = fmt.Errorf("%w; last seen: %w", err, last)
+	}
+	return v, err
+}
+
 // Fence is the lock's fencing token.
 func (m *Locked) Fence() uint64 { return m.lease.Fence() }
+
+// Token is the lease's owner token, secret to the holder: it identifies the
+// holder to Redis, as in the sidecar API's renew and release.
+func (m *Locked) Token() string { return m.lease.Token() }
+
+// TTL is the lease time: leaseTime, or Options.WatchdogTimeout under the
+// watchdog.
+func (m *Locked) TTL() time.Duration { return m.lease.TTL() }
+
+// Renew extends the lease to its TTL from now, for a lock taken with a
+// leaseTime that nothing renews by itself (under the watchdog it is
+// harmless). A lease gone or taken over gives a *LostError (ErrLost) and
+// closes Lost; a lock already fully unlocked gives ErrNotHeld. Any other
+// error is a transport or server error, and the lock may still be held.
+func (m *Locked) Renew(ctx context.Context) error {
+	if m.Holds() == 0 {
+		return fmt.Errorf("%w: lock %q was already unlocked", ErrNotHeld, m.lease.lock.name)
+	}
+	err := m.lease.Renew(ctx)
+	if lostOrForeign(err) {
+		m.markLost(err)
+	}
+	return err
+}
 
 // Lease is the underlying lease.
 func (m *Locked) Lease() *Lease { return m.lease }
@@ -160,17 +216,22 @@ func lostOrForeign(err error) bool {
 	return errors.Is(err, ErrLost) || errors.Is(err, ErrForeign)
 }
 
-// watchdog renews every third of the TTL. A renew counts from the moment it
-// was sent. If none succeeds within two thirds of the TTL of the last
-// successful one, the lock is reported lost while a third of the TTL is
-// still left before the lease can expire in Redis.
+// watchdog keeps the lease until Unlock: see keepAlive.
 func (m *Locked) watchdog(ctx context.Context) {
 	defer close(m.stopped)
-	now := m.lease.lock.opts.Now
-	ttl := m.lease.ttl
+	keepAlive(ctx, m.lease.lock.opts.Now, m.lease.ttl, m.lease.sentAt, m.lease.Renew, m.markLost)
+}
+
+// keepAlive renews every third of the TTL until ctx ends, for a Locked or
+// a Permit. A renew counts from the moment it was sent. If none succeeds
+// within two thirds of the TTL of the last successful one, the lease is
+// reported lost (markLost) while a third of the TTL is still left before it
+// can expire in Redis.
+func keepAlive(ctx context.Context, now func() time.Time, ttl time.Duration, sentAt time.Time,
+	renew func(context.Context) error, markLost func(error)) {
 	interval := ttl / 3
 	validFor := ttl * 2 / 3
-	validUntil := m.lease.sentAt.Add(validFor)
+	validUntil := sentAt.Add(validFor)
 	t := time.NewTimer(interval)
 	defer t.Stop()
 	for {
@@ -181,19 +242,19 @@ func (m *Locked) watchdog(ctx context.Context) {
 		}
 		sent := now()
 		rctx, cancel := context.WithTimeout(ctx, max(validUntil.Sub(sent), 0))
-		err := m.lease.Renew(rctx)
+		err := renew(rctx)
 		cancel()
 		switch {
 		case err == nil:
 			validUntil = sent.Add(validFor)
 			t.Reset(interval)
 		case lostOrForeign(err):
-			m.markLost(err)
+			markLost(err)
 			return
 		case ctx.Err() != nil:
 			return
 		case !now().Before(validUntil):
-			m.markLost(fmt.Errorf("redislock: no renew succeeded within %v of the last one, %v before the lease may expire: %w",
+			markLost(fmt.Errorf("redislock: no renew succeeded within %v of the last one, %v before the lease may expire: %w",
 				validFor, ttl-validFor, err))
 			return
 		default:

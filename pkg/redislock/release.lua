@@ -1,11 +1,20 @@
 -- release.lua: delete the lease if the caller's token owns it, and announce
--- the release on the channel within the same atomic step, so a waiter can
--- never see the message before the key is gone.
+-- the release within the same atomic step, so a waiter can never see the
+-- message before the key is gone. The Go side prepends queue.lua.
 --
 -- KEYS[1] lease hash, KEYS[2] term record (see acquire.lua; one hash slot)
--- ARGV[1] owner token, ARGV[2] release channel
+-- KEYS[3] fair queue, KEYS[4] its deadlines (see queue.lua)
+-- ARGV[1] owner token, ARGV[2] release channel, ARGV[3] wake channel prefix
 --
--- Replies: 1 released and published; 0 not the owner (nothing changed).
+-- Replies: 1 released and published; 0 not the owner (the lease unchanged).
+--
+-- Whom it tells: when fair waiters are queued, only the head of the queue,
+-- on its own wake channel (dead entries are pruned first); otherwise the
+-- release channel, where plain waiters listen. A token that is not the
+-- owner still leaves the queue: that is how a fair waiter whose wait ran
+-- out, or an acquire cut short, removes its entry; if it was the head and
+-- the lease is free, the next waiter is woken in its place.
+--
 -- A script that fails half-way keeps its earlier writes: Redis does not
 -- roll them back. PUBLISH therefore runs before DEL, and permissions are
 -- checked before either, so that a denied PUBLISH leaves the lease in place
@@ -13,25 +22,42 @@
 --
 -- The term record's validity ends with the release (valid_until_us 0), so
 -- the next candidate takes over at once. It is touched only when it is
--- this term's record; a foreign value there is left alone. DEL is the first
--- write and needs no memory, so Redis lets the HSET after it run even when
--- it is out of memory.
+-- this term's record; a foreign value there is left alone, as is a queue
+-- key of a foreign type. DEL needs no memory, so Redis lets the writes
+-- after it run even when it is out of memory.
 local lease, term, token, channel = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
+local queue, deadlines, wake_prefix = KEYS[3], KEYS[4], ARGV[3]
+local queued = Q.check(queue, deadlines) == nil
 
-if redis.call('TYPE', lease)['ok'] ~= 'hash' then
-  return 0
+local ltype = redis.call('TYPE', lease)['ok']
+local owner, fence
+if ltype == 'hash' then
+  owner, fence = unpack(redis.call('HMGET', lease, 'owner', 'fence'))
 end
-local owner, fence = unpack(redis.call('HMGET', lease, 'owner', 'fence'))
 if owner ~= token then
+  if queued then
+    local rank = Q.remove(queue, deadlines, token)
+    if rank == 0 and ltype == 'none' then
+      Q.prune(queue, deadlines, Q.now_us())
+      Q.wake(queue, wake_prefix, 0, token, '')
+    end
+  end
   return 0
 end
-if redis.acl_check_cmd and not redis.acl_check_cmd('PUBLISH', channel, fence or '') then
-  return redis.error_reply('NOPERM redislock: the ACL user may not PUBLISH to ' .. channel ..
+
+local target = channel
+if queued then
+  Q.prune(queue, deadlines, Q.now_us())
+  local head = Q.at(queue, 0)
+  if head then target = wake_prefix .. head end
+end
+if not Q.may_publish(target) then
+  return redis.error_reply('NOPERM redislock: the ACL user may not PUBLISH to ' .. target ..
     '; the lease is left to expire by its TTL')
 end
 -- Subscribers read the message only after this script, so they cannot try
 -- before the DEL.
-redis.call('PUBLISH', channel, fence or '')
+redis.call('PUBLISH', target, fence or '')
 redis.call('DEL', lease)
 if fence and redis.call('TYPE', term)['ok'] == 'hash' and redis.call('HGET', term, 'fence') == fence then
   redis.call('HSET', term, 'valid_until_us', '0')

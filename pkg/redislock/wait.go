@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,15 +37,44 @@ const wakeSlack = 5 * time.Millisecond
 // ctx's end interrupts any of them at once. A try that fails for another
 // reason than a held lease ends Acquire with its error.
 func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, onHeld func(Holder)) (*Lease, error) {
-	lease, err := l.TryAcquire(ctx, identity, ttl)
-	var held *HeldError
-	if !errors.As(err, &held) {
-		return lease, err
-	}
-	if onHeld != nil {
-		onHeld(held.Holder)
-	}
+	return l.acquireWaiting(ctx, identity, ttl, func(h *HeldError) {
+		if onHeld != nil {
+			onHeld(h.Holder)
+		}
+	})
+}
 
+// acquireWaiting is Acquire with the whole *HeldError for onHeld.
+func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
+	var lease *Lease
+	err := awaitTurn(ctx, l.Watch, func(ctx context.Context) (time.Duration, bool, error) {
+		s, err := l.TryAcquire(ctx, identity, ttl)
+		var held *HeldError
+		if !errors.As(err, &held) {
+			lease = s
+			return 0, true, err
+		}
+		onHeld(held)
+		return held.Holder.Remaining + wakeSlack, false, nil
+	})
+	return lease, err
+}
+
+// awaitTurn is the waiting of every waiter, plain or fair, lock or
+// semaphore: try; if that was not the end (done), subscribe and only then
+// try again, so a wake-up between the two is never missed; then wait until
+// a message arrives or retryIn, which try returned, has passed, and try
+// again. retryIn is when the holder's lease or a queue entry can expire by
+// itself, or a fair waiter's heartbeat: never a fixed polling interval.
+//
+// A subscription not confirmed within retryIn must not keep the waiter
+// blind: it tries then without one, and subscribes again after. try's
+// error, when done, ends awaitTurn; so does the end of ctx.
+func awaitTurn(ctx context.Context, subscribe func(context.Context) (*Watcher, error), try func(context.Context) (retryIn time.Duration, done bool, err error)) error {
+	retryIn, done, err := try(ctx)
+	if done {
+		return err
+	}
 	var w *Watcher
 	defer func() {
 		if w != nil {
@@ -53,38 +83,32 @@ func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, 
 	}()
 	for {
 		if w == nil {
-			// A subscription not confirmed by the time the lease can
-			// expire must not keep this waiter blind: it tries then
-			// without one, and subscribes again after.
-			wctx, cancel := context.WithTimeout(ctx, held.Holder.Remaining+wakeSlack)
-			w, err = l.Watch(wctx)
+			wctx, cancel := context.WithTimeout(ctx, retryIn)
+			w, err = subscribe(wctx)
 			cancel()
 			if err != nil {
 				w = nil
 				if ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
-					return nil, err
+					return err
 				}
 			}
 		}
-		lease, err = l.TryAcquire(ctx, identity, ttl)
-		if !errors.As(err, &held) {
-			return lease, err
-		}
-		if onHeld != nil {
-			onHeld(held.Holder)
+		retryIn, done, err = try(ctx)
+		if done {
+			return err
 		}
 		if w == nil {
 			continue
 		}
-		if err := w.Wait(ctx, held.Holder.Remaining+wakeSlack); err != nil {
-			return nil, err
+		if err := w.Wait(ctx, retryIn); err != nil {
+			return err
 		}
 	}
 }
 
 // Watcher is a subscription to a lock's release channel.
 type Watcher struct {
-	lock     *Lock
+	name     string
 	close    func() error
 	released <-chan struct{}
 }
@@ -98,7 +122,12 @@ type Watcher struct {
 // ctx's end interrupts it at once (go-redis would only heed a deadline): a
 // connection that goes silent after SUBSCRIBE cannot hold Watch.
 func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
-	timeout := l.opts.SubscribeTimeout
+	return subscribe(ctx, l.client, l.opts.SubscribeTimeout, l.name, l.channel)
+}
+
+// subscribe is Watch on any of a lock's or semaphore's channels: one wake-up
+// for a message on any of them.
+func subscribe(ctx context.Context, client Client, timeout time.Duration, name string, channels ...string) (*Watcher, error) {
 	sctx, cancel := context.WithTimeoutCause(ctx, timeout,
 		fmt.Errorf("redislock: no subscribe confirmation within %v: %w", timeout, context.DeadlineExceeded))
 	defer cancel()
@@ -109,7 +138,7 @@ func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
 	)
 	confirmed := make(chan error, 1)
 	go func() {
-		p := l.client.Subscribe(sctx, l.channel)
+		p := client.Subscribe(sctx, channels...)
 		mu.Lock()
 		if abandoned {
 			mu.Unlock()
@@ -139,7 +168,7 @@ func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
 		if p != nil {
 			_ = p.Close()
 		}
-		return nil, fmt.Errorf("redislock: subscribe %q: %w", l.channel, err)
+		return nil, fmt.Errorf("redislock: subscribe %q: %w", strings.Join(channels, " "), err)
 	}
 	msgs := p.Channel()
 	released := make(chan struct{}, 1)
@@ -153,7 +182,7 @@ func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
 			}
 		}
 	}()
-	return &Watcher{lock: l, close: p.Close, released: released}, nil
+	return &Watcher{name: name, close: p.Close, released: released}, nil
 }
 
 // Wait blocks until a release is announced, d elapses, or ctx ends; only the
@@ -167,7 +196,7 @@ func (w *Watcher) Wait(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("redislock: wait for %q: %w", w.lock.name, context.Cause(ctx))
+		return fmt.Errorf("redislock: wait for %q: %w", w.name, context.Cause(ctx))
 	}
 }
 

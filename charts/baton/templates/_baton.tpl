@@ -18,8 +18,6 @@ and optionally:
   baton.appEnv          environment for your containers: BATON_URL.
   baton.volumes         volumes for the Redis TLS files, as list items (may
                         be empty).
-  baton.readinessGates  the pod's readinessGates, as list items (empty
-                        unless readinessGate.enabled).
   baton.serviceAccount  the ServiceAccount baton's Role is bound to.
 
 Exec mode (mode=exec), as this chart's Deployment renders it:
@@ -176,8 +174,9 @@ baton run too in exec mode.
 - name: BATON_RELEASE_TIMEOUT
   value: {{ . | quote }}
 {{- end }}
+{{- /* Always connected: see removed-values.yaml. */}}
 - name: BATON_READY_WHEN
-  value: {{ $v.readyWhen | quote }}
+  value: "connected"
 - name: BATON_LOG_FORMAT
   value: {{ $v.logFormat | quote }}
 - name: BATON_LOG_LEVEL
@@ -263,27 +262,26 @@ mode, for its binary.
 {{- end }}
 {{- end }}
 
-{{/* baton.readinessGates gate the pod's readiness on the leader condition. */}}
+{{/*
+baton.readinessGates was removed with leader-gated readiness (see
+removed-values.yaml): it is kept only to tell a chart that still includes
+it what to do.
+*/}}
 {{- define "baton.readinessGates" -}}
-{{- if .values.readinessGate.enabled }}- conditionType: baton.dev/leader{{ end }}
+{{- fail "baton.readinessGates was removed from the baton chart with leader-gated readiness, which stalls every rollout (only the leader is ever Ready): delete its include and the readinessGates around it. Every pod that reaches Redis is Ready; to send traffic to the leader alone, use a Service that selects the leader label (kube.labelKey=true), as the chart's leaderService does" }}
 {{- end }}
 
 {{/*
 baton.probes are baton's probes, for the container baton runs in (its own,
 or yours in exec mode), which must expose the port named probes. Startup:
-/readyz (the election runs and Redis answers), or /healthz with
-readyWhen=leader, where a follower is never ready.
+/readyz (the election runs and Redis answers).
 */}}
 {{- define "baton.probes" -}}
 {{- $v := .values }}
 {{- $s := $v.sidecar -}}
 startupProbe:
   httpGet:
-    {{- if eq $v.readyWhen "leader" }}
-    path: /healthz
-    {{- else }}
     path: /readyz
-    {{- end }}
     port: probes
   periodSeconds: {{ $s.startupProbe.periodSeconds }}
   failureThreshold: {{ $s.startupProbe.failureThreshold }}

@@ -64,42 +64,19 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
-baton.leaderGated is "true" when a pod is Ready only while it leads: with
-readyWhen=leader, or with the readiness gate on the leader condition.
-*/}}
-{{- define "baton.leaderGated" -}}
-{{- if or (eq .Values.readyWhen "leader") .Values.readinessGate.enabled }}true{{ end }}
-{{- end }}
-
-{{/*
-baton.strategy is the Deployment's update strategy.
-
-With readiness meaning "participating" (readyWhen=connected), it is the
-rolling update of .Values.strategy: by default a new pod joins (maxSurge 1)
-before an old one leaves (maxUnavailable 0).
-
-With leader-gated readiness at most one pod is ever Ready: the leader. The
-new ReplicaSet's pods cannot become Ready while the old leader holds the
-lock, and the Deployment controller scales old pods down only while
-  available >= replicas - maxUnavailable.
-The old leader is the only available pod, so any maxUnavailable below
-replicas would forbid deleting it: the rollout would wait for ever. Hence
-maxUnavailable is 100% (it scales with `kubectl scale` and autoscalers),
-so that replicas - maxUnavailable = 0 pods must stay available, and helm
---wait, which waits for readyReplicas >= replicas - maxUnavailable on the
-new ReplicaSet, returns too. maxSurge (default 1) starts new pods before the
-old ones stop, to shorten the handover.
+baton.strategy is the Deployment's update strategy: the rolling update of
+.Values.strategy. Every replica that reaches Redis is Ready (baton's
+--ready-when=connected), so the Deployment controller's availability
+arithmetic holds as for any workload: by default a new pod joins
+(maxSurge 1) before an old one leaves (maxUnavailable 0), and kubectl
+rollout status and helm --wait complete. (Readiness gated on leadership
+could not: only one pod is ever Ready, see removed-values.yaml.)
 */}}
 {{- define "baton.strategy" -}}
 type: RollingUpdate
 rollingUpdate:
-{{- if include "baton.leaderGated" . }}
-  maxSurge: {{ .Values.leaderGatedStrategy.maxSurge }}
-  maxUnavailable: 100%
-{{- else }}
   maxSurge: {{ .Values.strategy.maxSurge }}
   maxUnavailable: {{ .Values.strategy.maxUnavailable }}
-{{- end }}
 {{- end }}
 
 {{/* baton.redisFullname names the optional bundled Redis. */}}

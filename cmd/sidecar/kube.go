@@ -99,7 +99,30 @@ func newKubePublisher(c *config, restCfg *rest.Config, elector *election.Elector
 		Resync:    c.LeaseTTL,
 		Metrics:   m,
 		Logger:    log,
+		// A pod being deleted keeps a term it holds, so that its app can
+		// finish first, but takes no new one.
+		OnTerminating: func() {
+			if err := elector.Withdraw(); err != nil {
+				log.Debug("withdraw after the pod's deletion", "err", err)
+			}
+		},
 	})
+}
+
+// unmarkBeforeRelease wraps the term's work (nil: none) so that, when the
+// Kubernetes publisher runs, the pod's leader label is set to false before
+// the elector releases the lock: see kube.Publisher.Lead. publisher is read
+// when a term starts, as the publisher is built after the elector.
+func unmarkBeforeRelease(work func(context.Context, election.Term), publisher func() *kube.Publisher) func(context.Context, election.Term) {
+	return func(ctx context.Context, term election.Term) {
+		if p := publisher(); p != nil {
+			p.Lead(work)(ctx, term)
+			return
+		}
+		if work != nil {
+			work(ctx, term)
+		}
+	}
 }
 
 // startKube runs the publisher, if any, until the returned function is

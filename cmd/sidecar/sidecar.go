@@ -109,6 +109,10 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		}
 		ec.OnStartedLeading = exec.sup.Lead
 	}
+	var publisher *kube.Publisher
+	if kubeCfg != nil {
+		ec.OnStartedLeading = unmarkBeforeRelease(ec.OnStartedLeading, func() *kube.Publisher { return publisher })
+	}
 	elector, err = election.New(ec)
 	if err != nil {
 		return nil, flagError(err)
@@ -150,7 +154,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		return nil, err
 	}
 	// Last, so that every configuration error comes before this log line.
-	publisher, err := newKubePublisher(cfg, kubeCfg, elector, reg, log)
+	publisher, err = newKubePublisher(cfg, kubeCfg, elector, reg, log)
 	if err != nil {
 		return nil, err
 	}

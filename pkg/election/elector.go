@@ -36,6 +36,8 @@ type Elector struct {
 	resignEpoch uint64
 	// resigns are the Resign calls waiting for the current term to end.
 	resigns []*resignRequest
+	// withdrawn is set by Withdraw: no new term until Run returns.
+	withdrawn bool
 
 	// kick wakes the loop for a Resign: out of a hold-off, or out of a term.
 	kick chan struct{}
@@ -81,6 +83,7 @@ func (e *Elector) Status() Status {
 	if d := e.holdOffUntil.Sub(now); d > 0 {
 		s.HoldOff = d
 	}
+	s.Withdrawn = e.withdrawn
 	if e.leading && !now.Before(e.validUntil) {
 		// The term ran out but the loop has not stepped down yet: the
 		// holder is unknown, and certainly not known to be us.
@@ -153,7 +156,7 @@ func (e *Elector) Run(ctx context.Context) error {
 	e.notifyLocked()
 	e.mu.Unlock()
 	defer func() {
-		e.update(func() { e.running = false })
+		e.update(func() { e.running, e.withdrawn = false, false })
 		e.finishResigns(false)
 	}()
 

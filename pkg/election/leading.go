@@ -74,7 +74,7 @@ func (e *Elector) begin(ctx context.Context, lease Lease, epoch uint64) *term {
 	e.update(func() {
 		e.holder = Holder{Identity: e.cfg.Identity, Fence: lease.Fence()}
 		late = !now.Before(t.validUntil)
-		resigned = e.resignEpoch != epoch || now.Before(e.holdOffUntil)
+		resigned = e.resignEpoch != epoch || now.Before(e.holdOffUntil) || e.withdrawn
 		if late || resigned {
 			return
 		}

@@ -110,9 +110,14 @@ func (e *Elector) pendingResign() bool {
 }
 
 // sleepHoldOff waits out a hold-off. A Resign meanwhile replaces it and
-// wakes this wait, which then sleeps for what is left of the new one.
+// wakes this wait, which then sleeps for what is left of the new one. After
+// Withdraw it waits until ctx ends.
 func (e *Elector) sleepHoldOff(ctx context.Context) error {
 	for {
+		if e.isWithdrawn() {
+			<-ctx.Done()
+			return ctx.Err()
+		}
 		now := e.cfg.Clock.Now()
 		e.mu.Lock()
 		wait := e.holdOffUntil.Sub(now)

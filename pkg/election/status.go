@@ -50,6 +50,9 @@ type Status struct {
 	// HoldOff is how much longer this candidate stays out of the election
 	// after a resign.
 	HoldOff time.Duration
+	// Withdrawn is true once Withdraw was called during this Run: this
+	// candidate begins no new term.
+	Withdrawn bool
 	// Running is true while Run runs.
 	Running bool
 	// LastError is the last lock error, cleared by the next success.

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 )
@@ -38,6 +39,10 @@ type Client interface {
 	PatchPod(ctx context.Context, namespace, name string, pt types.PatchType, data []byte, subresource ...string) (*corev1.Pod, error)
 	// CreateEvent creates an events.k8s.io/v1 Event.
 	CreateEvent(ctx context.Context, namespace string, ev *eventsv1.Event) (*eventsv1.Event, error)
+	// WatchPod watches one pod (a watch of the namespace's pods with the
+	// field selector metadata.name=name), from resourceVersion ("" : the
+	// current state first). The watch ends when ctx does.
+	WatchPod(ctx context.Context, namespace, name, resourceVersion string) (watch.Interface, error)
 }
 
 // restClient is the Client of NewClient: two REST clients over a scheme
@@ -175,4 +180,19 @@ func (c *restClient) CreateEvent(ctx context.Context, namespace string, ev *even
 		return nil, err
 	}
 	return out, nil
+}
+
+func (c *restClient) WatchPod(ctx context.Context, namespace, name, resourceVersion string) (watch.Interface, error) {
+	opts := metav1.ListOptions{
+		FieldSelector:       "metadata.name=" + name,
+		ResourceVersion:     resourceVersion,
+		Watch:               true,
+		AllowWatchBookmarks: false,
+	}
+	return c.core.Get().
+		UseProtobufAsDefault().
+		NamespaceIfScoped(namespace, namespace != "").
+		Resource("pods").
+		VersionedParams(&opts, c.params).
+		Watch(ctx)
 }

@@ -7,6 +7,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -31,4 +32,10 @@ func (c clientset) PatchPod(ctx context.Context, namespace, name string, pt type
 
 func (c clientset) CreateEvent(ctx context.Context, namespace string, ev *eventsv1.Event) (*eventsv1.Event, error) {
 	return c.cs.EventsV1().Events(namespace).Create(ctx, ev, metav1.CreateOptions{})
+}
+
+func (c clientset) WatchPod(ctx context.Context, namespace, name, resourceVersion string) (watch.Interface, error) {
+	return c.cs.CoreV1().Pods(namespace).Watch(ctx, metav1.ListOptions{
+		FieldSelector: "metadata.name=" + name, ResourceVersion: resourceVersion,
+	})
 }

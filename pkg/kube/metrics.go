@@ -16,9 +16,10 @@ const (
 	OpPatchPodStatus = "patch_pod_status"
 	OpListPods       = "list_pods"
 	OpCreateEvent    = "create_event"
+	OpWatchPod       = "watch_pod"
 )
 
-var apiOps = []string{OpGetPod, OpPatchPod, OpPatchPodStatus, OpListPods, OpCreateEvent}
+var apiOps = []string{OpGetPod, OpPatchPod, OpPatchPodStatus, OpListPods, OpCreateEvent, OpWatchPod}
 
 // Metrics holds the publisher's metrics. A nil *Metrics records nothing; its
 // methods are safe for concurrent use.

@@ -15,7 +15,7 @@ import (
 func TestMetricsRegisterAndLint(t *testing.T) {
 	_, reg := newMetrics(t)
 	for name, want := range map[string]int{
-		"baton_kube_api_errors_total":            5,
+		"baton_kube_api_errors_total":            6,
 		"baton_kube_syncs_total":                 2,
 		"baton_kube_last_sync_timestamp_seconds": 1,
 		"baton_kube_stale_corrections_total":     1,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -76,6 +77,16 @@ type Options struct {
 	// ShutdownTimeout bounds the final publication of leader=false when
 	// Run's context ends. Default 2s.
 	ShutdownTimeout time.Duration
+	// UnmarkTimeout bounds Unmark in Lead, the label's step to false before
+	// the lock is released. Default DefaultUnmarkTimeout, 500ms.
+	UnmarkTimeout time.Duration
+
+	// OnTerminating is called once, from the publisher's goroutine, when
+	// the own pod is seen being deleted (through a watch of the pod, and at
+	// each sync's read of it). The sidecar passes the elector's Withdraw,
+	// so that a pod on its way out takes no new term. Optional; without it
+	// the pod is not watched.
+	OnTerminating func()
 
 	// Metrics receives counts; nil records nothing. See NewMetrics.
 	Metrics *Metrics
@@ -99,6 +110,14 @@ type Publisher struct {
 
 	// wake (capacity 1) tells the worker that want changed.
 	wake chan struct{}
+
+	// labelMu (capacity 1) serializes the writes of the own leader label,
+	// the worker's and Unmark's; markedTrue, guarded by it, is whether the
+	// last one written was "true".
+	labelMu    chan struct{}
+	markedTrue bool
+	// terminating is set once OnTerminating has been called.
+	terminating atomic.Bool
 
 	mu      sync.Mutex
 	running bool
@@ -140,6 +159,7 @@ func New(src Source, opts Options) (*Publisher, error) {
 		defaults.Duration{Name: "Options.MinBackoff", Value: &opts.MinBackoff, Default: DefaultMinBackoff},
 		defaults.Duration{Name: "Options.MaxBackoff", Value: &opts.MaxBackoff, Default: DefaultMaxBackoff},
 		defaults.Duration{Name: "Options.ShutdownTimeout", Value: &opts.ShutdownTimeout, Default: DefaultShutdownTimeout},
+		defaults.Duration{Name: "Options.UnmarkTimeout", Value: &opts.UnmarkTimeout, Default: DefaultUnmarkTimeout},
 	); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
@@ -153,10 +173,11 @@ func New(src Source, opts Options) (*Publisher, error) {
 		opts.Clock = clock.RealClock{}
 	}
 	return &Publisher{
-		src:  src,
-		opts: opts,
-		log:  opts.Logger.With("pod", opts.PodName, "namespace", opts.Namespace),
-		wake: make(chan struct{}, 1),
+		src:     src,
+		opts:    opts,
+		log:     opts.Logger.With("pod", opts.PodName, "namespace", opts.Namespace),
+		wake:    make(chan struct{}, 1),
+		labelMu: make(chan struct{}, 1),
 	}, nil
 }
 
@@ -183,6 +204,7 @@ func (p *Publisher) Run(ctx context.Context) error {
 	p.observe(p.src.Status())
 	var wg sync.WaitGroup
 	wg.Go(func() { p.watch(ctx) })
+	wg.Go(func() { p.watchTerminating(ctx) })
 	p.work(ctx)
 	wg.Wait()
 

@@ -12,6 +12,8 @@ import (
 //   - pods get: read its own pod before patching (compare, keep the
 //     condition's lastTransitionTime, take the UID for Events);
 //   - pods list: the leader's sweep for stale leader labels (label selector);
+//   - pods watch: its own pod (field selector), to withdraw from the
+//     election as soon as the pod is being deleted;
 //   - pods patch: the leader label and the lock annotation;
 //   - pods/status patch: the baton.dev/leader condition;
 //   - events.k8s.io events create: LeaderElected, LeadershipLost, Resigned.
@@ -19,7 +21,7 @@ var RequiredRules = []rbacv1.PolicyRule{
 	{
 		APIGroups: []string{""},
 		Resources: []string{"pods"},
-		Verbs:     []string{"get", "list", "patch"},
+		Verbs:     []string{"get", "list", "watch", "patch"},
 	},
 	{
 		APIGroups: []string{""},

@@ -175,8 +175,8 @@ func TestRBACRequiredRulesSufficeAndNothingMore(t *testing.T) {
 			_, err := sa.EventsV1().Events(ns).Patch(ctx, evs[0].Name, types.MergePatchType, []byte(`{"note":"x"}`), metav1.PatchOptions{})
 			return err
 		}},
-		{"watch pods", func() error {
-			w, err := sa.CoreV1().Pods(ns).Watch(ctx, metav1.ListOptions{})
+		{"watch pods in another namespace", func() error {
+			w, err := sa.CoreV1().Pods(other).Watch(ctx, metav1.ListOptions{})
 			if err == nil {
 				w.Stop()
 			}

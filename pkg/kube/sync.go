@@ -47,16 +47,19 @@ func (p *Publisher) syncOnce(ctx context.Context) error {
 	if err != nil {
 		return p.apiError(OpGetPod, p.opts.PodName, err)
 	}
+	p.checkTerminating(pod)
+	// Others' marks are cleared before this pod marks itself, so that a
+	// Service or a tool selecting the leader label never sees two pods.
+	if d.leader {
+		if err := p.sweep(ctx, d); err != nil {
+			return err
+		}
+	}
 	if err := p.syncLabel(ctx, pod, d); err != nil {
 		return err
 	}
 	if err := p.syncCondition(ctx, pod, d); err != nil {
 		return err
-	}
-	if d.leader {
-		if err := p.sweep(ctx, d); err != nil {
-			return err
-		}
 	}
 	return p.createEvents(ctx, pod)
 }
@@ -71,9 +74,23 @@ func (p *Publisher) apiError(op, name string, err error) error {
 func labelValue(leader bool) string { return strconv.FormatBool(leader) }
 
 // syncLabel sets the leader label and the lock annotation, if they differ.
+// It writes "true" only if the term it is for is still valid at the moment
+// of the write (Unmark may have run since d was read).
 func (p *Publisher) syncLabel(ctx context.Context, pod *corev1.Pod, d desired) error {
+	select {
+	case p.labelMu <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-p.labelMu }()
 	want := labelValue(d.leader)
+	if d.leader {
+		if st := p.src.Status(); !st.Leader || st.Fence != d.fence {
+			return nil // the term ended since; the next sync publishes that
+		}
+	}
 	if pod.Labels[p.opts.LabelKey] == want && pod.Annotations[LockAnnotation] == d.lock {
+		p.markedTrue = d.leader
 		return nil
 	}
 	body, err := json.Marshal(map[string]any{"metadata": map[string]any{
@@ -83,9 +100,14 @@ func (p *Publisher) syncLabel(ctx context.Context, pod *corev1.Pod, d desired) e
 	if err != nil {
 		return err
 	}
+	if d.leader {
+		// Set before the call: a write whose reply is lost may have landed.
+		p.markedTrue = true
+	}
 	if _, err := p.opts.Client.PatchPod(ctx, p.opts.Namespace, pod.Name, types.MergePatchType, body); err != nil {
 		return p.apiError(OpPatchPod, pod.Name, err)
 	}
+	p.markedTrue = d.leader
 	p.log.Info("pod label published", "label", p.opts.LabelKey+"="+want, "lock", d.lock, "fence", d.fence)
 	return nil
 }
@@ -181,9 +203,14 @@ func (p *Publisher) correct(ctx context.Context, other *corev1.Pod, st election.
 		return err
 	}
 	patched, err := p.opts.Client.PatchPod(ctx, p.opts.Namespace, other.Name, types.MergePatchType, body)
-	if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-		p.log.Debug("stale leader mark changed before correction; next sweep looks again", "other", other.Name, "err", err)
-		return nil
+	if apierrors.IsNotFound(err) {
+		return nil // gone, and its label with it
+	}
+	if apierrors.IsConflict(err) {
+		// The pod changed since the list: retry the whole sync, which
+		// lists again, before this pod marks itself.
+		p.log.Debug("stale leader mark changed before correction; retrying", "other", other.Name, "err", err)
+		return errStaleMark
 	}
 	if err != nil {
 		return p.apiError(OpPatchPod, other.Name, err)

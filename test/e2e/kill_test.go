@@ -1,0 +1,95 @@
+//go:build linux
+
+package e2e
+
+import (
+	"fmt"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// killAndFreeze is scenario 5: kill -9 of the leader's baton process on
+// the node, then SIGSTOP of the next leader's baton past the TTL and a kill.
+func (b *batch) killAndFreeze(t *testing.T) {
+	b.need(t)
+	s := b.s
+	since := time.Now()
+	var parts []string
+	pass := true
+	for _, freeze := range []bool{false, true} {
+		leader, ok := b.waitOneLeader(t, 30*time.Second)
+		if !ok {
+			t.Fatalf("no single leader\n%s", s.describe(b.ns))
+		}
+		cid := runningContainerID(&leader, "baton")
+		pids, err := containerPIDs(&leader, cid)
+		if err != nil {
+			t.Fatalf("baton's PID in %s: %v", leader.Name, err)
+		}
+		restarts := restartCount(&leader, "baton")
+		pid := pids[0]
+		at := time.Now()
+		what := "kill -9"
+		if freeze {
+			what = "SIGSTOP past the TTL, then kill -9"
+			if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+				t.Fatalf("SIGSTOP %d: %v", pid, err)
+			}
+		} else if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d: %v", pid, err)
+		}
+		byLabel, next, okL := time.Time{}, "", false
+		_ = poll(s.ctx, 30*time.Second, func() bool {
+			byLabel, next, okL = b.pw.FirstLeaderAfter(at, leader.Name)
+			return okL
+		})
+		if freeze {
+			// Hold the freeze one more TTL past the new leader, then kill.
+			time.Sleep(leaseTTL)
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		restarted := poll(s.ctx, 60*time.Second, func() bool {
+			p, err := s.c.Client.CoreV1().Pods(b.ns).Get(s.ctx, leader.Name, metav1.GetOptions{})
+			return err == nil && restartCount(p, "baton") > restarts && runningContainerID(p, "baton") != ""
+		}) == nil
+		_, settled := b.waitOneLeader(t, 60*time.Second)
+		failover := byLabel.Sub(at)
+		ok = okL && restarted && settled && failover >= leaseTTL/2 && failover < 3*leaseTTL
+		pass = pass && ok
+		parts = append(parts, fmt.Sprintf("%s of %s's baton (pid %d): %s labelled leader %v later (TTL %v), kubelet restarted the container=%v",
+			what, leader.Name, pid, next, failover.Round(time.Millisecond), leaseTTL, restarted))
+		if !freeze {
+			s.figure("failover after kill -9 of the leader's baton (by label)", "%v at TTL %v", failover.Round(time.Millisecond), leaseTTL)
+		} else {
+			s.figure("failover after SIGSTOP of the leader's baton (by label)", "%v at TTL %v", failover.Round(time.Millisecond), leaseTTL)
+		}
+	}
+	overlaps := b.pw.Overlaps(since)
+	pass = pass && len(overlaps) == 0
+	s.report(t, 5, "kill -9 and freeze of the leader's baton", pass, "%s; pods labelled leader at once: %s",
+		joinSemi(parts), overlapsOrNone(overlaps))
+}
+
+func restartCount(p *corev1.Pod, name string) int32 {
+	for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if st.Name == name {
+			return st.RestartCount
+		}
+	}
+	return 0
+}
+
+func joinSemi(parts []string) string {
+	out := ""
+	for i, p := range parts {
+		if i > 0 {
+			out += "; "
+		}
+		out += p
+	}
+	return out
+}

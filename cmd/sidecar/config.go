@@ -68,6 +68,10 @@ type config struct {
 	LogFormat       string
 	LogLevel        string
 
+	// The application locks of the API (locks.go).
+	LocksMaxHeld   int
+	LocksKeyPrefix string
+
 	// The Kubernetes publisher (kube.go): --kube, --kube-label-key,
 	// --kubeconfig, and this pod from the downward API.
 	Kube         string
@@ -135,6 +139,8 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.StringVar(&c.APITokenFile, "api-token-file", "", "file holding a bearer token that POST /leader/release must present (default: none; set one before binding beyond loopback)")
 	fs.StringVar(&allowedHosts, "api-allowed-hosts", "", "comma-separated Host names the API answers besides loopback and the --api-addr host (DNS-rebinding guard)")
 	fs.IntVar(&c.APIMaxWatchers, "api-max-watchers", api.DefaultMaxWatchers, "most long-polls and event streams served at once; beyond it the API answers 503 with Retry-After")
+	fs.IntVar(&c.LocksMaxHeld, "locks-max-held", api.DefaultMaxHeld, "most application locks and semaphore permits held or being acquired through the API at once; beyond it the API answers 503 with Retry-After")
+	fs.StringVar(&c.LocksKeyPrefix, "locks-key-prefix", api.DefaultLocksPrefix, "prefix of the application locks' Redis keys; must differ from --key-prefix")
 	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz, /readyz and /metrics")
 	fs.StringVar(&c.ReadyWhen, "ready-when", "connected", "readiness: connected (Redis reachable, loop running) or leader")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
@@ -269,6 +275,8 @@ var apiFlags = []string{
 	"AllowedHosts", "--api-allowed-hosts",
 	"MaxWatchers", "--api-max-watchers",
 	"Token", "--api-token-file",
+	"MaxHeld", "--locks-max-held",
+	"RedisLocksOptions: prefix", "--locks-key-prefix",
 }
 
 // apiFlagError turns an api.ErrInvalidOptions error into a usage error
@@ -405,6 +413,15 @@ func (c *config) validate() error {
 	}
 	if c.ResignHoldOff < 0 || c.ResignHoldOff > election.MaxHoldOff {
 		return bad("resign-hold-off", "must lie between 0 and %v (got %v)", election.MaxHoldOff, c.ResignHoldOff)
+	}
+	if c.LocksMaxHeld < 1 {
+		return bad("locks-max-held", "must be at least 1 (got %d)", c.LocksMaxHeld)
+	}
+	if err := redislock.ValidateName(c.LocksKeyPrefix); err != nil {
+		return bad("locks-key-prefix", "is invalid: %v", err)
+	}
+	if c.LocksKeyPrefix == c.KeyPrefix {
+		return bad("locks-key-prefix", "must differ from --key-prefix (both %q): the application's locks would share the election's keys", c.KeyPrefix)
 	}
 	if c.APIAddr == "" {
 		return bad("api-addr", "must not be empty")

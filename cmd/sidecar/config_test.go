@@ -70,6 +70,10 @@ func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
 		{"token with a space", []string{"--lock", "j", "--redis-addr", addr, "--api-token-file", badToken}, nil, "--api-token-file"},
 		{"negative watchers", []string{"--lock", "j", "--redis-addr", addr, "--api-max-watchers", "-1"}, nil, "--api-max-watchers"},
 		{"wildcard allowed host", []string{"--lock", "j", "--redis-addr", addr, "--api-allowed-hosts", "0.0.0.0"}, nil, "--api-allowed-hosts"},
+		{"zero locks max held", []string{"--lock", "j", "--redis-addr", addr, "--locks-max-held", "0"}, nil, "--locks-max-held must be at least 1"},
+		{"bad locks prefix", []string{"--lock", "j", "--redis-addr", addr, "--locks-key-prefix", "a:b"}, nil, "--locks-key-prefix is invalid"},
+		{"locks prefix is the election's", []string{"--lock", "j", "--redis-addr", addr, "--locks-key-prefix", "baton"}, nil, "--locks-key-prefix must differ from --key-prefix"},
+		{"election prefix is the locks'", []string{"--lock", "j", "--redis-addr", addr, "--key-prefix", "baton-locks"}, nil, "--locks-key-prefix must differ from --key-prefix"},
 		{"ack timeout above interval", []string{"--lock", "j", "--redis-addr", addr, "--lease-ttl", "3s", "--redis-min-replicas-ack", "1", "--redis-replica-ack-timeout", "1s"}, nil, "--redis-replica-ack-timeout must be less than --renew-interval"},
 	}
 	for _, tc := range cases {

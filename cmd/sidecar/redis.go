@@ -10,9 +10,16 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// redisClient builds the client for the configured mode. It reads the TLS
-// files but does not connect: go-redis dials lazily.
+// redisClient builds the election's client for the configured mode. It
+// reads the TLS files but does not connect: go-redis dials lazily.
 func redisClient(c *config) (redis.UniversalClient, error) {
+	// A sidecar makes a handful of calls per TTL: keep the pool small.
+	return newRedisClient(c, 4, "baton:"+c.Identity)
+}
+
+// newRedisClient builds a client for the configured mode with poolSize
+// connections, named name in CLIENT LIST.
+func newRedisClient(c *config, poolSize int, name string) (redis.UniversalClient, error) {
 	tlsConfig, err := redisTLS(c)
 	if err != nil {
 		return nil, err
@@ -35,11 +42,10 @@ func redisClient(c *config) (redis.UniversalClient, error) {
 		// One retry covers a stale pooled connection; the elector's own
 		// retry and deadline logic handles the rest.
 		MaxRetries: 1,
-		// A sidecar makes a handful of calls per TTL: keep the pool small.
 		// No idle connections are opened ahead: nothing dials before the
 		// election starts.
-		PoolSize:   4,
-		ClientName: "baton:" + c.Identity,
+		PoolSize:   poolSize,
+		ClientName: name,
 	}
 	switch c.RedisMode {
 	case modeCluster:

@@ -49,6 +49,9 @@ type sidecar struct {
 	apiLn, probeLn net.Listener
 	// exec runs the job in exec mode (baton run); nil otherwise.
 	exec *execRun
+	// locks are the application's locks on the API, on lockClient.
+	locks      *api.Locks
+	lockClient redis.UniversalClient
 }
 
 func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
@@ -121,7 +124,17 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	if exec != nil {
 		child = childSource{exec.sup}
 	}
+	locks, lockClient, err := newLocks(cfg, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = lockClient.Close()
+		}
+	}()
 	apiHandler, err := api.NewHandler(elector, api.Options{
+		Locks:          locks,
 		Child:          child,
 		DefaultHoldOff: cfg.ResignHoldOff,
 		AllowedHosts:   cfg.APIAllowedHosts,
@@ -173,6 +186,8 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		apiLn:      apiLn,
 		probeLn:    probeLn,
 		exec:       exec,
+		locks:      locks,
+		lockClient: lockClient,
 	}, nil
 }
 
@@ -236,6 +251,7 @@ func newProbeMux(cfg *config, client redis.UniversalClient, elector *election.El
 // mode the job's status (see execRun.exitStatus), otherwise 0.
 func (s *sidecar) run() (int, error) {
 	defer s.client.Close()
+	defer s.lockClient.Close()
 	defer s.httpCancel()
 	apiLn, probeLn := s.apiLn, s.probeLn
 	ctx, stop := signalContext(s.log, s.signalHooks())
@@ -270,6 +286,13 @@ func (s *sidecar) run() (int, error) {
 	stopKube := s.startKube()
 	electionDone := make(chan error, 1)
 	go func() { electionDone <- s.elector.Run(electionCtx) }()
+	// The application's locks are released at the first signal, alongside
+	// the step-down; in exec mode only once the job, which may hold them,
+	// has exited with the term.
+	var locksReleased <-chan struct{}
+	if s.exec == nil {
+		locksReleased = s.releaseLocksAt(electionCtx.Done())
+	}
 
 	var runErr error
 	select {
@@ -282,6 +305,11 @@ func (s *sidecar) run() (int, error) {
 	// The elector has stepped down and released: publish that, and
 	// leader=false, for the last time.
 	stopKube()
+	cancelElection()
+	if locksReleased == nil {
+		locksReleased = s.releaseLocksAt(closed)
+	}
+	<-locksReleased
 
 	s.httpCancel()
 	sctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)

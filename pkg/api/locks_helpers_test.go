@@ -250,6 +250,17 @@ func (s *lockStream) ended(t *testing.T) {
 	}
 }
 
+// eventually polls cond until it holds, failing after guard. The test
+// reads an outcome; it does not race with it.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for start := time.Now(); !cond(); time.Sleep(time.Millisecond) {
+		if time.Since(start) > guard {
+			t.Fatalf("not within %v: %s", guard, what)
+		}
+	}
+}
+
 func leaseKey(name string) string { return api.DefaultLocksPrefix + ":{" + name + "}:lease" }
 
 func mustContain(t *testing.T, what, s string, subs ...string) {

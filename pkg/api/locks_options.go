@@ -6,6 +6,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/defaults"
+	"github.com/baton-dev/baton/pkg/redislock"
 )
 
 // Defaults and bounds of LocksOptions.
@@ -33,7 +34,7 @@ const (
 )
 
 // maxPermits is the most permits a semaphore may have.
-const maxPermits = 10000
+const maxPermits = redislock.MaxPermits
 
 // LockRecorder counts the lock calls; pkg/metrics's Locks implements it.
 // Its methods must not block.

@@ -76,41 +76,94 @@ func (b *RedisLocks) lock(name string, p AcquireParams) (*redislock.Lock, error)
 	return l, nil
 }
 
-// Acquire implements LockBackend.
+// Acquire implements LockBackend: TryLock or TryLockFair for a lock,
+// TryAcquire on a semaphore of r.Permits (fair with p.Fair).
 func (b *RedisLocks) Acquire(ctx context.Context, r Resource, p AcquireParams) (Holding, error) {
-	if r.Kind != KindLock {
-		return nil, fmt.Errorf("%w: semaphores", ErrUnsupported)
-	}
-	if p.Fair {
-		return nil, fmt.Errorf("%w: fair locks", ErrUnsupported)
-	}
-	l, err := b.lock(r.Name, p)
-	if err != nil {
-		return nil, err
-	}
 	lease := p.Lease
 	if p.Watchdog {
 		lease = 0 // the watchdog's TTL is WatchdogTimeout, set to p.Lease
 	}
-	m, err := l.TryLock(ctx, p.Wait, lease)
-	if err != nil {
-		return nil, err
+	switch r.Kind {
+	case KindLock:
+		l, err := b.lock(r.Name, p)
+		if err != nil {
+			return nil, err
+		}
+		try := l.TryLock
+		if p.Fair {
+			try = l.TryLockFair
+		}
+		m, err := try(ctx, p.Wait, lease)
+		if err != nil {
+			return nil, err
+		}
+		return lockHolding{m}, nil
+	case KindSemaphore:
+		s, err := b.semaphore(r, p)
+		if err != nil {
+			return nil, err
+		}
+		permit, err := s.TryAcquire(ctx, p.Wait, lease)
+		if err != nil {
+			return nil, err
+		}
+		return permit, nil
 	}
-	return lockHolding{m}, nil
+	return nil, fmt.Errorf("%w: kind %q", ErrUnsupported, r.Kind)
+}
+
+func (b *RedisLocks) semaphore(r Resource, p AcquireParams) (*redislock.Semaphore, error) {
+	opts := redislock.SemaphoreOptions{Options: b.opts, Fair: p.Fair}
+	if p.Watchdog {
+		opts.WatchdogTimeout = p.Lease
+	}
+	s, err := redislock.NewSemaphore(b.client, r.Name, r.Permits, opts)
+	if err != nil {
+		return nil, fmt.Errorf("api: semaphore %q: %w", r.Name, err)
+	}
+	return s, nil
 }
 
 // Inspect implements LockBackend.
 func (b *RedisLocks) Inspect(ctx context.Context, r Resource) (ResourceInfo, error) {
-	return ResourceInfo{}, fmt.Errorf("%w: inspect", ErrUnsupported)
+	switch r.Kind {
+	case KindLock:
+		l, err := b.lock(r.Name, AcquireParams{})
+		if err != nil {
+			return ResourceInfo{}, err
+		}
+		info, err := l.Inspect(ctx)
+		if err != nil {
+			return ResourceInfo{}, err
+		}
+		out := ResourceInfo{Fence: info.Fence, Queue: info.Queue}
+		if info.Held {
+			// In quarantine the holder has no identity: held all the same.
+			out.Holders = []HolderInfo{{Identity: info.Holder, Fence: info.Fence, Remaining: info.Remaining}}
+		}
+		return out, nil
+	case KindSemaphore:
+		s, err := b.semaphore(r, AcquireParams{})
+		if err != nil {
+			return ResourceInfo{}, err
+		}
+		info, err := s.Inspect(ctx)
+		if err != nil {
+			return ResourceInfo{}, err
+		}
+		out := ResourceInfo{Queue: info.Queue}
+		for _, h := range info.Holders {
+			out.Holders = append(out.Holders, HolderInfo(h))
+		}
+		return out, nil
+	}
+	return ResourceInfo{}, fmt.Errorf("%w: kind %q", ErrUnsupported, r.Kind)
 }
 
-// lockHolding is a *redislock.Locked as a Holding.
-type lockHolding struct{ m *redislock.Locked }
+// A *redislock.Permit is a Holding as it is.
+var _ Holding = (*redislock.Permit)(nil)
 
-func (h lockHolding) Token() string                     { return h.m.Lease().Token() }
-func (h lockHolding) Fence() uint64                     { return h.m.Fence() }
-func (h lockHolding) TTL() time.Duration                { return h.m.Lease().TTL() }
-func (h lockHolding) Lost() <-chan struct{}             { return h.m.Lost() }
-func (h lockHolding) Err() error                        { return h.m.Err() }
-func (h lockHolding) Renew(ctx context.Context) error   { return h.m.Lease().Renew(ctx) }
-func (h lockHolding) Release(ctx context.Context) error { return h.m.Unlock(ctx) }
+// lockHolding is a *redislock.Locked as a Holding: Release is Unlock.
+type lockHolding struct{ *redislock.Locked }
+
+func (h lockHolding) Release(ctx context.Context) error { return h.Unlock(ctx) }

@@ -11,7 +11,7 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo test chaos bench bench-core image deps-redis tools fmt vet clean help
+.PHONY: all build demo test chaos bench bench-core image image-docker deps-image deps-redis tools fmt vet clean help
 
 all: build
 
@@ -22,7 +22,8 @@ help:
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
-	@echo "make image       docker build -t $(IMAGE) ."
+	@echo "make image       the images without Docker (hack/image): $(BIN)/images/*.tar, reproducible digests"
+	@echo "make image-docker docker build -t $(IMAGE) ."
 
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN)/baton ./cmd/sidecar
@@ -93,7 +94,28 @@ bench-core: deps-redis build
 bench: deps-redis build
 	cd bench && KUBEBUILDER_ASSETS="$$(../hack/tools/kube-assets.sh)" $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -out results
 
-image:
+# The images without a container engine (hack/image, go-containerregistry):
+# baton, batchjob, pause, redis, busybox (and shop) as docker-archive
+# tarballs under $(BIN)/images, loadable with `ctr -n k8s.io images import`
+# or `docker load -i`, plus an OCI layout. Every timestamp is the commit's
+# time, so the same commit gives the same digests (0 outside a git clone).
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+image: deps-image
+	$(GO) run ./hack/image -out $(BIN)/images -version $(VERSION) -revision $(REVISION) -ldflags '$(LDFLAGS)' -source-date-epoch $(SOURCE_DATE_EPOCH)
+
+# deps-image installs what the images copy from Debian when missing (as
+# root with apt-get): the CA bundle, redis-server and a static busybox.
+deps-image: deps-redis
+	@for dep in /etc/ssl/certs/ca-certificates.crt:ca-certificates /bin/busybox:busybox-static; do \
+	  f=$${dep%%:*}; pkg=$${dep#*:}; [ -e "$$f" ] && continue; \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing $$pkg with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null || \
+	      { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$pkg >/dev/null; }; \
+	  else echo "$$f is missing: install $$pkg (Debian: sudo apt-get install $$pkg)" >&2; exit 1; fi; \
+	done
+
+image-docker:
 	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t $(IMAGE) .
 
 clean:

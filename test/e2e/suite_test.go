@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,8 +45,9 @@ func (s *suite) report(t *testing.T, n int, name string, pass bool, format strin
 		verdict = "FAIL"
 	}
 	line := fmt.Sprintf("e2e: scenario %d %s: %s %s", n, name, verdict, fmt.Sprintf(format, args...))
-	t.Log(line)
-	if !pass {
+	if pass {
+		t.Log(line)
+	} else {
 		t.Error(line)
 	}
 	s.mu.Lock()
@@ -75,6 +77,7 @@ func (s *suite) helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.CommandContext(s.ctx, s.helmB, args...)
 	cmd.Env = s.env()
+	cmd.SysProcAttr = dieWithTest()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -89,12 +92,17 @@ func (s *suite) kubectl(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	cmd := exec.CommandContext(s.ctx, s.kctl, args...)
 	cmd.Env = s.env()
+	cmd.SysProcAttr = dieWithTest()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return string(out), fmt.Errorf("kubectl %s: %w: %s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
 }
+
+// dieWithTest makes a helper command die with the test process, so that a
+// signal's teardown (which exits at once) leaves no helm or kubectl behind.
+func dieWithTest() *syscall.SysProcAttr { return &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} }
 
 // writeValues writes a values file for helm under the cluster's dir.
 func (s *suite) writeValues(t *testing.T, name, yaml string) string {

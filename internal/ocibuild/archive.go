@@ -11,18 +11,25 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// WriteDockerArchive writes img, tagged with every tag, as a docker-archive
-// tarball at path: what `docker load` and `ctr -n k8s.io images import`
-// read. The file is written to a temporary name and renamed, so a reader
-// never sees half of it.
+// WriteDockerArchive writes img, tagged with every tag, as an image
+// tarball at path that both `docker load` and `ctr -n k8s.io images import`
+// read: an OCI image layout (oci-layout, index.json naming each tag, and
+// the blobs, manifest included) plus docker's manifest.json pointing at the
+// same blobs, as `docker save` writes since Docker 25. containerd imports
+// the index, so it keeps img's manifest and its digest; from manifest.json
+// alone it would write a manifest of its own, with another digest. The file
+// is written to a temporary name and renamed, so a reader never sees half
+// of it.
 //
-// go-containerregistry's tarball.Write would do, but it orders the tags of
-// one image as a map iterates, so two runs could give different bytes.
-// This writer puts the config, the layers and manifest.json in a fixed
-// order with fixed headers: the same image and tags give the same file.
+// go-containerregistry's tarball.Write writes only manifest.json, and
+// orders the tags of one image as a map iterates, so two runs could give
+// different bytes. This writer puts every entry in a fixed order with fixed
+// headers: the same image and tags give the same file.
 func WriteDockerArchive(path string, img v1.Image, tags ...string) (err error) {
 	repoTags, err := canonicalTags(tags)
 	if err != nil {
@@ -73,6 +80,9 @@ func canonicalTags(tags []string) ([]string, error) {
 
 func writeArchive(w io.Writer, img v1.Image, repoTags []string) error {
 	tw := tar.NewWriter(w)
+	if err := writeBlob(tw, "oci-layout", []byte(`{"imageLayoutVersion":"1.0.0"}`)); err != nil {
+		return err
+	}
 	cfgName, err := img.ConfigName()
 	if err != nil {
 		return fmt.Errorf("ocibuild: config digest: %w", err)
@@ -81,7 +91,7 @@ func writeArchive(w io.Writer, img v1.Image, repoTags []string) error {
 	if err != nil {
 		return fmt.Errorf("ocibuild: config: %w", err)
 	}
-	desc := tarball.Descriptor{Config: cfgName.Hex + ".json", RepoTags: repoTags}
+	desc := tarball.Descriptor{Config: blobPath(cfgName), RepoTags: repoTags}
 	if err := writeBlob(tw, desc.Config, cfg); err != nil {
 		return err
 	}
@@ -96,18 +106,46 @@ func writeArchive(w io.Writer, img v1.Image, repoTags []string) error {
 		}
 		desc.Layers = append(desc.Layers, file)
 	}
-	manifest, err := json.Marshal(tarball.Manifest{desc})
+	manifest, err := img.RawManifest()
 	if err != nil {
-		return fmt.Errorf("ocibuild: manifest.json: %w", err)
+		return fmt.Errorf("ocibuild: manifest: %w", err)
 	}
-	if err := writeBlob(tw, "manifest.json", manifest); err != nil {
+	manifestDesc, err := partial.Descriptor(img)
+	if err != nil {
+		return fmt.Errorf("ocibuild: manifest: %w", err)
+	}
+	if err := writeBlob(tw, blobPath(manifestDesc.Digest), manifest); err != nil {
 		return err
+	}
+	index := v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex}
+	for _, tag := range repoTags {
+		d := *manifestDesc
+		d.Annotations = map[string]string{refNameAnnotation: tag, containerdNameAnnotation: tag}
+		index.Manifests = append(index.Manifests, d)
+	}
+	for _, entry := range []struct {
+		file string
+		v    any
+	}{{"index.json", index}, {"manifest.json", tarball.Manifest{desc}}} {
+		data, err := json.Marshal(entry.v)
+		if err != nil {
+			return fmt.Errorf("ocibuild: %s: %w", entry.file, err)
+		}
+		if err := writeBlob(tw, entry.file, data); err != nil {
+			return err
+		}
 	}
 	if err := tw.Close(); err != nil {
 		return fmt.Errorf("ocibuild: closing the archive: %w", err)
 	}
 	return nil
 }
+
+// containerdNameAnnotation names an image of an index for containerd.
+const containerdNameAnnotation = "io.containerd.image.name"
+
+// blobPath is where an OCI layout keeps the blob of digest d.
+func blobPath(d v1.Hash) string { return "blobs/" + d.Algorithm + "/" + d.Hex }
 
 func writeLayer(tw *tar.Writer, l v1.Layer) (string, error) {
 	digest, err := l.Digest()
@@ -123,7 +161,7 @@ func writeLayer(tw *tar.Writer, l v1.Layer) (string, error) {
 		return "", fmt.Errorf("ocibuild: layer: %w", err)
 	}
 	defer rc.Close()
-	file := digest.Hex + ".tar.gz"
+	file := blobPath(digest)
 	if err := tw.WriteHeader(&tar.Header{Name: file, Mode: 0o644, Size: size, Typeflag: tar.TypeReg}); err != nil {
 		return "", fmt.Errorf("ocibuild: %s: %w", file, err)
 	}

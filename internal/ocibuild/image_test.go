@@ -1,11 +1,14 @@
 package ocibuild
 
 import (
+	"archive/tar"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -150,9 +153,65 @@ func TestWriteDockerArchive(t *testing.T) {
 			t.Errorf("%s: read back as %s, built as %s", tag, got, want)
 		}
 	}
+	checkLayoutInArchive(t, files[0], tags, want)
 	leftovers, err := filepath.Glob(filepath.Join(dir, ".app.tar.*"))
 	if err != nil || len(leftovers) != 0 {
 		t.Errorf("temporary files left: %v %v", leftovers, err)
+	}
+}
+
+// checkLayoutInArchive unpacks the archive and reads it as an OCI image
+// layout, as containerd does: every tag names the built manifest.
+func checkLayoutInArchive(t *testing.T, archive []byte, tags []string, want v1.Hash) {
+	t.Helper()
+	dir := t.TempDir()
+	tr := tar.NewReader(bytes.NewReader(archive))
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := filepath.Join(dir, hdr.Name)
+		data, err := io.ReadAll(tr)
+		if err == nil {
+			err = os.MkdirAll(filepath.Dir(p), 0o755)
+		}
+		if err == nil {
+			err = os.WriteFile(p, data, 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	idx, err := layout.ImageIndexFromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	for _, d := range m.Manifests {
+		refs = append(refs, d.Annotations[refNameAnnotation])
+		if d.Digest != want || d.Annotations[containerdNameAnnotation] != d.Annotations[refNameAnnotation] {
+			t.Errorf("index entry %+v, want digest %s", d, want)
+		}
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := img.ConfigFile(); err != nil {
+			t.Errorf("%s: no config blob: %v", d.Digest, err)
+		}
+	}
+	sorted := append([]string(nil), tags...)
+	slices.Sort(sorted)
+	if !slices.Equal(refs, sorted) {
+		t.Errorf("index names %q, want %q", refs, sorted)
 	}
 }
 

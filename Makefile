@@ -24,6 +24,7 @@ help:
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
 	@echo "make image       the images without Docker (hack/image): $(BIN)/images/*.tar, reproducible digests"
 	@echo "make image-docker docker build -t $(IMAGE) ."
+	@echo "make e2e         a real single-node Kubernetes (root, Linux): the chart's scenarios on real pods (test/e2e)"
 
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN)/baton ./cmd/sidecar
@@ -69,6 +70,18 @@ test: deps-redis fmt vet tools
 	HELM="$$(hack/tools/helm.sh)" HELM_DOCS="$$(hack/tools/helm-docs.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+	$(MAKE) --no-print-directory e2e
+
+# The real-cluster e2e (test/e2e, run by test/e2e/run.sh): etcd, the API
+# server, controller-manager, scheduler, containerd, kubelet and kube-proxy
+# v1.35.4 on a bridge that nothing leaves, the chart's scenarios on real
+# pods, then a teardown that leaves the machine as it was. It provisions
+# the Debian packages (apt-get), the stamped Kubernetes binaries
+# (hack/tools/kube-node.sh, cached) and the images (make image). Without
+# root or outside Linux it skips, saying why; under CI=true it fails then.
+.PHONY: e2e
+e2e: deps-redis
+	MAKE="$(MAKE)" test/e2e/run.sh
 
 # The randomized fault run against real sidecars and redis-servers; a
 # 2-minute run of the same suite is part of `make test`.

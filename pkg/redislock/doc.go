@@ -36,6 +36,15 @@
 // from WithOwner it is reentrant for that owner, as Redisson's RLock is for
 // a thread.
 //
+// TryLockFair is the same lock with FIFO order among its waiters: a queue
+// of heartbeated entries in the lock's hash slot (<prefix>:{N}:queue and
+// :queue-deadlines), where an entry not refreshed for 3
+// Options.QueueHeartbeat, in Redis server time, drops out, and a release
+// wakes only the head, on its own channel (<prefix>:{N}:wake:<token>).
+// Semaphore is a counting semaphore with leased permits, in keys of its own
+// (<prefix>:{N}:sem:...). Inspect reads a lock's or a semaphore's state
+// without writing.
+//
 // Waiting never polls on a fixed interval: a waiter subscribes to the
 // release channel before its next try and then wakes on a release message or
 // when the observed PTTL runs out, whichever comes first. A lost message or a

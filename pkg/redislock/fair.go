@@ -45,7 +45,9 @@ var (
 // A waiter whose wait runs out, or whose ctx ends, removes its own entry
 // before TryLockFair returns (bounded by Options.AttemptTimeout). With
 // waitTime 0 the single try takes the lock only when nobody is queued, and
-// leaves no entry.
+// leaves no entry. Plain TryLock waiters are woken by a release only when
+// nobody is queued; otherwise they try again when the lease they saw can
+// expire.
 func (l *Lock) TryLockFair(ctx context.Context, waitTime, leaseTime time.Duration) (*Locked, error) {
 	return l.tryLock(ctx, waitTime, leaseTime, l.tryFairOnce, l.acquireFair)
 }
@@ -88,8 +90,19 @@ func (l *Lock) acquireFair(ctx context.Context, identity string, ttl time.Durati
 			return queueRetryIn(l.opts.QueueHeartbeat, held.Ahead, 1, held.Holder.Remaining, held.headLeft), false, nil
 		})
 	if lease == nil {
-		// Leave the queue now, on a context of its own: ctx has ended.
-		l.releaseOrphan(token)
+		leave(ctx, func() { l.releaseOrphan(token) })
 	}
 	return lease, err
+}
+
+// leave takes a waiter that gives up out of the queue: before returning when
+// its wait ran out or its ctx ended, so that its place is free at once; in
+// the background when a try failed otherwise (Redis may be unreachable,
+// and the entry dies by itself within 3 heartbeats anyway).
+func leave(ctx context.Context, release func()) {
+	if ctx.Err() != nil {
+		release()
+		return
+	}
+	go release()
 }

@@ -32,8 +32,10 @@ type Locked struct {
 //
 // waitTime bounds how long to wait while another owner holds the lock: 0
 // makes a single attempt, and a negative value waits as long as ctx allows.
-// When it runs out the error matches ErrTimeout, and the caller holds
-// nothing: an acquire cut short is released by its owner token.
+// When it runs out the error matches ErrTimeout, and also ErrHeld (a
+// *HeldError with the holder last seen) once a try has seen the lock
+// held; the caller holds nothing: an acquire cut short is released by its
+// owner token.
 //
 // With leaseTime > 0 the lock expires leaseTime after it was taken unless
 // Unlock comes first; nothing renews it. With leaseTime == 0 a watchdog

@@ -27,7 +27,9 @@
 -- after it run even when it is out of memory.
 local lease, term, token, channel = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local queue, deadlines, wake_prefix = KEYS[3], KEYS[4], ARGV[3]
-local queued = Q.check(queue, deadlines) == nil
+-- One TYPE for a lock that never had fair waiters: the two keys of a
+-- queue come and go together.
+local queued = redis.call('TYPE', queue)['ok'] == 'zset' and Q.check(queue, deadlines) == nil
 
 local ltype = redis.call('TYPE', lease)['ok']
 local owner, fence

@@ -208,7 +208,7 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 			return queueRetryIn(hb, max(held.Ahead-held.free, 0), 1, held.Holder.Remaining, held.headLeft), false, nil
 		})
 	if p == nil && s.fair {
-		s.releaseOrphan(token)
+		leave(ctx, func() { s.releaseOrphan(token) })
 	}
 	return p, err
 }

@@ -225,12 +225,12 @@ func TestSemaphoreWatchdog(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	s := newSemaphore(t, c, "pool", 2, redislock.SemaphoreOptions{Options: redislock.Options{WatchdogTimeout: 300 * time.Millisecond}})
+	s := newSemaphore(t, c, "pool", 2, redislock.SemaphoreOptions{Options: redislock.Options{WatchdogTimeout: 600 * time.Millisecond}})
 	p, err := s.TryAcquire(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.TTL() != 300*time.Millisecond {
+	if p.TTL() != 600*time.Millisecond {
 		t.Errorf("TTL %v, want the watchdog timeout", p.TTL())
 	}
 	// Three TTLs later the permit must still be held: only renewals can
@@ -238,7 +238,7 @@ func TestSemaphoreWatchdog(t *testing.T) {
 	select {
 	case <-p.Lost():
 		t.Fatalf("lost: %v", p.Err())
-	case <-time.After(900 * time.Millisecond):
+	case <-time.After(1800 * time.Millisecond):
 	}
 	info, err := s.Inspect(ctx)
 	if err != nil {

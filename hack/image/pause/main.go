@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command pause is the pod sandbox ("pause") image's program for the
 // real-cluster tests, where no registry is reachable: it holds the pod's
 // namespaces open, reaps the zombies reparented to it (it is PID 1 of a pod

@@ -6,6 +6,8 @@
 #   2. otherwise kube-apiserver and kubectl built from the Go module proxy
 #      (k8s.io/kubernetes with each staging module replaced by its published
 #      version) plus Debian's etcd-server (installed with apt-get as root).
+#   0. before both, the stamped binaries of hack/tools/kube-node.sh when
+#      they are cached already.
 # Progress goes to stderr; only the directory goes to stdout.
 set -euo pipefail
 
@@ -18,6 +20,14 @@ log() { echo "kube-assets: $*" >&2; }
 complete() { [ -x "$dir/kube-apiserver" ] && [ -x "$dir/etcd" ] && [ -x "$dir/kubectl" ]; }
 if complete; then echo "$dir"; exit 0; fi
 mkdir -p "$dir"
+
+# 0. The version-stamped build of hack/tools/kube-node.sh (the real-cluster
+#    e2e), when it is there already: the same sources, linked once.
+node="$CACHE/kube-node-$K8S_VERSION"
+if [ -x "$node/kube-apiserver" ] && [ -x "$node/kubectl" ] && [ -x "$node/etcd" ]; then
+  for b in kube-apiserver etcd kubectl; do ln -sf "$node/$b" "$dir/$b"; done
+  complete && { echo "$dir"; exit 0; }
+fi
 
 # 1. setup-envtest (needs GitHub; this fails fast where only the module
 #    proxy is reachable).

@@ -22,11 +22,10 @@ skip() {
 }
 [ "$(uname -s)" = Linux ] || skip "a real cluster needs Linux (kubelet, containerd, cgroups)"
 [ "$(id -u)" = 0 ] || skip "a real cluster needs root (kubelet, containerd, a bridge, iptables)"
-for img in pause baton batchjob redis busybox; do
-  [ -f "bin/images/$img.tar" ] || { echo "e2e: bin/images/$img.tar is missing: run make image" >&2; exit 1; }
-done
-
 hack/tools/node-deps.sh
+# The images of this commit: baton, batchjob, pause (containerd's sandbox
+# image), redis and busybox, as docker archives under bin/images.
+"${MAKE:-make}" --no-print-directory image >/dev/null
 KUBE_NODE_ASSETS=$(hack/tools/kube-node.sh)
 HELM=$(hack/tools/helm.sh)
 export KUBE_NODE_ASSETS HELM BATON_E2E=1 BATON_E2E_IMAGES="$PWD/bin/images"

@@ -11,12 +11,13 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo test chaos bench bench-core image image-docker deps-image deps-redis tools fmt vet clean help
+.PHONY: all build demo demo-locks test chaos bench bench-core image image-docker deps-image deps-redis tools fmt vet clean help
 
 all: build
 
 help:
 	@echo "make demo        run three sidecars on a throwaway Redis: handover and failover"
+	@echo "make demo-locks  the shop: 1000 concurrent purchases at a stock of 100 with a lock, without, and fair"
 	@echo "make test        vet, gofmt and go test -race against real Redis"
 	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
@@ -29,6 +30,7 @@ help:
 build:
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN)/baton ./cmd/sidecar
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/batchjob ./examples/batchjob
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/shop ./examples/shop
 
 # deps-redis installs redis-server (and redis-cli) when missing: with
 # apt-get as root, otherwise it says what to install.
@@ -44,6 +46,12 @@ deps-redis:
 
 demo: deps-redis build
 	$(GO) run ./hack/demo --baton $(BIN)/baton --job $(BIN)/batchjob
+
+# The shop (examples/shop) behind a round-robin proxy, each web server with
+# its own sidecar; fails unless the lock sells exactly the stock, and the
+# fair lock also in queue order.
+demo-locks: deps-redis build
+	$(GO) run ./hack/demolocks --baton $(BIN)/baton --shop $(BIN)/shop
 
 fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

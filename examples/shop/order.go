@@ -20,6 +20,11 @@ type ticket struct {
 	queued time.Time
 	// fence is the fence granted, 0 while (or if never) granted.
 	fence uint64
+	// granted is when the grant came back.
+	granted time.Time
+	// token is the lock's owner token, by which the request's entry can be
+	// found in Redis (hack/demolocks reads its enqueue order there).
+	token string
 }
 
 func newOrderLog() *orderLog { return &orderLog{byLock: map[string][]*ticket{}} }
@@ -34,10 +39,10 @@ func (o *orderLog) queue(lock string) *ticket {
 	return t
 }
 
-// grant records that t got the lock with fence.
-func (o *orderLog) grant(t *ticket, fence uint64) {
+// grant records that t got the lock with fence and token.
+func (o *orderLog) grant(t *ticket, fence uint64, token string) {
 	o.mu.Lock()
-	t.fence = fence
+	t.fence, t.granted, t.token = fence, time.Now(), token
 	o.mu.Unlock()
 }
 
@@ -48,6 +53,17 @@ type orderReport struct {
 	Queued  int    `json:"queued"`
 	Granted int    `json:"granted"`
 	orderCount
+	// Tickets, with ?detail=true, lists every request in queue order.
+	Tickets []ticketBody `json:"tickets,omitempty"`
+}
+
+// ticketBody is one request of GET /order?detail=true: when it queued and
+// was granted, in ms since the first request queued, its fence and token.
+type ticketBody struct {
+	QueuedMS  float64 `json:"queued_ms"`
+	GrantedMS float64 `json:"granted_ms,omitempty"`
+	Fence     uint64  `json:"fence,omitempty"`
+	Token     string  `json:"token,omitempty"`
 }
 
 // orderCount compares queue order with grant order over pairs of granted
@@ -69,7 +85,8 @@ type orderCount struct {
 	CloseInverted int `json:"close_inverted"`
 }
 
-func (o *orderLog) report(lock string, gap time.Duration) orderReport {
+// report compares the orders of lock's requests; detail adds each one.
+func (o *orderLog) report(lock string, gap time.Duration, detail bool) orderReport {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	ts := o.byLock[lock]
@@ -77,6 +94,14 @@ func (o *orderLog) report(lock string, gap time.Duration) orderReport {
 	for _, t := range ts {
 		if t.fence > 0 {
 			r.Granted++
+		}
+		if detail {
+			ms := func(at time.Time) float64 { return float64(at.Sub(ts[0].queued).Microseconds()) / 1000 }
+			b := ticketBody{QueuedMS: ms(t.queued), Fence: t.fence, Token: t.token}
+			if t.fence > 0 {
+				b.GrantedMS = ms(t.granted)
+			}
+			r.Tickets = append(r.Tickets, b)
 		}
 	}
 	return r

@@ -39,14 +39,17 @@ func TestOrderLog(t *testing.T) {
 	a := o.queue("stock-a")
 	b := o.queue("stock-a")
 	other := o.queue("stock-b")
-	o.grant(b, 7)
-	o.grant(a, 8) // granted after b although queued first
-	o.grant(other, 1)
-	r := o.report("stock-a", 0)
+	o.grant(b, 7, "tb")
+	o.grant(a, 8, "ta") // granted after b although queued first
+	o.grant(other, 1, "to")
+	r := o.report("stock-a", 0, true)
 	if r.Lock != "stock-a" || r.Queued != 2 || r.Granted != 2 || r.Pairs != 1 || r.Violations != 1 {
 		t.Fatalf("report %+v; want 2 queued, 2 granted, 1 pair, 1 violation", r)
 	}
-	if r := o.report("stock-c", 0); r.Queued != 0 || r.Pairs != 0 {
+	if len(r.Tickets) != 2 || r.Tickets[0].QueuedMS != 0 || r.Tickets[0].Fence != 8 || r.Tickets[1].Fence != 7 || r.Tickets[0].Token != "ta" {
+		t.Fatalf("detail %+v; want both tickets in queue order", r.Tickets)
+	}
+	if r := o.report("stock-c", 0, false); r.Queued != 0 || r.Pairs != 0 {
 		t.Fatalf("report of an unused lock: %+v", r)
 	}
 }

@@ -14,7 +14,7 @@ import (
 // The web server's API:
 //
 //	POST /buy[?product=P][&lock=sidecar|none][&fair=true|false]   buy one
-//	GET  /order?product=P[&gap=50ms]                              queue order versus grant order
+//	GET  /order?product=P[&gap=50ms][&detail=true]                queue order versus grant order
 //
 // POST /buy answers 200 with outcome "sold", 409 with "sold_out" or
 // "stale_fence", 503 with "lock_busy" (the wait ran out) and 502 with
@@ -182,7 +182,7 @@ func (s *web) buyLocked(ctx context.Context, product string, fair bool) buyBody 
 	case err != nil:
 		return buyBody{Outcome: outcomeError, Error: err.Error()}
 	}
-	s.order.grant(t, lk.Fence)
+	s.order.grant(t, lk.Fence, lk.Token)
 	// The critical section runs to its end even if the buyer hangs up: a
 	// purchase is never left half done by a closed connection.
 	b := s.sell(context.WithoutCancel(ctx), product, lk.Fence)
@@ -239,7 +239,8 @@ func (s *web) orderReport(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rep := s.order.report(lockName(product), gap)
+	detail := q.Get("detail") == "true"
+	rep := s.order.report(lockName(product), gap, detail)
 	rep.Server = s.c.name
 	writeJSON(w, http.StatusOK, rep)
 }

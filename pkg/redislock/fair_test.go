@@ -213,7 +213,7 @@ func TestFairWaiterTimeoutLeavesQueue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.TryLockFair(ctx, 100*time.Millisecond, time.Minute)
+	_, err = l.TryLockFair(ctx, 500*time.Millisecond, time.Minute)
 	var held *redislock.HeldError
 	if !errors.Is(err, redislock.ErrTimeout) || !errors.As(err, &held) || held.Holder.Fence != m.Fence() {
 		t.Fatalf("TryLockFair: %v, want ErrTimeout with the holder", err)

@@ -48,7 +48,7 @@ func TestSemaphoreBasics(t *testing.T) {
 			if !errors.Is(err, redislock.ErrTimeout) || !errors.As(err, &held) || held.Holder.Identity != "w" {
 				t.Fatalf("third TryAcquire: %v, want ErrTimeout with a HeldError", err)
 			}
-			_, err = s.TryAcquire(ctx, 30*time.Millisecond, time.Minute)
+			_, err = s.TryAcquire(ctx, 300*time.Millisecond, time.Minute)
 			if !errors.Is(err, redislock.ErrTimeout) || !errors.Is(err, redislock.ErrHeld) {
 				t.Fatalf("TryAcquire with a wait: %v, want ErrTimeout and ErrHeld", err)
 			}

@@ -23,7 +23,7 @@ import (
 )
 
 // streamClientEnv, when set, makes the test binary a stream client (see
-// TestMain's helper below): it opens the stream at that URL, prints the
+// streamClient): it opens the stream at that URL, prints the
 // acquired event on stdout and holds the stream until it is killed.
 const streamClientEnv = "BATON_TEST_STREAM_CLIENT_URL"
 
@@ -36,7 +36,8 @@ func init() {
 }
 
 // streamClient holds a lock stream for as long as it lives, at most
-// e2eGuard.
+// e2eGuard. If the test dies, the stream ends with the sidecar (the test's
+// cleanup kills it), and the client with it.
 func streamClient(url string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), e2eGuard)
 	defer cancel()
@@ -135,7 +136,6 @@ func TestLockStreamEndsWithItsClient(t *testing.T) {
 	t.Run("SIGKILL", func(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), streamClientEnv+"="+s.APIURL+"/locks/killed/stream")
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)

@@ -2,10 +2,24 @@
 // (examples/shop): a throwaway redis-server, a store holding one product's
 // stock, web servers each beside its own baton sidecar, and a round-robin
 // reverse proxy in front of them. It fires concurrent purchases through the
-// proxy three times: under the product's lock, without it, and under the
-// fair (FIFO) lock, and checks what each must show. It cleans up and exits
-// by itself, non-zero when a check with the lock fails. Run it with
-// `make demo-locks`.
+// proxy three times, each at a fresh product: under the product's lock,
+// without it, and under the fair (FIFO) lock, and checks what each must
+// show:
+//
+//   - with the lock, exactly the stock is sold, the stock ends at 0 and no
+//     sale is lost (stale-fence rejections are reported);
+//   - without it, the oversell (reported, not checked);
+//   - with the fair lock, the same, and no two waiters were granted the
+//     lock against the order in which they arrived in Redis's queue, per
+//     web server and over all of them. The arrival order comes from
+//     Redis's MONITOR (each waiter's first try carries its owner token and
+//     is its enqueue); each web server records when it sent every request
+//     and the token and fence it got, and the fence gives the grant order.
+//     The order as sent is reported too: requests sent a few ms apart can
+//     reach Redis in either order on a busy machine.
+//
+// It cleans up and exits by itself, non-zero when a check fails (the
+// processes' logs are then kept). Run it with `make demo-locks`.
 package main
 
 import (
@@ -54,7 +68,7 @@ func main() {
 	flag.DurationVar(&c.lease, "lease", 5*time.Second, "lease of each purchase's lock")
 	flag.DurationVar(&c.delay, "delay", 2*time.Millisecond, "work between a purchase's read and write of the stock")
 	flag.DurationVar(&c.gap, "order-gap", 50*time.Millisecond, "fair order: requests queued at least this far apart must be granted in order")
-	flag.BoolVar(&c.noMonitor, "no-monitor", false, "do not watch Redis's MONITOR for the waiters' arrival order (the fair check then has no arrival order to check)")
+	flag.BoolVar(&c.noMonitor, "no-monitor", false, "do not watch Redis's MONITOR for the waiters' arrival order; the fair check then compares the grants with the order each web server sent its requests in (pairs at least --order-gap apart)")
 	flag.BoolVar(&c.monitorLog, "monitor-log", false, "write the fair round's MONITOR output beside the logs (kept after a failed run)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)

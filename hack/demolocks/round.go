@@ -139,6 +139,13 @@ func (r *roundResult) failures() []string {
 				fail("%s: %d grants out of arrival order (%d tokens not seen in Redis), want 0", a.server, a.violations, a.unseen)
 			}
 		}
+		if len(r.arrival) == 0 { // --no-monitor: only the servers' send order
+			for _, o := range r.orders {
+				if o.Violations > 0 {
+					fail("%s: %d grants out of the order it sent them in (pairs ≥%s apart), want 0", o.Server, o.Violations, o.Gap)
+				}
+			}
+		}
 	}
 	return f
 }

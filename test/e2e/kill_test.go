@@ -69,9 +69,15 @@ func (b *batch) killAndFreeze(t *testing.T) {
 		}
 	}
 	overlaps := b.pw.Overlaps(since)
-	pass = pass && len(overlaps) == 0
-	s.report(t, 5, "kill -9 and freeze of the leader's baton", pass, "%s; pods labelled leader at once: %s",
-		joinSemi(parts), overlapsOrNone(overlaps))
+	time.Sleep(300 * time.Millisecond)
+	s.logs.Poll()
+	// The frozen baton's app must have stopped working too: its /leader
+	// calls hang, so no unit of the old term overlaps the new one.
+	sampled := b.ls.Overlaps()
+	apps := overlappingTerms(appTerms(s.logs.Lines(b.ns, b.fullname(), "app")))
+	pass = pass && len(overlaps) == 0 && len(sampled) == 0 && len(apps) == 0
+	s.report(t, 5, "kill -9 and freeze of the leader's baton", pass, "%s; pods labelled leader at once: %s; by /leader: %s; by the apps' fences: %s",
+		joinSemi(parts), overlapsOrNone(overlaps), noneOr(sampled), noneOr(apps))
 }
 
 func restartCount(p *corev1.Pod, name string) int32 {

@@ -37,6 +37,16 @@ var stopOrder = []string{"kubelet", "kube-proxy", "kube-scheduler", "kube-contro
 // returns every failure. It is idempotent: a second call finds nothing.
 func teardown(st *State) error {
 	var errs []error
+	// runc's state of the run's containers lives under /run/containerd
+	// (shared by every containerd); a container whose shim is killed keeps
+	// it. Its IDs are those of the run's containerd's tasks.
+	var taskIDs []string
+	if st.Dir != "" {
+		entries, _ := os.ReadDir(filepath.Join(st.Dir, "containerd", "state", "io.containerd.runtime.v2.task", "k8s.io"))
+		for _, e := range entries {
+			taskIDs = append(taskIDs, e.Name())
+		}
+	}
 	procs := slices.Clone(st.Procs)
 	rank := func(name string) int {
 		if i := slices.Index(stopOrder, name); i >= 0 {
@@ -64,6 +74,9 @@ func teardown(st *State) error {
 			start, _ := procStart(pid)
 			errs = appendErr(errs, stopPID(RecordedProc{Name: "containerd-shim", PID: pid, Start: start}, 2*time.Second))
 		}
+	}
+	for _, id := range taskIDs {
+		errs = appendErr(errs, os.RemoveAll(filepath.Join("/run/containerd/runc/k8s.io", id)))
 	}
 	errs = append(errs, unmountNetns(st)...)
 	if st.Dir != "" {
@@ -281,7 +294,7 @@ func cleanHostDirs(st *State) []error {
 	for _, d := range hostDirs {
 		if slices.Contains(st.NewDirs, d) {
 			_ = unmountUnder(d)
-			errs = appendErr(errs, os.RemoveAll(d))
+			errs = appendErr(errs, removeAllSettled(d))
 			continue
 		}
 		switch d {
@@ -305,4 +318,19 @@ func cleanHostDirs(st *State) []error {
 		}
 	}
 	return errs
+}
+
+// removeAllSettled removes dir, and again if a process that was still
+// exiting wrote into it meanwhile.
+func removeAllSettled(dir string) error {
+	for i := 0; i < 5; i++ {
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+		if _, err := os.Lstat(dir); errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+	}
+	return fmt.Errorf("harness: %s keeps coming back", dir)
 }

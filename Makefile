@@ -68,16 +68,18 @@ vet:
 # ~/.cache/baton/tools: the helm CLI, helm-docs (the chart's README), and
 # kube-apiserver + etcd + kubectl for envtest (setup-envtest where it can
 # download, otherwise built from the Go module proxy, with Debian's
-# etcd-server).
+# etcd-server), and promtool for the chart's alerting rules.
 tools:
 	@hack/tools/helm.sh >/dev/null
 	@hack/tools/helm-docs.sh >/dev/null
 	@hack/tools/kube-assets.sh >/dev/null
+	@hack/tools/promtool.sh >/dev/null
 
 test: deps-redis fmt vet tools
 	HELM="$$(hack/tools/helm.sh)" HELM_DOCS="$$(hack/tools/helm-docs.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...
+	cd test/monitoring && $(GO) vet ./... && HELM="$$(../../hack/tools/helm.sh)" PROMTOOL="$$(../../hack/tools/promtool.sh)" $(GO) test -count=1 ./...
 	$(MAKE) --no-print-directory e2e
 
 # The real-cluster e2e (test/e2e, run by test/e2e/run.sh): etcd, the API

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -140,7 +141,7 @@ type Object struct {
 	// GVK is its apiVersion and kind.
 	GVK schema.GroupVersionKind
 	// Typed is the manifest decoded strictly into its Go type: a type of
-	// client-go's scheme, or *ServiceMonitor.
+	// client-go's scheme, *ServiceMonitor or *PrometheusRule.
 	Typed runtime.Object
 	// Raw is the manifest as it was rendered, for the API server.
 	Raw *unstructured.Unstructured
@@ -196,8 +197,11 @@ func name(m map[string]any) string {
 }
 
 func newTyped(gvk schema.GroupVersionKind) (runtime.Object, error) {
-	if gvk == ServiceMonitorGVK {
+	switch gvk {
+	case ServiceMonitorGVK:
 		return &ServiceMonitor{}, nil
+	case PrometheusRuleGVK:
+		return &PrometheusRule{}, nil
 	}
 	obj, err := clientgoscheme.Scheme.New(gvk)
 	if err != nil {
@@ -280,6 +284,56 @@ func (s *ServiceMonitor) DeepCopyObject() runtime.Object {
 	return &out
 }
 
+// PrometheusRuleGVK is the Prometheus Operator's PrometheusRule.
+var PrometheusRuleGVK = schema.GroupVersionKind{Group: "monitoring.coreos.com", Version: "v1", Kind: "PrometheusRule"}
+
+// PrometheusRule is the Prometheus Operator's monitoring/v1 PrometheusRule,
+// with the same JSON names, for strict decoding like ServiceMonitor. The
+// rules themselves are promtool's to check (test/monitoring).
+type PrometheusRule struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+	Spec              PrometheusRuleSpec `json:"spec"`
+}
+
+// PrometheusRuleSpec is the spec of a PrometheusRule.
+type PrometheusRuleSpec struct {
+	Groups []RuleGroup `json:"groups"`
+}
+
+// RuleGroup is one group of rules.
+type RuleGroup struct {
+	Name     string `json:"name"`
+	Interval string `json:"interval,omitempty"`
+	Rules    []Rule `json:"rules"`
+}
+
+// Rule is one alerting or recording rule.
+type Rule struct {
+	Alert       string            `json:"alert,omitempty"`
+	Record      string            `json:"record,omitempty"`
+	Expr        string            `json:"expr"`
+	For         string            `json:"for,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// DeepCopyObject makes PrometheusRule a runtime.Object.
+func (r *PrometheusRule) DeepCopyObject() runtime.Object {
+	out := *r
+	r.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	out.Spec.Groups = make([]RuleGroup, len(r.Spec.Groups))
+	for i, g := range r.Spec.Groups {
+		g.Rules = append([]Rule(nil), g.Rules...)
+		for j := range g.Rules {
+			g.Rules[j].Labels = maps.Clone(g.Rules[j].Labels)
+			g.Rules[j].Annotations = maps.Clone(g.Rules[j].Annotations)
+		}
+		out.Spec.Groups[i] = g
+	}
+	return &out
+}
+
 // serviceMonitorCRD is a minimal CRD for ServiceMonitor, so that the API
 // server accepts one: envtest has no Prometheus Operator. Its schema keeps
 // unknown fields; the strict check of the fields is Decode's.
@@ -302,6 +356,17 @@ func serviceMonitorCRD() *apiextensionsv1.CustomResourceDefinition {
 			}},
 		},
 	}
+}
+
+// prometheusRuleCRD is a minimal CRD for PrometheusRule, as
+// serviceMonitorCRD is for ServiceMonitor.
+func prometheusRuleCRD() *apiextensionsv1.CustomResourceDefinition {
+	crd := serviceMonitorCRD()
+	crd.Name = "prometheusrules.monitoring.coreos.com"
+	crd.Spec.Names = apiextensionsv1.CustomResourceDefinitionNames{
+		Plural: "prometheusrules", Singular: "prometheusrule", Kind: "PrometheusRule", ListKind: "PrometheusRuleList",
+	}
+	return crd
 }
 
 // Env is a running kube-apiserver for dry runs, shared by a package's
@@ -328,7 +393,7 @@ func Main(m *testing.M, env **Env) int {
 	te := &envtest.Environment{
 		ControlPlaneStartTimeout: 2 * time.Minute,
 		ControlPlaneStopTimeout:  time.Minute,
-		CRDInstallOptions:        envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{serviceMonitorCRD()}},
+		CRDInstallOptions:        envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{serviceMonitorCRD(), prometheusRuleCRD()}},
 	}
 	cfg, err := te.Start()
 	if err != nil {

@@ -32,12 +32,15 @@ var (
 
 // sidecar calls one baton sidecar's lock API.
 type sidecar struct {
-	base   string
+	base string
+	// token is the API's bearer token (the sidecar's --api-token-file),
+	// "" when it has none.
+	token  string
 	client *http.Client
 }
 
-func newSidecar(base string) *sidecar {
-	return &sidecar{base: strings.TrimSuffix(base, "/"), client: &http.Client{
+func newSidecar(base, token string) *sidecar {
+	return &sidecar{base: strings.TrimSuffix(base, "/"), token: token, client: &http.Client{
 		// A web server has as many acquires in flight as requests in
 		// flight; keep their connections for reuse.
 		Transport: &http.Transport{MaxIdleConnsPerHost: 1024, IdleConnTimeout: 90 * time.Second},
@@ -89,6 +92,9 @@ func (s *sidecar) call(ctx context.Context, method, path string) (int, []byte, e
 	req, err := http.NewRequestWithContext(ctx, method, s.base+path, nil)
 	if err != nil {
 		return 0, nil, err
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -23,9 +24,9 @@ import (
 // webConfig is a web server's configuration; webMain documents each field
 // as a flag.
 type webConfig struct {
-	name, baton, store, product string
-	wait, lease, delay          time.Duration
-	unlocked, fair              bool
+	name, baton, batonToken, store, product string
+	wait, lease, delay                      time.Duration
+	unlocked, fair                          bool
 }
 
 func webMain(args []string) (http.Handler, string, error) {
@@ -35,6 +36,7 @@ func webMain(args []string) (http.Handler, string, error) {
 	host, _ := os.Hostname()
 	fs.StringVar(&c.name, "name", host, "this server's name in answers and reports (default: the host name)")
 	fs.StringVar(&c.baton, "baton", "http://127.0.0.1:4040", "base URL of this server's baton sidecar")
+	tokenFile := fs.String("baton-token-file", "", "file holding the sidecar API's bearer token (its --api-token-file; default: none)")
 	fs.StringVar(&c.store, "store", "", "base URL of the store (required)")
 	fs.StringVar(&c.product, "product", "widget", "product that POST /buy buys when the request names none")
 	fs.DurationVar(&c.wait, "wait", 30*time.Second, "how long a purchase waits for the product's lock")
@@ -48,6 +50,15 @@ func webMain(args []string) (http.Handler, string, error) {
 	var err error
 	if c.unlocked, err = parseLockMode(*lock); err != nil {
 		return nil, "", fmt.Errorf("--lock: %w", err)
+	}
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return nil, "", fmt.Errorf("--baton-token-file: %w", err)
+		}
+		if c.batonToken = strings.TrimSpace(string(b)); c.batonToken == "" {
+			return nil, "", fmt.Errorf("--baton-token-file: %s is empty", *tokenFile)
+		}
 	}
 	switch {
 	case c.store == "":
@@ -81,7 +92,7 @@ type web struct {
 }
 
 func newWeb(c webConfig) *web {
-	return &web{c: c, sidecar: newSidecar(c.baton), store: newStoreClient(c.store), order: newOrderLog()}
+	return &web{c: c, sidecar: newSidecar(c.baton, c.batonToken), store: newStoreClient(c.store), order: newOrderLog()}
 }
 
 // buyBody is the answer to POST /buy.

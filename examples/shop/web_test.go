@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -112,15 +114,53 @@ func TestBuySidecarDown(t *testing.T) {
 }
 
 func TestWebFlags(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	if err := os.WriteFile(empty, []byte("\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, args := range [][]string{
 		{},
 		{"--store", "http://127.0.0.1:1", "--lock", "maybe"},
 		{"--store", "http://127.0.0.1:1", "--lease", "0s"},
 		{"--store", "http://127.0.0.1:1", "--product", "a b"},
 		{"--store", "http://127.0.0.1:1", "--name", ""},
+		{"--store", "http://127.0.0.1:1", "--baton-token-file", "/nonexistent/token"},
+		{"--store", "http://127.0.0.1:1", "--baton-token-file", empty},
 	} {
 		if _, _, err := webMain(args); err == nil {
 			t.Errorf("webMain(%q): no error", args)
 		}
+	}
+}
+
+// TestSidecarToken: with a token file, every lock call carries the
+// sidecar API's bearer token.
+func TestSidecarToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 2)
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Get("Authorization")
+		http.Error(w, `{"error":"busy"}`, http.StatusConflict)
+	}))
+	t.Cleanup(api.Close)
+	h, _, err := webMain([]string{"--store", "http://127.0.0.1:1", "--baton", api.URL, "--baton-token-file", file, "--wait", "0s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	resp, err := http.Post(srv.URL+"/buy", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("POST /buy with the lock busy: %d, want 503", resp.StatusCode)
+	}
+	if a := <-got; a != "Bearer s3cret" {
+		t.Errorf("Authorization %q, want the token from the file", a)
 	}
 }

@@ -112,7 +112,7 @@ type shop struct {
 // run starts everything, runs the three rounds and returns their report.
 // The error is for a set-up that failed; the checks' verdict is in the
 // report.
-func run(ctx context.Context, c config) (*report, error) {
+func run(ctx context.Context, c config) (_ *report, err error) {
 	if err := c.validate(); err != nil {
 		return nil, err
 	}
@@ -125,9 +125,13 @@ func run(ctx context.Context, c config) (*report, error) {
 	}
 	rep := &report{dir: dir}
 	defer func() {
-		if !c.keepDir || len(rep.failures()) == 0 {
-			_ = os.RemoveAll(dir)
+		if c.keepDir && (err != nil || len(rep.failures()) > 0) {
+			if err != nil {
+				err = fmt.Errorf("%w (logs in %s)", err, dir)
+			}
+			return
 		}
+		_ = os.RemoveAll(dir)
 	}()
 
 	redis, err := redistest.Launch(ctx, dir)
@@ -153,6 +157,8 @@ func run(ctx context.Context, c config) (*report, error) {
 	var backends []string
 	for i := 1; i <= c.servers; i++ {
 		name := fmt.Sprintf("web-%d", i)
+		// Every sidecar also runs its election (--lock); the shop uses
+		// only its application locks.
 		sc, err := sidecartest.Launch(c.baton, dir, "sidecar-"+name, redis.Addr(), "shop-election", "--log-format", "text")
 		if err != nil {
 			return nil, err

@@ -18,6 +18,10 @@
 //     The order as sent is reported too: requests sent a few ms apart can
 //     reach Redis in either order on a busy machine.
 //
+// Then a fencing scene: a holder stalls past its 200ms lease, a second
+// holder takes the lock and reads, and the store must refuse the first
+// holder's late write.
+//
 // It cleans up and exits by itself, non-zero when a check fails (the
 // processes' logs are then kept). Run it with `make demo-locks`.
 package main
@@ -196,6 +200,10 @@ func run(ctx context.Context, c config) (_ *report, err error) {
 		rep.rounds = append(rep.rounds, res)
 		res.print(c.out)
 	}
+	if rep.fence, err = s.fencing(ctx, c, sidecars); err != nil {
+		return nil, fmt.Errorf("fencing: %w", err)
+	}
+	rep.fence.print(c.out)
 	return rep, nil
 }
 

@@ -40,8 +40,9 @@ func TestMain(m *testing.M) {
 // TestShop runs the demo's three rounds, smaller (200 purchases at a stock
 // of 20), with real sidecars, shop processes and redis-server: with the
 // lock exactly the stock is sold and nothing is lost; without it the
-// oversell shows; with the fair lock, also no server's waiters are served
-// out of their queue order.
+// oversell shows; with the fair lock, also no waiter is served out of its
+// arrival order; and the store refuses the write of a holder whose lease
+// ran out.
 func TestShop(t *testing.T) {
 	redistest.Binary(t) // skips without redis-server (fails under CI)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
@@ -56,6 +57,9 @@ func TestShop(t *testing.T) {
 	}
 	if len(rep.rounds) != len(rounds) {
 		t.Fatalf("%d rounds ran, want %d", len(rep.rounds), len(rounds))
+	}
+	if rep.fence == nil {
+		t.Fatal("the fencing scene did not run")
 	}
 	for _, f := range rep.failures() {
 		t.Error(f)

@@ -5,6 +5,7 @@ type report struct {
 	// dir holds the processes' logs; it is kept after a failed run.
 	dir    string
 	rounds []*roundResult
+	fence  *fenceResult
 }
 
 // failures lists every failed check of every round.
@@ -12,6 +13,9 @@ func (r *report) failures() []string {
 	var f []string
 	for _, rr := range r.rounds {
 		f = append(f, rr.failures()...)
+	}
+	if r.fence != nil {
+		f = append(f, r.fence.failures()...)
 	}
 	return f
 }

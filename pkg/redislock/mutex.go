@@ -45,7 +45,10 @@ type Locked struct {
 // sent, Lost() is closed: a third of the TTL before the lease can expire in
 // Redis, as the elector keeps a margin before its lease expiry. That third
 // is the application's time to see Lost and stop, and it absorbs clock
-// drift between this host and Redis.
+// drift between this host and Redis. The TTL counts from the moment the
+// acquire was sent: if its reply comes two thirds of the TTL later or
+// more, TryLock returns the lock with Lost already closed (check it before
+// starting), since the lease may have expired in Redis meanwhile.
 //
 // Under a context from WithOwner, TryLock is reentrant for that owner.
 func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (*Locked, error) {
@@ -88,6 +91,12 @@ func (l *Lock) tryLock(ctx context.Context, waitTime, leaseTime time.Duration,
 	if leaseTime > 0 {
 		close(m.stopped)
 		m.stop = func() {}
+		return m, nil
+	}
+	if err := lateReply(l.opts.Now, ttl, lease.sentAt); err != nil {
+		close(m.stopped)
+		m.stop = func() {}
+		m.markLost(err)
 		return m, nil
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -234,7 +243,9 @@ func keepAlive(ctx context.Context, now func() time.Time, ttl time.Duration, sen
 	interval := ttl / 3
 	validFor := ttl * 2 / 3
 	validUntil := sentAt.Add(validFor)
-	t := time.NewTimer(interval)
+	// The first renew is due a third of the TTL after the acquire was
+	// sent, not after its reply came: a slow reply leaves less time.
+	t := time.NewTimer(max(sentAt.Add(interval).Sub(now()), 0))
 	defer t.Stop()
 	for {
 		select {
@@ -264,4 +275,18 @@ func keepAlive(ctx context.Context, now func() time.Time, ttl time.Duration, sen
 			t.Reset(min(interval/3+time.Millisecond, validUntil.Sub(now())))
 		}
 	}
+}
+
+// lateReply is the error for a watchdog lease whose acquire's reply came
+// when two thirds of its TTL since sentAt had passed: the watchdog could
+// not keep its promise to close Lost a third of the TTL before the lease
+// can expire, and the lease may already have expired in Redis and been
+// taken by another owner. The caller gets the lock with Lost closed.
+func lateReply(now func() time.Time, ttl time.Duration, sentAt time.Time) error {
+	validFor := ttl * 2 / 3
+	if took := now().Sub(sentAt); took >= validFor {
+		return fmt.Errorf("%w: the acquire's reply came %v after it was sent, past the %v a watchdog lease of TTL %v is valid for",
+			ErrLost, took, validFor, ttl)
+	}
+	return nil
 }

@@ -129,7 +129,9 @@ func (s *Semaphore) saw(fence uint64) {
 // out the error matches ErrTimeout and ErrHeld (a *HeldError with the
 // permit that expires first). leaseTime > 0 is the permit's lease, which
 // nothing renews but Permit.Renew; leaseTime 0 starts a watchdog with
-// Options.WatchdogTimeout, as for TryLock, and Lost reports its loss.
+// Options.WatchdogTimeout, as for TryLock, and Lost reports its loss (closed
+// at once when the reply came two thirds of the TTL after the acquire was
+// sent, as for TryLock).
 //
 // Waiters wait for release messages, and try again when the first permit's
 // lease can expire; in fair mode they also refresh their queue entry every
@@ -163,6 +165,12 @@ func (s *Semaphore) TryAcquire(ctx context.Context, waitTime, leaseTime time.Dur
 	if leaseTime > 0 {
 		close(p.stopped)
 		p.stop = func() {}
+		return p, nil
+	}
+	if err := lateReply(s.lock.opts.Now, ttl, p.sentAt); err != nil {
+		close(p.stopped)
+		p.stop = func() {}
+		p.markLost(err)
 		return p, nil
 	}
 	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))

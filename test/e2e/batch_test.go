@@ -136,10 +136,11 @@ func (b *batch) install(t *testing.T) {
 	} else {
 		svcOK, svcMsg = b.serviceReachesLeader(svc.Spec.ClusterIP)
 	}
-	pass := okFirst && condOK && evOK && svcOK
+	netOK, netMsg := s.checkPodNetwork(t, &leader, "baton")
+	pass := okFirst && condOK && evOK && svcOK && netOK
 	s.report(t, 1, "helm install --wait, 3 replicas", pass,
-		"install --wait %v; first leader label %v after install start; one leader %s; condition=%v LeaderElected event=%v; leader Service %s: %s",
-		installD.Round(10*time.Millisecond), first.Sub(start).Round(time.Millisecond), leader.Name, condOK, evOK, svc.Spec.ClusterIP, svcMsg)
+		"install --wait %v; first leader label %v after install start; one leader %s; condition=%v LeaderElected event=%v; leader Service %s: %s; %s",
+		installD.Round(10*time.Millisecond), first.Sub(start).Round(time.Millisecond), leader.Name, condOK, evOK, svc.Spec.ClusterIP, svcMsg, netMsg)
 	s.figure("install --wait (3 replicas)", "%v", installD.Round(10*time.Millisecond))
 	s.figure("first leader label after helm install", "%v", first.Sub(start).Round(time.Millisecond))
 	b.rss(t, leader)

@@ -100,9 +100,11 @@ func (b *batch) deleteLeader(t *testing.T) {
 	overlaps := b.pw.Overlaps(since)
 	pass := okL && okW && len(overlaps) == 0
 	s.report(t, 3, "delete the leader pod", pass,
-		"next leader %s by label %v after the delete, its app started work %v after the delete; baton to baton hand-over %v (old baton's release to new term); pods labelled leader at once: %v",
+		"next leader %s by label %v after the delete, its app started work %v after the delete; of that: the old app stopped %v after the delete, the kubelet sent baton SIGTERM %v later, the new term started %v after that (baton to baton); pods labelled leader at once: %v",
 		labelled, byLabel.Sub(deleted).Round(time.Millisecond), work.Time.Sub(deleted).Round(time.Millisecond),
+		appStop.Time.Sub(deleted).Round(time.Millisecond), batonTerm.Time.Sub(appStop.Time).Round(time.Millisecond),
 		newLead.Time.Sub(batonTerm.Time).Round(time.Millisecond), overlapsOrNone(overlaps))
+	s.figure("hand-over after deleting the leader pod (baton to baton: old SIGTERM to new term)", "%v", newLead.Time.Sub(batonTerm.Time).Round(time.Millisecond))
 	s.figure("hand-over after deleting the leader pod (by label)", "%v", byLabel.Sub(deleted).Round(time.Millisecond))
 	s.figure("hand-over after deleting the leader pod (new app working)", "%v", work.Time.Sub(deleted).Round(time.Millisecond))
 }

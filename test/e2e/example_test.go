@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -98,10 +100,45 @@ baton:
 		}
 		return false
 	}) == nil
+	// Nothing leaves the machine: from a pod, an address outside it (the
+	// host's own default gateway) is unreachable. (busybox's nc: its
+	// static wget crashes on a failed connect.)
+	out, err := s.kubectl(t, "-n", ns, "exec", leader, "-c", "report", "--", "nc", "-w", "2", outsideAddr(), "80")
+	egressOK := err != nil && strings.Contains(strings.ToLower(out), "unreachable")
+	ok = ok && egressOK
 	s.report(t, 7, "example chart with the bundled Redis", ok,
-		"nightly-report (baton injected by the named templates) on the bundled Redis at %s: Ready in %v, one leader %s whose app read {\"leader\":true} from BATON_URL=%v; pods labelled leader at once: %s",
-		addr, up.Round(100*time.Millisecond), leader, ok, overlapsOrNone(pw.Overlaps(start)))
+		"nightly-report (baton injected by the named templates) on the bundled Redis at %s: Ready in %v, one leader %s whose app read {\"leader\":true} from BATON_URL; pods labelled leader at once: %s; egress from the pod to %s: %s",
+		addr, up.Round(100*time.Millisecond), leader, overlapsOrNone(pw.Overlaps(start)), outsideAddr(), lineWith(out, "nreachable"))
 	if !ok {
 		t.Log(s.describe(ns))
 	}
+}
+
+// outsideAddr is an address off the machine: the host's default gateway,
+// or a documentation address when there is none.
+func outsideAddr() string {
+	b, err := os.ReadFile("/proc/net/route")
+	if err == nil {
+		for _, l := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(l)
+			if len(f) > 2 && f[1] == "00000000" {
+				var gw uint32
+				fmt.Sscanf(f[2], "%X", &gw)
+				if gw != 0 {
+					return fmt.Sprintf("%d.%d.%d.%d", gw&0xff, gw>>8&0xff, gw>>16&0xff, gw>>24)
+				}
+			}
+		}
+	}
+	return "192.0.2.1"
+}
+
+// lineWith is the first line of s containing word, or all of s.
+func lineWith(s, word string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, word) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return strings.TrimSpace(s)
 }

@@ -175,3 +175,31 @@ func runningContainerID(p *corev1.Pod, name string) string {
 	}
 	return ""
 }
+
+// FirstTermAbove is the first term sampled with a fence above fence: its
+// pod, fence and the reply that first showed it.
+func (ls *leaderSampler) FirstTermAbove(fence uint64) (termKey, time.Time, bool) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	var best termKey
+	var at time.Time
+	for k, iv := range ls.terms {
+		if k.Fence > fence && (at.IsZero() || iv.From.Before(at)) {
+			best, at = k, iv.From
+		}
+	}
+	return best, at, !at.IsZero()
+}
+
+// MaxFence is the highest fence that pod was sampled leading with.
+func (ls *leaderSampler) MaxFence(pod string) uint64 {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	var f uint64
+	for k := range ls.terms {
+		if k.Pod == pod && k.Fence > f {
+			f = k.Fence
+		}
+	}
+	return f
+}

@@ -35,7 +35,9 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/baton-dev/baton/internal/redistest"
@@ -75,7 +77,11 @@ func main() {
 	flag.BoolVar(&c.noMonitor, "no-monitor", false, "do not watch Redis's MONITOR for the waiters' arrival order; the fair check then compares the grants with the order each web server sent its requests in (pairs at least --order-gap apart)")
 	flag.BoolVar(&c.monitorLog, "monitor-log", false, "write the fair round's MONITOR output beside the logs (kept after a failed run)")
 	flag.Parse()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	// Ctrl-C or SIGTERM ends the run through ctx, so that the deferred
+	// clean-up still stops every process it started.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	defer cancel()
 	rep, err := run(ctx, c)
 	if err != nil {

@@ -126,6 +126,10 @@ type env struct {
 	// redisArg, when set, is the sidecars' --redis-addr instead of their
 	// proxy (Sentinel and Cluster topologies).
 	redisArg string
+	// settle, when set, replaces runMix's wait for a leader after each
+	// fault: the lock tests, which run no sidecar, wait for a new
+	// acquisition instead.
+	settle func() error
 
 	mu    sync.Mutex
 	nodes []*node

@@ -137,7 +137,8 @@ func TestChaos(t *testing.T) {
 
 // runMix declares every fault kind to the history (the report lists each,
 // also one that never came up), then injects faults drawn by weight for d,
-// waiting for a leader after each and a random pause of up to TTL/2. On a
+// waiting after each for a leader (or e.settle, see afterFault) and a random
+// pause of up to TTL/2. On a
 // failure it logs the tail of the schedule, to replay with the seed.
 func runMix(t *testing.T, e *env, c redisDoer, rng *rand.Rand, faults []weightedFault, ttl, d time.Duration) {
 	t.Helper()
@@ -162,7 +163,7 @@ func runMix(t *testing.T, e *env, c redisDoer, rng *rand.Rand, faults []weighted
 			t.Errorf("fault %d (%s): %v", i, f.kind, err)
 			break
 		}
-		if _, err := e.findLeader(); err != nil {
+		if err := e.afterFault(); err != nil {
 			t.Errorf("after fault %d (%s): %v", i, f.kind, err)
 			break
 		}
@@ -171,4 +172,14 @@ func runMix(t *testing.T, e *env, c redisDoer, rng *rand.Rand, faults []weighted
 	if t.Failed() {
 		t.Logf("schedule (seed %d):\n%s", *chaosSeed, tail(schedule.String(), 30))
 	}
+}
+
+// afterFault waits for what runMix needs before the next fault: a leader,
+// or, when e.settle is set, whatever it waits for.
+func (e *env) afterFault() error {
+	if e.settle != nil {
+		return e.settle()
+	}
+	_, err := e.findLeader()
+	return err
 }

@@ -9,10 +9,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/baton-dev/baton/test/e2e/harness"
 )
@@ -133,5 +136,20 @@ func startCluster(t *testing.T, ctx context.Context, env map[string]string) *har
 		t.Logf("e2e: bring-up %-30s %v", s.Step, s.D.Round(time.Millisecond))
 	}
 	t.Logf("e2e: cluster up in %v (state in %s)", time.Since(start).Round(100*time.Millisecond), c.Dir)
+	// The binaries are version-stamped: an unstamped build reports
+	// v0.0.0-master+$Format:%H$, which would reach Helm's
+	// .Capabilities.KubeVersion.
+	server, err := c.Client.Discovery().ServerVersion()
+	if err != nil {
+		t.Fatalf("e2e: server version: %v", err)
+	}
+	node, err := c.Client.CoreV1().Nodes().Get(ctx, c.Opts().NodeName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("e2e: node: %v", err)
+	}
+	t.Logf("e2e: API server %s, kubelet %s, %s", server.GitVersion, node.Status.NodeInfo.KubeletVersion, node.Status.NodeInfo.ContainerRuntimeVersion)
+	if !strings.HasPrefix(server.GitVersion, "v1.") || !strings.HasPrefix(node.Status.NodeInfo.KubeletVersion, "v1.") {
+		t.Fatalf("e2e: unstamped binaries (API server %q, kubelet %q): rebuild them with hack/tools/kube-node.sh", server.GitVersion, node.Status.NodeInfo.KubeletVersion)
+	}
 	return c
 }

@@ -71,10 +71,12 @@ type config struct {
 	// The exec step: `baton run` with bench/cmd/execchild as the job.
 	execHandoffs int
 	execStarts   int
+	// The locks step: application locks side by side (locks_config.go).
+	locks lockConfig
 }
 
 // stepNames are the steps -only accepts, in the order they run.
-var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "exec", "core"}
+var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "exec", "core", "locks"}
 
 // kubeSteps are the steps that measure client-go when there is a
 // kube-apiserver.
@@ -113,6 +115,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.coreIdleWindow, "core-idle-window", 20*time.Second, "core step: how long the idle follower's commands are counted")
 	fs.IntVar(&c.execHandoffs, "exec-handoffs", 200, "exec step: hand-offs from child to child on SIGTERM of the leading baton run")
 	fs.IntVar(&c.execStarts, "exec-starts", 10, "exec step: start-ups of baton run on an uncontended lock")
+	c.locks.register(fs)
 	only := fs.String("only", "", "comma-separated steps to run (default all): "+strings.Join(stepNames, ",")+"; `make bench-core` is -only core")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -145,9 +148,13 @@ func parseFlags(args []string) (*config, error) {
 				f()
 			}
 		}
+		c.locks.quick(set)
 	}
 	if c.kubeAssets == "" {
 		c.kubeAssets = os.Getenv("KUBEBUILDER_ASSETS")
+	}
+	if err := c.locks.validate(); err != nil {
+		return nil, err
 	}
 	for _, s := range strings.Split(*waiters, ",") {
 		var n int
@@ -323,12 +330,18 @@ func run(ctx context.Context, cfg *config) error {
 		{"sidecar", "sidecar resources and /leader load", runSidecarResources},
 		{"exec", "exec mode (baton run)", runExec},
 		{"core", "core figures (make bench-core)", runCore},
+		{"locks", "application locks (TryLock, TryLockFair, /locks) side by side", runLocks},
 	}); err != nil {
 		return err
 	}
 
 	res.Meta.LoadAvgEnd = procstat.LoadAvg()
 	res.Meta.DurationSeconds = time.Since(start).Seconds()
+	if cfg.out != "" {
+		if res, err = mergePrevious(cfg.out, cfg, res); err != nil {
+			return err
+		}
+	}
 	res.finish()
 	if cfg.out == "" {
 		log.Info("done", "seconds", int(res.Meta.DurationSeconds))

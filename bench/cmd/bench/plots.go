@@ -16,9 +16,19 @@ import (
 
 // writePlots writes the PNG plots that results.md shows.
 func writePlots(dir string, r *Results) error {
-	for _, f := range []func(string, *Results) error{plotHandoverCDF, plotHandoverDots, plotWaiters, plotCrash, plotIdle} {
+	for _, f := range []func(string, *Results) error{plotHandoverCDF, plotHandoverDots, plotWaiters, plotCrash, plotIdle, plotLocks} {
 		if err := f(dir, r); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// findHandoverAny is the first tool's handovers with samples, or nil.
+func (r *Results) findHandoverAny() *LatencySeries {
+	for _, s := range r.Handover {
+		if len(s.Samples) > 0 {
+			return s
 		}
 	}
 	return nil
@@ -29,6 +39,9 @@ func floorLog(v float64) float64 { return max(v, 1e-3) }
 
 // plotHandoverCDF draws each tool's handover latency distribution.
 func plotHandoverCDF(dir string, r *Results) error {
+	if r.findHandoverAny() == nil {
+		return nil // a run of other steps only: no plot
+	}
 	p := plot.New()
 	p.Title.Text = "Graceful handover latency (CDF)"
 	p.X.Label.Text = "latency (ms, log scale)"
@@ -117,6 +130,9 @@ func dotPlot(file, title, xlabel string, names []string, series []dotSeries) err
 }
 
 func plotHandoverDots(dir string, r *Results) error {
+	if r.findHandoverAny() == nil {
+		return nil
+	}
 	var names []string
 	var p50, p99, mx []float64
 	for _, s := range r.Handover {
@@ -138,6 +154,9 @@ func quantileDots(p50, p99, mx []float64) []dotSeries {
 }
 
 func plotCrash(dir string, r *Results) error {
+	if len(r.Crash) == 0 {
+		return nil
+	}
 	var names []string
 	var p50, p99, mx []float64
 	for _, s := range r.Crash {
@@ -150,6 +169,9 @@ func plotCrash(dir string, r *Results) error {
 }
 
 func plotIdle(dir string, r *Results) error {
+	if len(r.Idle) == 0 {
+		return nil
+	}
 	var names []string
 	var store, reqs, leader []float64
 	for _, c := range r.Idle {

@@ -68,6 +68,9 @@ func markdown(r *Results) string {
 		p("| kube-apiserver | %s (envtest, etcd on loopback) |\n", m.KubeVersion)
 	}
 	p("| Load average (1, 5, 15 min) | start %s, end %s |\n", m.LoadAvgBeg, m.LoadAvgEnd)
+	for _, u := range m.Updates {
+		p("| Re-measured later | %s: `go run ./cmd/bench %s` on %s (load %s at the start) |\n", strings.Join(u.Steps, ", "), u.CommandLine, u.Date, u.LoadAvgBeg)
+	}
 	p("| Lease TTL of the short-timing runs | %s (baton renews every TTL/3) |\n", m.TTL)
 	if m.Quick {
 		p("| Mode | **-quick** (small counts; not the published figures) |\n")
@@ -202,6 +205,9 @@ func markdown(r *Results) string {
 		p("%s\n", execTable(x))
 	}
 
+	if l := r.Locks; l != nil {
+		p("%s", locksMarkdown(l))
+	}
 	p("## Notes\n\n")
 	p("- Every process runs on loopback on this machine; Redis has no persistence. Absolute figures are this machine's; the ratios are the portable part.\n")
 	p("- client-go at its usual 15s/10s/2s timings takes seconds per handover and 15 s or more per crash, so it gets only a few samples (n in the tables); its percentiles over so few samples are indicative only. At the %s TTL its timings are scaled by the same factor (%s).\n", m.TTL, scaledKube(r.ttl()))

@@ -57,6 +57,7 @@ type Results struct {
 	Sidecar  *SidecarResult    `json:"sidecar"`
 	Core     *CoreResult       `json:"core,omitempty"`
 	Exec     *ExecResult       `json:"exec,omitempty"`
+	Locks    *LocksResult      `json:"locks,omitempty"`
 	Ratios   []RatioRow        `json:"ratios"`
 	Targets  []Target          `json:"targets"`
 	// Rewon counts baton handovers in which the resigning leader took the
@@ -82,6 +83,9 @@ type Meta struct {
 	CommandLine     string     `json:"command_line"`
 	DurationSeconds float64    `json:"duration_s"`
 	Steps           []StepTime `json:"steps"`
+	// Updates are later runs of some steps only (-only), whose figures
+	// replaced those of this run's (see mergePrevious).
+	Updates []MetaUpdate `json:"updates,omitempty"`
 }
 
 // StepTime is how long one step of the run took.
@@ -273,6 +277,10 @@ func (r *Results) finish() {
 	slices.SortStableFunc(r.Waiters, func(a, b *LatencySeries) int { return a.Waiters - b.Waiters })
 	r.Ratios = r.ratios()
 	r.Targets = r.targets()
+	if r.Locks != nil {
+		r.Locks.sort()
+		r.Targets = append(r.Targets, r.Locks.targets()...)
+	}
 }
 
 // roundP50s is the per-round p50 of a series, in ms.

@@ -27,6 +27,15 @@
 // unreplicated lease and a partition that leaves the leader with the old
 // primary.
 //
+// The lock tests (locks_test.go) run application locks, not sidecars,
+// under the faults of the mix that hit clients: several in-process holders
+// of one name, each with its own go-redis client behind its own proxy, take
+// TryLock (watchdog and lease time), TryLockFair and a Semaphore; Check
+// proves that no two mutex sections overlap (a section ends at the earlier
+// of Unlock and Lost), with fences growing, and CheckConcurrency that no
+// more than the permits are held at once. -chaos.locks-duration sets the
+// length of each run.
+//
 // Run the short seeded run with `go test ./test/chaos`, and the long one
 // with `make chaos` (go test ./test/chaos -run TestChaos -chaos.duration=10m).
 // -chaos.logs DIR keeps every sidecar's log; -chaos.sidecar BIN runs another

@@ -102,11 +102,16 @@ CHAOS_SEED     ?= 1
 # Then the exec topology: three `baton run` replicas whose jobs must never
 # be alive at once.
 CHAOS_EXEC_DURATION ?= 2m
+# Then the application locks (mutex, fair, semaphore) under the client
+# faults, this long per run.
+CHAOS_LOCKS_DURATION ?= 2m
 chaos: deps-redis
 	$(GO) test -count=1 -timeout 40m -v -run 'TestChaos$$' ./test/chaos \
 	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
 	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosExec$$' ./test/chaos \
 	  -chaos.exec-duration=$(CHAOS_EXEC_DURATION) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test -count=1 -timeout 20m -v -run 'TestLocks(Mutex|Semaphore)$$' ./test/chaos \
+	  -chaos.locks-duration=$(CHAOS_LOCKS_DURATION) -chaos.seed=$(CHAOS_SEED)
 
 # The core figures are one step of the benchmark (bench/cmd/bench -only
 # core): the sidecar alone, no kube-apiserver, nothing written to

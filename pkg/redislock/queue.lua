@@ -8,9 +8,11 @@
 --              the order in which the enqueues ran;
 --   deadlines  member owner token, score until when (Redis server time,
 --              microseconds) the entry lives unless its waiter refreshes it.
--- Both always hold the same members. A waiter refreshes its entry on every
--- try, at least once per heartbeat, to now + 3 heartbeats; an entry whose
--- deadline has passed is dead and is removed by the next script that looks.
+-- Both always hold the same members. A waiter refreshes its entry to now +
+-- 3 heartbeats on every try, and at least once per heartbeat on a timer of
+-- its own (queue_refresh.lua), whether or not it is trying or subscribing;
+-- an entry whose deadline has passed is dead and is removed by the next
+-- script that looks.
 -- Each waiter has its own wake channel, <wake prefix><token>: a release
 -- publishes only to the waiter whose turn it is.
 local Q = {}
@@ -143,4 +145,16 @@ function Q.lease_view(lease, counter, term, now)
     end
   end
   return {'free', '', last, 0}
+end
+
+-- Q.refresh extends token's entry to now + lifetime_us when it is live, and
+-- reports whether it was. A missing or dead entry is never revived: the
+-- waiter's next try queues it again, at the end, where it arrived last.
+function Q.refresh(queue, deadlines, token, now, lifetime_us)
+  local deadline = tonumber(redis.call('ZSCORE', deadlines, token))
+  if not deadline or deadline <= now or not redis.call('ZSCORE', queue, token) then
+    return false
+  end
+  redis.call('ZADD', deadlines, now + lifetime_us, token)
+  return true
 end

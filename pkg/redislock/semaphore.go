@@ -193,19 +193,29 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 	if s.fair {
 		channel = s.wakePrefix + token
 	}
-	hb := s.lock.opts.QueueHeartbeat
+	opts := s.lock.opts
+	var refresh func(context.Context) error // none without a queue entry
+	if s.fair {
+		refresh = func(ctx context.Context) error {
+			return refreshEntry(ctx, s.lock.client, s.queueKey, s.deadlinesKey, token, entryLifetime(opts))
+		}
+	}
+	hb := startHeartbeat(opts.QueueHeartbeat, opts.AttemptTimeout, refresh)
+	defer hb.stop()
 	var p *Permit
 	err = awaitTurn(ctx,
 		func(ctx context.Context) (*Watcher, error) {
 			return subscribe(ctx, s.lock.client, s.lock.opts.SubscribeTimeout, s.lock.name, channel)
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
+			sent := hb.now()
 			got, err := s.acquireAs(ctx, token, ttl, true)
 			var held *semHeld
 			if !errors.As(err, &held) {
 				p = got
 				return 0, true, err
 			}
+			hb.touch(sent)
 			onHeld(held.HeldError)
 			if !s.fair {
 				return held.Holder.Remaining + wakeSlack, false, nil
@@ -213,8 +223,9 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 			// The places ahead that are not free are what this waiter
 			// waits for: queueRetryIn as for a lock, with the free
 			// places counted out.
-			return queueRetryIn(hb, max(held.Ahead-held.free, 0), 1, held.Holder.Remaining, held.headLeft), false, nil
+			return queueRetryIn(opts.QueueHeartbeat, max(held.Ahead-held.free, 0), 1, held.Holder.Remaining, held.headLeft), false, nil
 		})
+	hb.stop()
 	if p == nil && s.fair {
 		leave(ctx, func() { s.releaseOrphan(token) })
 	}

@@ -5,10 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // wakeSlack is added to an observed PTTL before the next try. It is the
@@ -106,21 +103,30 @@ func awaitTurn(ctx context.Context, subscribe func(context.Context) (*Watcher, e
 	}
 }
 
-// Watcher is a subscription to a lock's release channel.
+// Watcher is a subscription to a lock's release channel (or a fair
+// waiter's wake channel). The Watchers of one Client share one pub/sub
+// connection: see hub.go.
 type Watcher struct {
 	name     string
-	close    func() error
-	released <-chan struct{}
+	hub      *hub
+	channels []string
+	released chan struct{} // one pending wake-up, coalesced
+	ready    chan struct{} // closed once every channel is confirmed
+	pending  int           // channels not yet confirmed (hub.mu)
+	gone     bool          // unwatched (hubs lock and hub.mu)
 }
 
 // Watch subscribes to the lock's release channel and returns once Redis has
 // confirmed the subscription: every release after Watch returns wakes
-// Wait. The subscription reconnects by itself after a dropped connection;
-// releases during the gap are lost, which is why Wait also takes a timeout.
+// Wait. Every Watcher of one Client shares a single pub/sub connection,
+// which is replaced when it fails or goes silent; releases during the gap
+// are lost, which is why Wait also takes a timeout (and every Watcher is
+// woken once when its channel is confirmed on the new connection).
 //
 // The confirmation is awaited for at most Options.SubscribeTimeout, and
-// ctx's end interrupts it at once (go-redis would only heed a deadline): a
-// connection that goes silent after SUBSCRIBE cannot hold Watch.
+// ctx's end interrupts it at once: a connection that goes silent after
+// SUBSCRIBE cannot hold Watch, and the shared connection is replaced when a
+// confirmation on it is that late.
 func (l *Lock) Watch(ctx context.Context) (*Watcher, error) {
 	return subscribe(ctx, l.client, l.opts.SubscribeTimeout, l.name, l.channel)
 }
@@ -131,58 +137,28 @@ func subscribe(ctx context.Context, client Client, timeout time.Duration, name s
 	sctx, cancel := context.WithTimeoutCause(ctx, timeout,
 		fmt.Errorf("redislock: no subscribe confirmation within %v: %w", timeout, context.DeadlineExceeded))
 	defer cancel()
-	var (
-		mu        sync.Mutex
-		ps        *redis.PubSub
-		abandoned bool
-	)
-	confirmed := make(chan error, 1)
-	go func() {
-		p := client.Subscribe(sctx, channels...)
-		mu.Lock()
-		if abandoned {
-			mu.Unlock()
-			_ = p.Close()
-			return
-		}
-		ps = p
-		mu.Unlock()
-		// No deadline on the read: the select below ends it by closing the
-		// subscription, so that its error always says why.
-		_, err := p.Receive(context.WithoutCancel(sctx))
-		confirmed <- err
-	}()
-	var err error
+	w := watch(client, name, timeout, channels)
 	select {
-	case err = <-confirmed:
+	case <-w.ready:
+		return w, nil
 	case <-sctx.Done():
-		err = context.Cause(sctx)
 	}
-	mu.Lock()
-	abandoned = err != nil
-	p := ps
-	mu.Unlock()
-	if err != nil {
-		// Closing the subscription closes its connection, which ends a
-		// Receive blocked on it.
-		if p != nil {
-			_ = p.Close()
-		}
-		return nil, fmt.Errorf("redislock: subscribe %q: %w", strings.Join(channels, " "), err)
+	select {
+	case <-w.ready: // confirmed at the same moment: take it
+		return w, nil
+	default:
 	}
-	msgs := p.Channel()
-	released := make(chan struct{}, 1)
-	go func() {
-		for range msgs {
-			// Coalesce: one pending wake-up is enough for any number of
-			// releases, since each wake-up makes one fresh try.
-			select {
-			case released <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return &Watcher{name: name, close: p.Close, released: released}, nil
+	w.unwatch()
+	return nil, fmt.Errorf("redislock: subscribe %q: %w", strings.Join(channels, " "), context.Cause(sctx))
+}
+
+// wake leaves one pending wake-up: one is enough for any number of
+// messages, since each wake-up makes one fresh try.
+func (w *Watcher) wake() {
+	select {
+	case w.released <- struct{}{}:
+	default:
+	}
 }
 
 // Wait blocks until a release is announced, d elapses, or ctx ends; only the
@@ -200,5 +176,9 @@ func (w *Watcher) Wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Close ends the subscription.
-func (w *Watcher) Close() error { return w.close() }
+// Close ends the subscription; the last Watcher of a Client closes the
+// shared connection. It always returns nil.
+func (w *Watcher) Close() error {
+	w.unwatch()
+	return nil
+}

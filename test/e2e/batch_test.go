@@ -95,7 +95,6 @@ func (b *batch) install(t *testing.T) {
 		t.Fatalf("watch: %v", err)
 	}
 	b.ls = sampleLeaders(b.pw, apiPort, 50*time.Millisecond)
-	t.Cleanup(func() {}) // the watch and sampler run until scenario 6
 	start := time.Now()
 	if _, err := s.helm(t, "install", b.release, s.root+"/charts/baton", "-n", b.ns, "-f", b.values, "--wait", "--timeout", "120s"); err != nil {
 		s.report(t, 1, "helm install --wait", false, "%v\n%s", err, s.describe(b.ns))

@@ -57,6 +57,13 @@ func TestE2E(t *testing.T) {
 	for _, st := range steps {
 		t.Run(st.name, st.run)
 	}
+	// The release's watch and sampler ran through scenarios 1 to 6.
+	if b.ls != nil {
+		b.ls.Stop()
+	}
+	if b.pw != nil {
+		b.pw.Stop()
+	}
 	s.summary(t, time.Since(began))
 }
 

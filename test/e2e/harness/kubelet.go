@@ -14,8 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// kubeletConfig holds the settings that were required on these VMs (see
-// the package doc of test/e2e): oomScoreAdj 0 (no CAP_SYS_RESOURCE),
+// kubeletConfig holds the settings that were required on these VMs
+// (Firecracker, cgroup v1, root without CAP_SYS_RESOURCE): oomScoreAdj 0,
 // cgroup v1 with cgroupfs, no swap check; and the ones that keep the
 // machine as it is: no read-only port, healthz on loopback, a resolv.conf
 // with only 127.0.0.1 so that no pod DNS leaves the machine, image GC off

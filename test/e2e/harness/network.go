@@ -21,6 +21,15 @@ func (c *Cluster) createBridge(ctx context.Context) error {
 	if _, err := net.InterfaceByName(c.opts.Bridge); err == nil {
 		return fmt.Errorf("harness: %w: %s", ErrBridgeExists, c.opts.Bridge)
 	}
+	// A subnet that the host already uses would make the bridge's routes
+	// shadow or be shadowed by the host's: refuse it.
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && (c.podNet().Contains(ipn.IP) || ipn.Contains(net.ParseIP(c.opts.NodeIP))) {
+				return fmt.Errorf("harness: %w: %s has %s", ErrSubnetInUse, c.opts.PodCIDR, ipn)
+			}
+		}
+	}
 	if err := c.state.update(func(s *State) { s.Bridge = c.opts.Bridge }); err != nil {
 		return err
 	}
@@ -39,6 +48,10 @@ func (c *Cluster) createBridge(ctx context.Context) error {
 
 // ErrBridgeExists is returned when the bridge's name is already taken.
 var ErrBridgeExists = errors.New("harness: a link with the bridge's name exists")
+
+// ErrSubnetInUse is returned when the host already has an address in the
+// pods' subnet.
+var ErrSubnetInUse = errors.New("harness: the pods' subnet is in use on the host")
 
 // addEgressGuard drops whatever a pod sends out of the bridge to anywhere
 // but the bridge: pods have no default route either, so nothing leaves the

@@ -32,8 +32,9 @@ var (
 // queue: they can take the lock whenever they find it free, so mix the two
 // on one name only when that is fine.
 //
-// Each waiter refreshes its entry at least every Options.QueueHeartbeat, on
-// a timer of its own besides its tries, so that a waiter whose tries or
+// Each waiter's entry is refreshed every Options.QueueHeartbeat, by its
+// tries and by a timer apart from them (one script per heartbeat for all
+// the waiters of one queue on one Client), so that a waiter whose tries or
 // subscription are slow (a busy client, a saturated pool) keeps its place;
 // the refresh never re-creates an entry that was pruned. An entry not refreshed for QueueMissedHeartbeats
 // heartbeats, in Redis server time, is dead and drops out, so a waiter that
@@ -76,28 +77,24 @@ func (l *Lock) acquireFair(ctx context.Context, identity string, ttl time.Durati
 	if err != nil {
 		return nil, err
 	}
-	hb := startHeartbeat(l.opts.QueueHeartbeat, l.opts.AttemptTimeout, func(ctx context.Context) error {
-		return refreshEntry(ctx, l.client, l.queueKey, l.deadlinesKey, token, entryLifetime(l.opts))
-	})
-	defer hb.stop()
+	stopHeartbeat := joinHeartbeat(l.client, l.queueKey, l.deadlinesKey, token, l.opts.QueueHeartbeat, l.opts.AttemptTimeout)
+	defer stopHeartbeat()
 	var lease *Lease
 	err = awaitTurn(ctx,
 		func(ctx context.Context) (*Watcher, error) {
 			return subscribe(ctx, l.client, l.opts.SubscribeTimeout, l.name, l.wakePrefix+token)
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
-			sent := hb.now()
 			s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{enqueue: true})
 			var held *HeldError
 			if !errors.As(err, &held) {
 				lease = s
 				return 0, true, err
 			}
-			hb.touch(sent)
 			onHeld(held)
 			return queueRetryIn(l.opts.QueueHeartbeat, held.Ahead, 1, held.Holder.Remaining, held.headLeft), false, nil
 		})
-	hb.stop()
+	stopHeartbeat()
 	if lease == nil {
 		leave(ctx, func() { l.releaseOrphan(token) })
 	}

@@ -115,7 +115,7 @@ type hubOp struct {
 // hubKeyOf returns the key of the hub for channel on client, and false when
 // client cannot be a map key (then the Watcher gets a hub of its own).
 func hubKeyOf(client Client, channel string) (hubKey, bool) {
-	if !reflect.TypeOf(client).Comparable() {
+	if !isComparable(client) {
 		return hubKey{}, false
 	}
 	key := hubKey{client: client}
@@ -124,6 +124,9 @@ func hubKeyOf(client Client, channel string) (hubKey, bool) {
 	}
 	return key, true
 }
+
+// isComparable reports whether client can be a map key.
+func isComparable(client Client) bool { return reflect.TypeOf(client).Comparable() }
 
 // hashTag is the part of s between its first '{' and the next '}', or s.
 func hashTag(s string) string {

@@ -194,28 +194,23 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 		channel = s.wakePrefix + token
 	}
 	opts := s.lock.opts
-	var refresh func(context.Context) error // none without a queue entry
+	stopHeartbeat := func() {} // no queue entry without fairness
 	if s.fair {
-		refresh = func(ctx context.Context) error {
-			return refreshEntry(ctx, s.lock.client, s.queueKey, s.deadlinesKey, token, entryLifetime(opts))
-		}
+		stopHeartbeat = joinHeartbeat(s.lock.client, s.queueKey, s.deadlinesKey, token, opts.QueueHeartbeat, opts.AttemptTimeout)
 	}
-	hb := startHeartbeat(opts.QueueHeartbeat, opts.AttemptTimeout, refresh)
-	defer hb.stop()
+	defer stopHeartbeat()
 	var p *Permit
 	err = awaitTurn(ctx,
 		func(ctx context.Context) (*Watcher, error) {
 			return subscribe(ctx, s.lock.client, s.lock.opts.SubscribeTimeout, s.lock.name, channel)
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
-			sent := hb.now()
 			got, err := s.acquireAs(ctx, token, ttl, true)
 			var held *semHeld
 			if !errors.As(err, &held) {
 				p = got
 				return 0, true, err
 			}
-			hb.touch(sent)
 			onHeld(held.HeldError)
 			if !s.fair {
 				return held.Holder.Remaining + wakeSlack, false, nil
@@ -225,7 +220,7 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 			// places counted out.
 			return queueRetryIn(opts.QueueHeartbeat, max(held.Ahead-held.free, 0), 1, held.Holder.Remaining, held.headLeft), false, nil
 		})
-	hb.stop()
+	stopHeartbeat()
 	if p == nil && s.fair {
 		leave(ctx, func() { s.releaseOrphan(token) })
 	}

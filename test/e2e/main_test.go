@@ -21,8 +21,9 @@ import (
 )
 
 var (
-	budget = flag.Duration("e2e.budget", 12*time.Minute, "the whole e2e's deadline; keep it below go test -timeout so that the teardown runs")
-	logDir = flag.String("e2e.log-dir", "", "when set, the components' and pods' logs are copied there before the teardown")
+	budget   = flag.Duration("e2e.budget", 12*time.Minute, "the whole e2e's deadline; keep it below go test -timeout so that the teardown runs")
+	lockWait = flag.Duration("e2e.lock-wait", 4*time.Minute, "how long to wait for another run on this machine to finish")
+	logDir   = flag.String("e2e.log-dir", "", "when set, the components' and pods' logs are copied there before the teardown")
 )
 
 // active is the cluster being run, for the signal handler.
@@ -37,9 +38,22 @@ func setActive(c *harness.Cluster) {
 	activeMu.Unlock()
 }
 
-func TestMain(m *testing.M) {
+func TestMain(m *testing.M) { os.Exit(testMain(m)) }
+
+// testMain is TestMain with its deferred calls run before the exit.
+func testMain(m *testing.M) int {
 	flag.Parse()
-	if os.Geteuid() == 0 {
+	if os.Geteuid() == 0 && os.Getenv("BATON_E2E") == "1" {
+		// One run at a time: wait for another run's teardown, never undo
+		// what a live run is using.
+		ctx, cancel := context.WithTimeout(context.Background(), *lockWait)
+		release, err := harness.AcquireRunLock(ctx)
+		cancel()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e:", err)
+			return 1
+		}
+		defer release()
 		// A run that crashed (a kill -9, a power cut, go test's own
 		// timeout) left processes, mounts and rules: undo them first.
 		if err := harness.CleanLeftovers(); err != nil {
@@ -61,7 +75,7 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(1)
 	}()
-	os.Exit(m.Run())
+	return m.Run()
 }
 
 // requirements returns why the e2e cannot run here, or "".

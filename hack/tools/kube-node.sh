@@ -5,17 +5,17 @@
 # the Go module proxy on first use and cached per version under
 # ${BATON_TOOLS_CACHE:-~/.cache/baton/tools}/kube-node-VERSION/.
 #
-# The build is the one of kube-assets.sh: a wrapper module that requires
+# It is also the fallback of kube-assets.sh (envtest). A wrapper module requires
 # k8s.io/kubernetes and replaces each ./staging module by its published
-# version, one `go build` per command so they share the build cache. Unlike
-# kube-assets.sh it stamps the version (-ldflags -X on
-# k8s.io/component-base/version and k8s.io/client-go/pkg/version); an
-# unstamped binary reports v0.0.0-master+$Format:%H$, which reaches the node
-# version and Helm's .Capabilities.KubeVersion.
+# version, one `go build` per command so they share the build cache. It
+# stamps the version (-ldflags -X on k8s.io/component-base/version and
+# k8s.io/client-go/pkg/version); an unstamped binary reports
+# v0.0.0-master+$Format:%H$, which reaches the node version and Helm's
+# .Capabilities.KubeVersion.
 #
-# With a warm Go build cache (after kube-assets.sh): kubelet about 160 s,
-# controller-manager about 100 s, scheduler and proxy about 12 s each.
-# Cold, about 9 minutes more. Progress goes to stderr; only the directory
+# On 2 idle cores: kube-apiserver and kubectl about 10 minutes, then kubelet
+# about 160 s, controller-manager about 100 s, scheduler and proxy about 12 s
+# each; on busy cores up to three times as long. Progress goes to stderr; only the directory
 # goes to stdout.
 set -euo pipefail
 

@@ -37,19 +37,9 @@ local token, holder, channel = ARGV[1], ARGV[2], ARGV[4]
 
 local function foreign(key, what) return {'foreign', key, what} end
 
--- Lua numbers are doubles: integers above 2^53 lose their last digits, and
--- counter + 1 would silently round. A fence is therefore a decimal string
--- of at most 2^53 - 1, checked on its digits before any arithmetic.
-local MAX_FENCE = '9007199254740991'
-local function exact(s)
-  if type(s) ~= 'string' then return nil end
-  local digits = string.match(s, '^0*(%d+)$')
-  if not digits or #digits > #MAX_FENCE or (#digits == #MAX_FENCE and digits > MAX_FENCE) then
-    return nil
-  end
-  return tonumber(digits)
-end
-local function fmt(n) return string.format('%d', n) end -- tostring would use exponents
+-- Fences and times are decimal strings of at most 2^53 - 1: fence.lua,
+-- which the Go side compiles in front of this script, has the rules.
+local MAX_FENCE, exact, fmt = F.MAX, F.exact, F.fmt
 
 local ttl = exact(ARGV[3])
 if not ttl or ttl < 1 then
@@ -132,20 +122,8 @@ end
 -- The lease is free. The next fence is max(counter + 1, server time in
 -- microseconds): it grows from term to term, and keeps growing after the
 -- counter is lost to a restart without persistence or to FLUSHALL.
-local last = 0
-local ctype = redis.call('TYPE', counter)['ok']
-if ctype == 'string' then
-  local raw = redis.call('GET', counter)
-  last = exact(raw)
-  if not last then
-    if string.match(raw, '^%d+$') then
-      return foreign(counter, 'fence above 2^53-1, which Lua cannot count exactly')
-    end
-    return foreign(counter, 'string that is not a fence')
-  end
-elseif ctype ~= 'none' then
-  return foreign(counter, ctype)
-end
+local last, bad_counter = F.last(counter)
+if not last then return bad_counter end
 local tfence, tuntil = read_term()
 if not tfence then return tuntil end
 last = math.max(last, tfence)
@@ -175,10 +153,9 @@ if seen > last then
   return {'held', '', fmt(floor), ttl}
 end
 
-local next_fence = math.max(last + 1, now)
-if next_fence > tonumber(MAX_FENCE) then
-  return foreign(counter, 'fence counter at 2^53-1: no exact next fence')
-end
+-- seen <= last here: a higher one was quarantined above.
+local next_fence, full = F.next(counter, last, seen, now)
+if not next_fence then return full end
 local fence = fmt(next_fence)
 
 redis.call('SET', counter, fence)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -206,17 +205,7 @@ func TestSemaphoreKilledHolder(t *testing.T) {
 	const wd = 600 * time.Millisecond
 	s := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{Options: redislock.Options{Identity: "parent"}})
 
-	child := exec.Command(os.Args[0], "-test.run=^TestHelperSemaphoreHolder$", "-test.count=1")
-	child.Env = append(os.Environ(), fmt.Sprintf("%s=%s pool %s", semHolderEnv, srv.Addr(), wd))
-	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	child.Stdout, child.Stderr = &out, &out
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = child.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = child.Process.Kill(); <-exited })
+	child, exited, out := startHelper(t, "TestHelperSemaphoreHolder", semHolderEnv, fmt.Sprintf("%s pool %s", srv.Addr(), wd))
 	eventually(t, 30*time.Second, "child holds the permit", func() bool {
 		select {
 		case <-exited:

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,29 +18,6 @@ import (
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
-
-// eventually waits until cond holds, checking every few milliseconds, and
-// fails the test after limit: a condition, not a sleep, decides.
-func eventually(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, limit)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// queued reads the number of live fair-queue entries of l.
-func queued(t *testing.T, l *redislock.Lock) int {
-	t.Helper()
-	info, err := l.Inspect(t.Context())
-	if err != nil {
-		t.Fatalf("Inspect: %v", err)
-	}
-	return info.Queue
-}
 
 // TestFairOrder queues waiters one after another, each only once the one
 // before it is confirmed in the queue, so the arrival order is known; they
@@ -104,36 +80,25 @@ func TestFairOrder(t *testing.T) {
 		}()
 		eventually(t, 20*time.Second, fmt.Sprintf("waiter %d queued", i), func() bool { return queued(t, l) == i+1 })
 	}
-	before, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Unlock(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for range waiters {
-		if err := <-errs; err != nil {
+	calls := callsDuring(t, c, func() {
+		if err := first.Unlock(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	after, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	violations := 0
-	for i, w := range order {
-		if w != i {
-			violations++
+		for range waiters {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+	})
+
+	violations := outOfOrder(order)
 	t.Logf("FIGURE fair order: %d waiters, %d order violations", waiters, violations)
 	if violations != 0 {
 		t.Errorf("acquisition order %v, want 0..%d: %d violations", order, waiters-1, violations)
 	}
 	// waiters+1 releases: each published once, the last one (queue empty)
 	// on the release channel, all others to a head's wake channel.
-	if got := after["publish"] - before["publish"]; got != waiters+1 {
+	if got := calls["publish"]; got != waiters+1 {
 		t.Errorf("%d PUBLISH for %d releases, want one each", got, waiters+1)
 	}
 	eventually(t, 10*time.Second, "all messages delivered", func() bool {
@@ -326,17 +291,7 @@ func TestFairKilledWaiter(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	child := exec.Command(os.Args[0], "-test.run=^TestHelperFairWaiter$", "-test.count=1")
-	child.Env = append(os.Environ(), fmt.Sprintf("%s=%s job %s", helperEnv, srv.Addr(), hb))
-	child.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	var out strings.Builder
-	child.Stdout, child.Stderr = &out, &out
-	if err := child.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = child.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = child.Process.Kill(); <-exited })
+	child, exited, out := startHelper(t, "TestHelperFairWaiter", helperEnv, fmt.Sprintf("%s job %s", srv.Addr(), hb))
 	eventually(t, 30*time.Second, "child queued", func() bool {
 		select {
 		case <-exited:
@@ -394,20 +349,14 @@ func TestFairValidates(t *testing.T) {
 		}
 	}
 	l := newLock(t, c, "job")
-	before, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, lease := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
-		if _, err := l.TryLockFair(ctx, time.Second, lease); !errors.Is(err, redislock.ErrInvalid) {
-			t.Errorf("TryLockFair lease %v: %v, want ErrInvalid", lease, err)
+	calls := callsDuring(t, c, func() {
+		for _, lease := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
+			if _, err := l.TryLockFair(ctx, time.Second, lease); !errors.Is(err, redislock.ErrInvalid) {
+				t.Errorf("TryLockFair lease %v: %v, want ErrInvalid", lease, err)
+			}
 		}
-	}
-	after, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after["evalsha"] != before["evalsha"] || after["eval"] != before["eval"] {
+	})
+	if calls["evalsha"] != 0 || calls["eval"] != 0 {
 		t.Errorf("bad input ran a script")
 	}
 	if n := c.DBSize(ctx).Val(); n != 0 {

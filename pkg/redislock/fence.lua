@@ -1,5 +1,5 @@
--- fence.lua: fencing tokens for the semaphore's scripts, which the Go side
--- compile with this file in front. The rule is the lock's (acquire.lua):
+-- fence.lua: fencing tokens, for the lock's and the semaphore's scripts,
+-- which the Go side compiles with this file in front:
 -- a fence is a decimal string of at most 2^53 - 1, the integers a Lua
 -- double holds exactly, checked on its digits before any arithmetic, and
 -- the next fence is max(counter + 1, seen + 1, server time in

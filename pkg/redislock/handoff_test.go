@@ -63,24 +63,18 @@ func TestHandOffCost(t *testing.T) {
 					})
 				}
 			}
-			before, err := redistest.CommandCalls(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := first.Unlock(ctx); err != nil {
-				t.Fatal(err)
-			}
-			for range waiters {
-				if err := <-errs; err != nil {
+			calls := callsDuring(t, c, func() {
+				if err := first.Unlock(ctx); err != nil {
 					t.Fatal(err)
 				}
-			}
-			after, err := redistest.CommandCalls(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			scripts := after["evalsha"] - before["evalsha"] + after["eval"] - before["eval"]
-			publishes := after["publish"] - before["publish"]
+				for range waiters {
+					if err := <-errs; err != nil {
+						t.Fatal(err)
+					}
+				}
+			})
+			scripts := calls["evalsha"] + calls["eval"]
+			publishes := calls["publish"]
 			// waiters hand-offs, plus the last release.
 			perHandOff := float64(scripts-1) / waiters
 			t.Logf("FIGURE hand-off cost %s, %d waiters: %.2f scripts and %.2f PUBLISH per hand-off", name, waiters, perHandOff, float64(publishes)/waiters)

@@ -116,23 +116,32 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 		}
 		l.saw(held.Holder.Fence)
 		return nil, held
+	}
+	return nil, refusal(reply, fmt.Sprintf("acquire %q", l.name))
+}
+
+// refusal reads the replies by which an acquire script, of a lock or a
+// semaphore, refuses without writing: foreign, denied and invalid. what
+// names the call for the invalid case's message.
+func refusal(reply []any, what string) error {
+	switch kind(reply) {
 	case "foreign":
-		return nil, foreignError(reply)
+		return foreignError(reply)
 	case "denied":
 		if len(reply) != 3 {
-			return nil, unexpected(reply)
+			return unexpected(reply)
 		}
 		command, _ := reply[1].(string)
 		channel, _ := reply[2].(string)
-		return nil, &DeniedError{Command: command, Channel: channel}
+		return &DeniedError{Command: command, Channel: channel}
 	case "invalid":
 		if len(reply) != 2 {
-			return nil, unexpected(reply)
+			return unexpected(reply)
 		}
-		what, _ := reply[1].(string)
-		return nil, fmt.Errorf("%w: acquire %q: %s; nothing was written", ErrInvalid, l.name, what)
+		why, _ := reply[1].(string)
+		return fmt.Errorf("%w: %s: %s; nothing was written", ErrInvalid, what, why)
 	}
-	return nil, unexpected(reply)
+	return unexpected(reply)
 }
 
 // heldFrom reads a 'held' reply: {'held', holder, fence, pttl} from

@@ -29,8 +29,8 @@ var (
 	//go:embed release.lua
 	releaseSource string
 
-	acquireScript = redis.NewScript(acquireSource)
-	renewScript   = redis.NewScript(renewSource)
+	acquireScript = redis.NewScript(fenceSource + acquireSource)
+	renewScript   = redis.NewScript(fenceSource + renewSource)
 	// release.lua also decides whom to wake, by the fair queue's rules.
 	releaseScript = redis.NewScript(queueSource + releaseSource)
 )

@@ -15,18 +15,9 @@
 -- of memory, so a renew keeps working on a full Redis under noeviction.
 local lease, term, token = KEYS[1], KEYS[2], ARGV[1]
 
--- Fences and times are decimal strings of at most 2^53 - 1, the integers a
--- Lua double holds exactly.
-local MAX_FENCE = '9007199254740991'
-local function exact(s)
-  if type(s) ~= 'string' then return nil end
-  local digits = string.match(s, '^0*(%d+)$')
-  if not digits or #digits > #MAX_FENCE or (#digits == #MAX_FENCE and digits > MAX_FENCE) then
-    return nil
-  end
-  return tonumber(digits)
-end
-local function fmt(n) return string.format('%d', n) end
+-- Fences and times are decimal strings of at most 2^53 - 1: fence.lua,
+-- which the Go side compiles in front of this script, has the rules.
+local MAX_FENCE, exact, fmt = F.MAX, F.exact, F.fmt
 
 local ttl = exact(ARGV[2])
 if not ttl or ttl < 1 then

@@ -277,23 +277,8 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		}
 		s.saw(held.Holder.Fence)
 		return nil, &semHeld{HeldError: held, free: int(free)}
-	case "foreign":
-		return nil, foreignError(reply)
-	case "denied":
-		if len(reply) != 3 {
-			return nil, unexpected(reply)
-		}
-		command, _ := reply[1].(string)
-		channel, _ := reply[2].(string)
-		return nil, &DeniedError{Command: command, Channel: channel}
-	case "invalid":
-		if len(reply) != 2 {
-			return nil, unexpected(reply)
-		}
-		what, _ := reply[1].(string)
-		return nil, fmt.Errorf("%w: acquire semaphore %q: %s; nothing was written", ErrInvalid, l.name, what)
 	}
-	return nil, unexpected(reply)
+	return nil, refusal(reply, fmt.Sprintf("acquire semaphore %q", l.name))
 }
 
 func flag(b bool) string {

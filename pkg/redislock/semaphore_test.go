@@ -328,20 +328,14 @@ func TestSemaphoreValidates(t *testing.T) {
 		t.Errorf("NewSemaphore with a brace: %v, want ErrInvalid", err)
 	}
 	s := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{})
-	before, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, lease := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
-		if _, err := s.TryAcquire(ctx, time.Second, lease); !errors.Is(err, redislock.ErrInvalid) {
-			t.Errorf("TryAcquire lease %v: %v, want ErrInvalid", lease, err)
+	calls := callsDuring(t, c, func() {
+		for _, lease := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
+			if _, err := s.TryAcquire(ctx, time.Second, lease); !errors.Is(err, redislock.ErrInvalid) {
+				t.Errorf("TryAcquire lease %v: %v, want ErrInvalid", lease, err)
+			}
 		}
-	}
-	after, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if after["evalsha"] != before["evalsha"] || after["eval"] != before["eval"] {
+	})
+	if calls["evalsha"] != 0 || calls["eval"] != 0 {
 		t.Errorf("bad input ran a script")
 	}
 	if n := c.DBSize(ctx).Val(); n != 0 {
@@ -388,32 +382,21 @@ func TestSemaphoreFairOrder(t *testing.T) {
 		}()
 		eventually(t, 20*time.Second, fmt.Sprintf("waiter %d queued", i), func() bool { return queueLen() == i+1 })
 	}
-	before, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := first.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for range waiters {
-		if err := <-errs; err != nil {
+	calls := callsDuring(t, c, func() {
+		if err := first.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
-	}
-	after, err := redistest.CommandCalls(ctx, c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	violations := 0
-	for i, w := range order {
-		if w != i {
-			violations++
+		for range waiters {
+			if err := <-errs; err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
+	})
+	violations := outOfOrder(order)
 	if violations != 0 {
 		t.Errorf("order %v: %d violations", order, violations)
 	}
-	if got := after["publish"] - before["publish"]; got != waiters+1 {
+	if got := calls["publish"]; got != waiters+1 {
 		t.Errorf("%d PUBLISH for %d releases, want one each", got, waiters+1)
 	}
 }

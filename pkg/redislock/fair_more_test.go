@@ -5,7 +5,6 @@ package redislock_test
 import (
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"syscall"
 	"testing"
@@ -171,18 +170,7 @@ const semHolderEnv = "REDISLOCK_TEST_SEM_HOLDER"
 // TestSemaphoreKilledHolder as a child process, it takes a permit with the
 // watchdog and keeps it until it is killed.
 func TestHelperSemaphoreHolder(t *testing.T) {
-	spec := os.Getenv(semHolderEnv)
-	if spec == "" {
-		t.Skip("helper process only")
-	}
-	var addr, name, timeout string
-	if _, err := fmt.Sscan(spec, &addr, &name, &timeout); err != nil {
-		t.Fatal(err)
-	}
-	wd, err := time.ParseDuration(timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, name, wd := helperSpec(t, semHolderEnv)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	s, err := redislock.NewSemaphore(c, name, 1, redislock.SemaphoreOptions{Options: redislock.Options{Identity: "child", WatchdogTimeout: wd}})
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"syscall"
@@ -253,18 +252,7 @@ const helperEnv = "REDISLOCK_TEST_FAIR_WAITER"
 // TestHelperFairWaiter is not a test: run by TestFairKilledWaiter as a
 // child process, it queues for the lock and waits until it is killed.
 func TestHelperFairWaiter(t *testing.T) {
-	spec := os.Getenv(helperEnv)
-	if spec == "" {
-		t.Skip("helper process only")
-	}
-	var addr, name, heartbeat string
-	if _, err := fmt.Sscan(spec, &addr, &name, &heartbeat); err != nil {
-		t.Fatal(err)
-	}
-	hb, err := time.ParseDuration(heartbeat)
-	if err != nil {
-		t.Fatal(err)
-	}
+	addr, name, hb := helperSpec(t, helperEnv)
 	c := redis.NewClient(&redis.Options{Addr: addr})
 	l, err := redislock.New(c, name, redislock.Options{Identity: "child", QueueHeartbeat: hb})
 	if err != nil {

@@ -3,6 +3,7 @@
 package redislock_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
@@ -86,4 +87,24 @@ func startHelper(t *testing.T, test, env, spec string) (child *exec.Cmd, exited 
 	go func() { _ = child.Wait(); close(done) }()
 	t.Cleanup(func() { _ = child.Process.Kill(); <-done })
 	return child, done, out
+}
+
+// helperSpec reads, in a helper process started by startHelper, the spec
+// "REDIS_ADDR name duration" from env, and skips the test when env is not
+// set: then it runs as an ordinary test, and there is nothing to help.
+func helperSpec(t *testing.T, env string) (addr, name string, d time.Duration) {
+	t.Helper()
+	spec := os.Getenv(env)
+	if spec == "" {
+		t.Skip("helper process only")
+	}
+	var ds string
+	if _, err := fmt.Sscan(spec, &addr, &name, &ds); err != nil {
+		t.Fatal(err)
+	}
+	d, err := time.ParseDuration(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return addr, name, d
 }

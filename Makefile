@@ -75,7 +75,7 @@ tools:
 	@hack/tools/kube-assets.sh >/dev/null
 	@hack/tools/promtool.sh >/dev/null
 
-test: deps-redis fmt vet tools
+test: deps-redis deps-image fmt vet tools
 	HELM="$$(hack/tools/helm.sh)" HELM_DOCS="$$(hack/tools/helm-docs.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...

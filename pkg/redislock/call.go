@@ -20,33 +20,72 @@ func (e attemptTimeoutError) Error() string {
 func (e attemptTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // bounded runs call under ctx bounded by timeout, and returns when call does
-// or when that context ends, whichever comes first: a go-redis client
-// applies a context's deadline to its socket only with
-// ContextTimeoutEnabled, and its cancellation never, so a stalled
-// connection would otherwise hold the caller until the client's own read
-// timeout, or for ever. A call cut short keeps running in its goroutine
-// until the client gives up; then abandoned, when not nil, gets its result,
-// to clean up after it. The error of a call cut short, or of one that failed
-// after its context ended, wraps the context's cause (ErrTimeout for
-// TryLock's wait time, attemptTimeoutError for the attempt timeout).
-func bounded[T any](ctx context.Context, timeout time.Duration, call func(context.Context) (T, error), abandoned func(T, error)) (T, error) {
+// or when that context ends, whichever comes first.
+//
+// With direct (a client that puts each call's deadline on its socket: see
+// deadlineClient), call runs on the caller's goroutine: the client itself
+// gives up at the deadline, which the attempt timeout always sets, so the
+// wait is bounded, and a cancellation without a deadline is seen when the
+// call returns, at the latest by that deadline. Otherwise call runs in a
+// goroutine of its own, as a go-redis client applies a context's deadline
+// to its socket only with ContextTimeoutEnabled, and its cancellation
+// never, so a stalled connection would otherwise hold the caller until the
+// client's own read timeout, or for ever. A call cut short keeps running in
+// its goroutine until the client gives up; then abandoned, when not nil,
+// gets its result, to clean up after it.
+//
+// The error of a call cut short, or of one that failed after its context
+// ended, wraps the context's cause (ErrTimeout for TryLock's wait time,
+// attemptTimeoutError for the attempt timeout).
+func bounded[T any](ctx context.Context, timeout time.Duration, direct bool, call func(context.Context) (T, error), abandoned func(T, error)) (T, error) {
 	actx, cancel := context.WithTimeoutCause(ctx, timeout, attemptTimeoutError{timeout})
 	defer cancel()
+	var (
+		v   T
+		err error
+	)
+	if direct {
+		v, err = call(actx)
+	} else {
+		var cut bool
+		if v, err, cut = guarded(actx, call, abandoned); cut {
+			var zero T
+			return zero, context.Cause(actx)
+		}
+	}
+	if err != nil {
+		if d, ok := actx.Deadline(); ok && !time.Now().Before(d) {
+			// A client that puts the deadline on its socket can fail a
+			// moment before the context's own timer fires: wait for it.
+			<-actx.Done()
+		}
+		if actx.Err() != nil {
+			err = fmt.Errorf("%w: %w", context.Cause(actx), err)
+		}
+	}
+	return v, err
+}
+
+// guarded runs call in a goroutine and waits for it or for ctx, whichever
+// ends first; cut reports that ctx did, and abandoned then gets the
+// result once it comes.
+func guarded[T any](ctx context.Context, call func(context.Context) (T, error), abandoned func(T, error)) (v T, err error, cut bool) {
 	type result struct {
 		v   T
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		v, err := call(actx)
+		v, err := call(ctx)
 		done <- result{v, err}
 	}()
-	var r result
 	select {
-	case r = <-done:
-	case <-actx.Done():
+	case r := <-done:
+		return r.v, r.err, false
+	case <-ctx.Done():
 		select {
-		case r = <-done: // it ended at the same moment: take its answer
+		case r := <-done: // it ended at the same moment: take its answer
+			return r.v, r.err, false
 		default:
 			if abandoned != nil {
 				go func() {
@@ -54,21 +93,34 @@ func bounded[T any](ctx context.Context, timeout time.Duration, call func(contex
 					abandoned(r.v, r.err)
 				}()
 			}
-			var zero T
-			return zero, context.Cause(actx)
+			return v, nil, true
 		}
 	}
-	if r.err != nil {
-		if d, ok := actx.Deadline(); ok && !time.Now().Before(d) {
-			// A client that puts the deadline on its socket can fail a
-			// moment before the context's own timer fires: wait for it.
-			<-actx.Done()
-		}
-		if actx.Err() != nil {
-			r.err = fmt.Errorf("%w: %w", context.Cause(actx), r.err)
-		}
+}
+
+// deadlineClient reports whether client is a go-redis client that puts
+// each call's context deadline on its socket: ContextTimeoutEnabled, with
+// read and write deadlines not switched off (ReadTimeout and WriteTimeout
+// of -2, which go-redis keeps as -1). Pool waits, dials and retry
+// back-offs of such a client end with the context too. Then bounded runs
+// calls directly, which saves a goroutine and a hand-over per call; any
+// other client gets the guard goroutine.
+func deadlineClient(client Client) bool {
+	honours := func(enabled bool, read, write time.Duration) bool {
+		return enabled && read >= 0 && write >= 0
 	}
-	return r.v, r.err
+	switch c := client.(type) {
+	case *redis.Client:
+		o := c.Options()
+		return honours(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
+	case *redis.ClusterClient:
+		o := c.Options()
+		return honours(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
+	case *redis.Ring:
+		o := c.Options()
+		return honours(o.ContextTimeoutEnabled, o.ReadTimeout, o.WriteTimeout)
+	}
+	return false
 }
 
 // maybeSent reports whether a call that failed with err may still have run

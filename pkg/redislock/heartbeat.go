@@ -113,7 +113,7 @@ func (r *refresher) run() {
 			}
 			cancel()
 		}()
-		_, _ = bounded(ctx, timeout, func(ctx context.Context) (struct{}, error) {
+		_, _ = bounded(ctx, timeout, deadlineClient(r.key.client), func(ctx context.Context) (struct{}, error) {
 			return struct{}{}, refreshEntries(ctx, r.key.client, r.key.queue, r.key.deadlines, tokens)
 		}, nil)
 		cancel()

@@ -39,7 +39,7 @@ type Info struct {
 // by ctx and by Options.AttemptTimeout.
 func (l *Lock) Inspect(ctx context.Context) (Info, error) {
 	keys := []string{l.leaseKey, l.fenceKey, l.termKey, l.queueKey, l.deadlinesKey}
-	reply, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) ([]any, error) {
+	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
 		return inspectScript.Run(ctx, l.client, keys).Slice()
 	}, nil)
 	if err != nil {

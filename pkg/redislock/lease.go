@@ -86,7 +86,7 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 		keys = append(keys, l.queueKey, l.deadlinesKey)
 		args = append(args, l.wakePrefix, entryLifetime(l.opts).Milliseconds(), enqueue)
 	}
-	r, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (evalReply, error) {
+	r, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (evalReply, error) {
 		return l.eval(ctx, script, keys, args)
 	}, func(evalReply, error) { l.releaseOrphan(token) })
 	if err != nil {
@@ -184,7 +184,7 @@ func heldFrom(name string, reply []any) (*HeldError, error) {
 // Options.AttemptTimeout.
 func (s *Lease) Renew(ctx context.Context) error {
 	l := s.lock
-	r, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (evalReply, error) {
+	r, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (evalReply, error) {
 		return l.eval(ctx, renewScript, []string{l.leaseKey, l.termKey}, []any{s.token, s.ttl.Milliseconds()})
 	}, nil)
 	if err != nil {
@@ -215,7 +215,7 @@ func (s *Lease) Renew(ctx context.Context) error {
 // bounded by ctx and by Options.AttemptTimeout.
 func (s *Lease) Release(ctx context.Context) error {
 	l := s.lock
-	n, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (int64, error) {
+	n, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (int64, error) {
 		return l.release(ctx, s.token)
 	}, nil)
 	if err != nil {

@@ -164,6 +164,9 @@ type Lock struct {
 	client Client
 	name   string
 	opts   Options
+	// direct says that client bounds each call by its context's deadline,
+	// so that calls need no guard goroutine: see bounded.
+	direct bool
 
 	leaseKey string
 	fenceKey string
@@ -249,6 +252,7 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 		client:   client,
 		name:     name,
 		opts:     opts,
+		direct:   deadlineClient(client),
 		leaseKey: tag + ":lease",
 		fenceKey: tag + ":fence",
 		termKey:  tag + ":term",

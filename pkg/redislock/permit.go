@@ -86,7 +86,7 @@ func (p *Permit) Renew(ctx context.Context) error {
 
 func (p *Permit) renew(ctx context.Context) error {
 	l := p.sem.lock
-	reply, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) ([]any, error) {
+	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
 		return semRenewScript.Run(ctx, l.client, []string{p.sem.permitsKey}, p.token, p.ttl.Milliseconds()).Slice()
 	}, nil)
 	if err != nil {
@@ -117,7 +117,7 @@ func (p *Permit) Release(ctx context.Context) error {
 	p.stop()
 	<-p.stopped
 	l := p.sem.lock
-	n, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) (int64, error) {
+	n, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (int64, error) {
 		return p.sem.release(ctx, p.token)
 	}, nil)
 	if err != nil {

@@ -244,7 +244,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 	args := []any{token, l.opts.Identity, ttl.Milliseconds(), s.permits, s.channel,
 		strconv.FormatUint(s.seen.Load(), 10), flag(s.fair), flag(s.fair && enqueue), s.wakePrefix,
 		entryLifetime(l.opts).Milliseconds()}
-	reply, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) ([]any, error) {
+	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
 		return semAcquireScript.Run(ctx, l.client, keys, args...).Slice()
 	}, func([]any, error) { s.releaseOrphan(token) })
 	if err != nil {
@@ -337,7 +337,7 @@ type PermitInfo struct {
 func (s *Semaphore) Inspect(ctx context.Context) (SemaphoreInfo, error) {
 	l := s.lock
 	keys := []string{s.permitsKey, s.holdersKey, s.queueKey, s.deadlinesKey}
-	reply, err := bounded(ctx, l.opts.AttemptTimeout, func(ctx context.Context) ([]any, error) {
+	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
 		return semInspectScript.Run(ctx, l.client, keys).Slice()
 	}, nil)
 	if err != nil {

@@ -1,0 +1,81 @@
+//go:build unix
+
+package redislock_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-dev/baton/internal/redistest"
+	"github.com/baton-dev/baton/pkg/redislock"
+)
+
+// BenchmarkUncontended is one client's acquire+release on its own name,
+// next to the floor of the bench step (SET NX PX, then a Lua
+// compare-and-DEL): the cost of one operation on the client's side and in
+// the scripts, for -cpuprofile. The client either bounds each call by its
+// context (ContextTimeoutEnabled: calls run directly) or not (each call
+// runs under a guard goroutine). `make bench` measures the same as
+// throughput, side by side with the peers.
+func BenchmarkUncontended(b *testing.B) {
+	srv := redistest.Start(b)
+	ctx := context.Background()
+	for _, cc := range []struct {
+		name string
+		opts redis.Options
+	}{
+		{"guarded", redis.Options{}},
+		{"direct", redis.Options{ContextTimeoutEnabled: true}},
+	} {
+		cc.opts.Addr = srv.Addr()
+		c := redis.NewClient(&cc.opts)
+		b.Cleanup(func() { _ = c.Close() })
+		b.Run(cc.name+"/floor", func(b *testing.B) {
+			for i := 0; b.Loop(); i++ {
+				token := strconv.Itoa(i)
+				if ok, err := c.SetNX(ctx, "floor", token, 30*time.Second).Result(); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+				if n, err := benchFloorRelease.Run(ctx, c, []string{"floor"}, token).Int(); err != nil || n != 1 {
+					b.Fatal(n, err)
+				}
+			}
+		})
+		for _, tc := range []struct {
+			name  string
+			lease time.Duration
+			fair  bool
+		}{
+			{"lease", 30 * time.Second, false},
+			{"watchdog", 0, false},
+			{"fair", 30 * time.Second, true},
+		} {
+			b.Run(cc.name+"/"+tc.name, func(b *testing.B) {
+				l, err := redislock.New(c, "bench-"+tc.name, redislock.Options{Identity: "bench"})
+				if err != nil {
+					b.Fatal(err)
+				}
+				for b.Loop() {
+					var m *redislock.Locked
+					if tc.fair {
+						m, err = l.TryLockFair(ctx, 0, tc.lease)
+					} else {
+						m, err = l.TryLock(ctx, 0, tc.lease)
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					if err := m.Unlock(ctx); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+var benchFloorRelease = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)

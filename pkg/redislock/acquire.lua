@@ -70,10 +70,11 @@ end
 -- read_term returns the term's fence and valid_until_us (0, 0 when there is
 -- no record), or nil and a foreign reply.
 local function read_term()
-  local ttype = redis.call('TYPE', term)['ok']
-  if ttype == 'none' then return 0, 0 end
-  if ttype ~= 'hash' then return nil, foreign(term, ttype) end
-  local f, u = unpack(redis.call('HMGET', term, 'fence', 'valid_until_us'))
+  local r, ttype = read('HMGET', term, 'fence', 'valid_until_us')
+  if not r then return nil, foreign(term, ttype) end
+  local f, u = r[1], r[2]
+  -- Neither field: no record yet, unless a hash of someone else's is there.
+  if not f and not u and redis.call('EXISTS', term) == 0 then return 0, 0 end
   f, u = exact(f), exact(u)
   if not f or not u then
     return nil, foreign(term, 'hash without baton fields (fence, valid_until_us below 2^53)')
@@ -96,10 +97,13 @@ local function record(fence, old_fence, old_until, now)
     'valid_until_us', fmt(math.max(now + ttl * 1000, old_until)))
 end
 
-local ltype = redis.call('TYPE', lease)['ok']
-if ltype == 'hash' then
-  local owner, who, fence = unpack(redis.call('HMGET', lease, 'owner', 'holder', 'fence'))
-  local pttl = redis.call('PTTL', lease)
+-- PTTL says whether the lease exists (-2: no key), for any type, in the
+-- one call the free lease costs.
+local pttl = redis.call('PTTL', lease)
+if pttl ~= -2 then
+  local r, ltype = read('HMGET', lease, 'owner', 'holder', 'fence')
+  if not r then return foreign(lease, ltype) end
+  local owner, who, fence = r[1], r[2], r[3]
   if not owner or not who or not exact(fence) or pttl < 0 then
     return foreign(lease, 'hash without baton fields or without TTL')
   end
@@ -115,8 +119,6 @@ if ltype == 'hash' then
     return {'ok', fence, ttl}
   end
   return {'held', who, fence, pttl}
-elseif ltype ~= 'none' then
-  return foreign(lease, ltype)
 end
 
 -- The lease is free. The next fence is max(counter + 1, server time in

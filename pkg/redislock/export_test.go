@@ -34,3 +34,7 @@ var (
 	FairAcquireHash      = fairAcquireScript.Hash()
 	SemaphoreAcquireHash = semAcquireScript.Hash()
 )
+
+// Direct reports whether l runs its calls on the caller's goroutine (see
+// bounded).
+func Direct(l *Lock) bool { return l.direct }

@@ -20,12 +20,11 @@ end
 function F.fmt(n) return string.format('%d', n) end -- tostring would use exponents
 
 -- F.last reads the counter: its value (0 when absent), or nil and a
--- foreign reply.
+-- foreign reply. read.lua must come first.
 function F.last(counter)
-  local ctype = redis.call('TYPE', counter)['ok']
-  if ctype == 'none' then return 0 end
-  if ctype ~= 'string' then return nil, {'foreign', counter, ctype} end
-  local raw = redis.call('GET', counter)
+  local raw, ctype = read('GET', counter)
+  if raw == nil then return nil, {'foreign', counter, ctype} end
+  if not raw then return 0 end
   local last = F.exact(raw)
   if not last then
     if string.match(raw, '^%d+$') then

@@ -32,7 +32,7 @@ var (
 	acquireScript = redis.NewScript(fenceSource + acquireSource)
 	renewScript   = redis.NewScript(fenceSource + renewSource)
 	// release.lua also decides whom to wake, by the fair queue's rules.
-	releaseScript = redis.NewScript(queueSource + releaseSource)
+	releaseScript = redis.NewScript(queueSource + readSource + releaseSource)
 )
 
 // MaxNameLen is the longest lock name or prefix accepted.
@@ -85,6 +85,18 @@ type Options struct {
 	// ReplicaAckTimeout when MinReplicas is set; it must exceed
 	// ReplicaAckTimeout.
 	AttemptTimeout time.Duration
+	// GuardCalls runs every call to Redis in a goroutine of its own that
+	// the caller stops waiting for as soon as its ctx ends, also with a
+	// client that bounds calls by their context's deadline. Without it,
+	// such a client (a go-redis client with ContextTimeoutEnabled, and
+	// read and write timeouts not switched off) runs calls on the caller's
+	// goroutine, which saves a goroutine and two hand-overs per call: its
+	// socket ends a stalled call at the deadline (the attempt timeout at
+	// the latest), but a cancellation is seen only when the call returns.
+	// Set it where a cancellation must end a stalled call at once: the
+	// sidecar's elector does, so that SIGTERM never waits for a socket
+	// deadline. Any other client always gets the guard. Default false.
+	GuardCalls bool
 	// SubscribeTimeout bounds the wait for Redis to confirm the subscription
 	// to the release channel (Watch, and Acquire before it waits). Default
 	// 5s (DefaultSubscribeTimeout), go-redis's default dial timeout.
@@ -252,7 +264,7 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 		client:   client,
 		name:     name,
 		opts:     opts,
-		direct:   deadlineClient(client),
+		direct:   !opts.GuardCalls && deadlineClient(client),
 		leaseKey: tag + ":lease",
 		fenceKey: tag + ":fence",
 		termKey:  tag + ":term",

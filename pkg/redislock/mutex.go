@@ -13,8 +13,7 @@ import (
 type Locked struct {
 	lease *Lease
 
-	stop     context.CancelFunc
-	stopped  chan struct{} // closed when the watchdog has exited
+	watchdog *watchdog // nil for a lock with a lease time
 	lost     chan struct{}
 	lostOnce sync.Once
 
@@ -84,24 +83,18 @@ func (l *Lock) tryLock(ctx context.Context, waitTime, leaseTime time.Duration,
 	if err != nil {
 		return nil, err
 	}
-	m := &Locked{lease: lease, lost: make(chan struct{}), stopped: make(chan struct{}), holds: 1}
+	m := &Locked{lease: lease, lost: make(chan struct{}), holds: 1}
 	if o != nil {
 		o.hold(l.reentryKey, m)
 	}
 	if leaseTime > 0 {
-		close(m.stopped)
-		m.stop = func() {}
 		return m, nil
 	}
 	if err := lateReply(l.opts.Now, ttl, lease.sentAt); err != nil {
-		close(m.stopped)
-		m.stop = func() {}
 		m.markLost(err)
 		return m, nil
 	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	m.stop = cancel
-	go m.watchdog(wctx)
+	m.watchdog = startWatchdog(ctx, l.opts.Now, ttl, lease.sentAt, lease.Renew, m.markLost)
 	return m, nil
 }
 
@@ -209,8 +202,7 @@ func (m *Locked) Unlock(ctx context.Context) error {
 	if m.owner != nil {
 		m.owner.forget(m.ownerKey, m)
 	}
-	m.stop()
-	<-m.stopped
+	m.watchdog.stop()
 	return m.lease.Release(ctx)
 }
 
@@ -225,56 +217,6 @@ func (m *Locked) markLost(err error) {
 
 func lostOrForeign(err error) bool {
 	return errors.Is(err, ErrLost) || errors.Is(err, ErrForeign)
-}
-
-// watchdog keeps the lease until Unlock: see keepAlive.
-func (m *Locked) watchdog(ctx context.Context) {
-	defer close(m.stopped)
-	keepAlive(ctx, m.lease.lock.opts.Now, m.lease.ttl, m.lease.sentAt, m.lease.Renew, m.markLost)
-}
-
-// keepAlive renews every third of the TTL until ctx ends, for a Locked or
-// a Permit. A renew counts from the moment it was sent. If none succeeds
-// within two thirds of the TTL of the last successful one, the lease is
-// reported lost (markLost) while a third of the TTL is still left before it
-// can expire in Redis.
-func keepAlive(ctx context.Context, now func() time.Time, ttl time.Duration, sentAt time.Time,
-	renew func(context.Context) error, markLost func(error)) {
-	interval := ttl / 3
-	validFor := ttl * 2 / 3
-	validUntil := sentAt.Add(validFor)
-	// The first renew is due a third of the TTL after the acquire was
-	// sent, not after its reply came: a slow reply leaves less time.
-	t := time.NewTimer(max(sentAt.Add(interval).Sub(now()), 0))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		sent := now()
-		rctx, cancel := context.WithTimeout(ctx, max(validUntil.Sub(sent), 0))
-		err := renew(rctx)
-		cancel()
-		switch {
-		case err == nil:
-			validUntil = sent.Add(validFor)
-			t.Reset(interval)
-		case lostOrForeign(err):
-			markLost(err)
-			return
-		case ctx.Err() != nil:
-			return
-		case !now().Before(validUntil):
-			markLost(fmt.Errorf("redislock: no renew succeeded within %v of the last one, %v before the lease may expire: %w",
-				validFor, ttl-validFor, err))
-			return
-		default:
-			// Transport error: try again soon, still within the validity.
-			t.Reset(min(interval/3+time.Millisecond, validUntil.Sub(now())))
-		}
-	}
 }
 
 // lateReply is the error for a watchdog lease whose acquire's reply came

@@ -17,8 +17,7 @@ type Permit struct {
 	ttl      time.Duration
 	sentAt   time.Time
 
-	stop     context.CancelFunc
-	stopped  chan struct{} // closed when the watchdog has exited
+	watchdog *watchdog // nil for a permit with a lease time
 	lost     chan struct{}
 	lostOnce sync.Once
 
@@ -114,8 +113,7 @@ func (p *Permit) Release(ctx context.Context) error {
 	if released {
 		return fmt.Errorf("%w: permit of %q (fence %d) was already released", ErrNotHeld, p.sem.lock.name, p.fence)
 	}
-	p.stop()
-	<-p.stopped
+	p.watchdog.stop()
 	l := p.sem.lock
 	n, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (int64, error) {
 		return p.sem.release(ctx, p.token)

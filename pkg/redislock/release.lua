@@ -1,6 +1,7 @@
 -- release.lua: delete the lease if the caller's token owns it, and announce
 -- the release within the same atomic step, so a waiter can never see the
--- message before the key is gone. The Go side prepends queue.lua.
+-- message before the key is gone. The Go side prepends queue.lua and
+-- read.lua.
 --
 -- KEYS[1] lease hash, KEYS[2] term record (see acquire.lua; one hash slot)
 -- KEYS[3] fair queue, KEYS[4] its deadlines (see queue.lua)
@@ -31,15 +32,13 @@ local queue, deadlines, wake_prefix = KEYS[3], KEYS[4], ARGV[3]
 -- queue come and go together.
 local queued = redis.call('TYPE', queue)['ok'] == 'zset' and Q.check(queue, deadlines) == nil
 
-local ltype = redis.call('TYPE', lease)['ok']
 local owner, fence
-if ltype == 'hash' then
-  owner, fence = unpack(redis.call('HMGET', lease, 'owner', 'fence'))
-end
+local r = read('HMGET', lease, 'owner', 'fence') -- nil for a foreign type
+if r then owner, fence = r[1], r[2] end
 if owner ~= token then
   if queued then
     local rank = Q.remove(queue, deadlines, token)
-    if rank == 0 and ltype == 'none' then
+    if rank == 0 and redis.call('EXISTS', lease) == 0 then
       Q.prune(queue, deadlines, Q.now_us())
       Q.wake(queue, wake_prefix, 0, token, '')
     end
@@ -61,7 +60,7 @@ end
 -- before the DEL.
 redis.call('PUBLISH', target, fence or '')
 redis.call('DEL', lease)
-if fence and redis.call('TYPE', term)['ok'] == 'hash' and redis.call('HGET', term, 'fence') == fence then
+if fence and read('HGET', term, 'fence') == fence then
   redis.call('HSET', term, 'valid_until_us', '0')
 end
 return 1

@@ -24,14 +24,14 @@ if not ttl or ttl < 1 then
   return redis.error_reply('ERR redislock: TTL ' .. tostring(ARGV[2]) .. ' is not a whole number of milliseconds')
 end
 
-local ltype = redis.call('TYPE', lease)['ok']
-if ltype == 'none' then
-  return {'lost', ''}
-elseif ltype ~= 'hash' then
+local r, ltype = read('HMGET', lease, 'owner', 'holder', 'fence')
+if not r then
   return {'foreign', lease, ltype}
 end
-local owner, who, fence = unpack(redis.call('HMGET', lease, 'owner', 'holder', 'fence'))
-fence = exact(fence)
+local owner, who, fence = r[1], r[2], exact(r[3])
+if not owner and not who and not r[3] and redis.call('EXISTS', lease) == 0 then
+  return {'lost', ''}
+end
 if not owner or not who or not fence then
   return {'foreign', lease, 'hash without baton fields'}
 end
@@ -40,15 +40,15 @@ if owner ~= token then
 end
 
 local tfence, tuntil = 0, 0
-local ttype = redis.call('TYPE', term)['ok']
-if ttype == 'hash' then
-  local f, u = unpack(redis.call('HMGET', term, 'fence', 'valid_until_us'))
-  tfence, tuntil = exact(f), exact(u)
+local t, ttype = read('HMGET', term, 'fence', 'valid_until_us')
+if not t then
+  return {'foreign', term, ttype}
+end
+if t[1] or t[2] or redis.call('EXISTS', term) == 1 then
+  tfence, tuntil = exact(t[1]), exact(t[2])
   if not tfence or not tuntil then
     return {'foreign', term, 'hash without baton fields (fence, valid_until_us below 2^53)'}
   end
-elseif ttype ~= 'none' then
-  return {'foreign', term, ttype}
 end
 local now = redis.call('TIME')
 local valid_until = tonumber(now[1]) * 1000000 + tonumber(now[2]) + ttl * 1000

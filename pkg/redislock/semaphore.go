@@ -14,7 +14,12 @@ import (
 
 var (
 	//go:embed fence.lua
-	fenceSource string
+	fenceOnlySource string
+	//go:embed read.lua
+	readSource string
+	// fenceSource is fence.lua with the typed read (read.lua) its counter
+	// read uses: the prelude of every script that takes a fence.
+	fenceSource = readSource + fenceOnlySource
 	//go:embed semaphore_acquire.lua
 	semAcquireSource string
 	//go:embed semaphore_release.lua
@@ -163,22 +168,13 @@ func (s *Semaphore) TryAcquire(ctx context.Context, waitTime, leaseTime time.Dur
 		return nil, err
 	}
 	if leaseTime > 0 {
-		close(p.stopped)
-		p.stop = func() {}
 		return p, nil
 	}
 	if err := lateReply(s.lock.opts.Now, ttl, p.sentAt); err != nil {
-		close(p.stopped)
-		p.stop = func() {}
 		p.markLost(err)
 		return p, nil
 	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	p.stop = cancel
-	go func() {
-		defer close(p.stopped)
-		keepAlive(wctx, s.lock.opts.Now, p.ttl, p.sentAt, p.renew, p.markLost)
-	}()
+	p.watchdog = startWatchdog(ctx, s.lock.opts.Now, p.ttl, p.sentAt, p.renew, p.markLost)
 	return p, nil
 }
 
@@ -262,7 +258,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		}
 		s.saw(fence)
 		return &Permit{sem: s, token: token, identity: l.opts.Identity, fence: fence, ttl: ttl, sentAt: sentAt,
-			lost: make(chan struct{}), stopped: make(chan struct{})}, nil
+			lost: make(chan struct{})}, nil
 	case "held":
 		if len(reply) != 7 {
 			return nil, unexpected(reply)

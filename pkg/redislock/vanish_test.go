@@ -310,26 +310,37 @@ func TestTermRecordFormats(t *testing.T) {
 		})
 	}
 
-	t.Run("foreign term during a term stops the renew", func(t *testing.T) {
-		c.Del(ctx, leaseKey, fenceKey, termKey)
-		// A fresh Lock: l has seen fences above an empty counter, which
-		// would start a data-loss quarantine.
-		s, err := newLock(t, c, "job").TryAcquire(ctx, "a", time.Minute)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.Del(ctx, termKey)
-		c.Set(ctx, termKey, "someone else's", 0)
-		if err := s.Renew(ctx); !errors.Is(err, redislock.ErrForeign) {
-			t.Errorf("Renew: %v, want ErrForeign", err)
-		}
-		if err := s.Release(ctx); err != nil {
-			t.Errorf("Release: %v", err)
-		}
-		if v := c.Get(ctx, termKey).Val(); v != "someone else's" {
-			t.Errorf("foreign term value changed to %q", v)
-		}
-	})
+	for _, foreign := range []struct {
+		name  string
+		write func() error
+	}{
+		{"string", func() error { return c.Set(ctx, termKey, "someone else's", 0).Err() }},
+		{"hash", func() error { return c.HSet(ctx, termKey, "user", "someone else's").Err() }},
+	} {
+		t.Run("foreign "+foreign.name+" at term during a term stops the renew", func(t *testing.T) {
+			c.Del(ctx, leaseKey, fenceKey, termKey)
+			// A fresh Lock: l has seen fences above an empty counter, which
+			// would start a data-loss quarantine.
+			s, err := newLock(t, c, "job").TryAcquire(ctx, "a", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Del(ctx, termKey)
+			if err := foreign.write(); err != nil {
+				t.Fatal(err)
+			}
+			before := c.Dump(ctx, termKey).Val()
+			if err := s.Renew(ctx); !errors.Is(err, redislock.ErrForeign) {
+				t.Errorf("Renew: %v, want ErrForeign", err)
+			}
+			if err := s.Release(ctx); err != nil {
+				t.Errorf("Release: %v", err)
+			}
+			if after := c.Dump(ctx, termKey).Val(); after != before {
+				t.Error("foreign term value changed")
+			}
+		})
+	}
 }
 
 func TestCheckEvictionPolicy(t *testing.T) {

@@ -76,9 +76,20 @@ func locksUncontended(ctx context.Context, e *env, l *LocksResult) error {
 		if err != nil {
 			return fmt.Errorf("sidecar: %w", err)
 		}
-		tools = slices.Insert(tools, 4, opsTool{id: idLockSidecar, make: func(i int) (lockTool, error) {
-			return newSidecarLockTool(sc.APIURL, name(idLockSidecar, i), httpc), nil
-		}, sidecar: sc.PID()})
+		hf, err := startHTTPFloor(ctx)
+		if err != nil {
+			return err
+		}
+		defer hf.Stop()
+		tools = slices.Insert(tools, 4,
+			opsTool{id: idLockSidecar, make: func(i int) (lockTool, error) {
+				return newSidecarLockTool(sc.APIURL, name(idLockSidecar, i), httpc), nil
+			}, sidecar: sc.PID()},
+			// The same HTTP client against a server that does nothing: the
+			// part of the sidecar's figure that HTTP itself costs here.
+			opsTool{id: idLockHTTPFloor, make: func(i int) (lockTool, error) {
+				return newSidecarLockTool(hf.URL, name(idLockHTTPFloor, i), httpc), nil
+			}, sidecar: hf.PID()})
 	}
 	type cell struct {
 		t opsTool

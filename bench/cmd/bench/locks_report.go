@@ -18,9 +18,9 @@ func locksMarkdown(l *LocksResult) string {
 	p("%s\n", targetTable(l.targets()))
 
 	p("### Uncontended acquire+release\n\n")
-	p("Each client has its own Redis client (the sidecar: its own keep-alive HTTP connection) and its own lock name, and takes and releases it as fast as the answers come; the runs are split into interleaved rounds whose order rotates. The sidecar is one real `baton` process; its lock API is `POST /locks/{name}?lease=30s` then `DELETE /locks/{name}?token=`.\n\n")
+	p("Each client has its own Redis client (the sidecar: its own keep-alive HTTP connection) and its own lock name, and takes and releases it as fast as the answers come; the runs are split into interleaved rounds whose order rotates. The sidecar is one real `baton` process; its lock API is `POST /locks/{name}?lease=30s` then `DELETE /locks/{name}?token=`. The HTTP floor is a process of the bench's own binary that answers the same two requests with bodies of the same shape and does nothing else: what HTTP alone costs on this machine, with the same keep-alive client.\n\n")
 	p("CPU per pair is the CPU time (10 ms ticks of utime+stime) of the bench process (the clients), of redis-server and of the sidecar over the runs, divided by the pairs: where the time goes on a machine whose cores are shared.\n\n")
-	p("| Tool | Clients | ops/s | vs floor | per-round ops/s | CPU µs per pair: clients | redis-server | sidecar |\n|---|---|---|---|---|---|---|---|\n")
+	p("| Tool | Clients | ops/s | vs floor | per-round ops/s | CPU µs per pair: clients | redis-server | sidecar (or HTTP floor) |\n|---|---|---|---|---|---|---|---|\n")
 	for _, o := range l.Ops {
 		vs := "–"
 		if f := l.ops(idLockFloor, o.Clients); f != nil && f.PerSec > 0 {

@@ -227,6 +227,7 @@ type step struct {
 }
 
 func main() {
+	serveHTTPFloorIfAsked()
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)
@@ -459,7 +460,9 @@ func (e *env) waitNumSub(ctx context.Context, channel string, n int64, limit tim
 // newClient is one candidate's own Redis client, as each replica has its
 // own connection in production.
 func (e *env) newClient(counter *cmdCounter) *redis.Client {
-	c := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 4, MaxRetries: -1})
+	// ContextTimeoutEnabled, as the sidecar sets it and the README advises:
+	// pkg/redislock then runs its calls on the caller's goroutine.
+	c := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 4, MaxRetries: -1, ContextTimeoutEnabled: true})
 	if counter != nil {
 		c.AddHook(counter)
 	}

@@ -21,9 +21,30 @@ import (
 // context (ContextTimeoutEnabled: calls run directly) or not (each call
 // runs under a guard goroutine). `make bench` measures the same as
 // throughput, side by side with the peers.
+//
+// redis-cmds/op is what Redis ran per acquire+release, commands inside
+// the scripts included (INFO commandstats).
 func BenchmarkUncontended(b *testing.B) {
 	srv := redistest.Start(b)
 	ctx := context.Background()
+	counted := func(b *testing.B, c *redis.Client, loop func()) {
+		calls := func() int64 {
+			m, err := redistest.CommandCalls(ctx, c)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n int64
+			for cmd, k := range m {
+				if cmd != "info" {
+					n += k
+				}
+			}
+			return n
+		}
+		before := calls()
+		loop()
+		b.ReportMetric(float64(calls()-before)/float64(b.N), "redis-cmds/op")
+	}
 	for _, cc := range []struct {
 		name string
 		opts redis.Options
@@ -35,15 +56,17 @@ func BenchmarkUncontended(b *testing.B) {
 		c := redis.NewClient(&cc.opts)
 		b.Cleanup(func() { _ = c.Close() })
 		b.Run(cc.name+"/floor", func(b *testing.B) {
-			for i := 0; b.Loop(); i++ {
-				token := strconv.Itoa(i)
-				if ok, err := c.SetNX(ctx, "floor", token, 30*time.Second).Result(); err != nil || !ok {
-					b.Fatal(ok, err)
+			counted(b, c, func() {
+				for i := 0; b.Loop(); i++ {
+					token := strconv.Itoa(i)
+					if ok, err := c.SetNX(ctx, "floor", token, 30*time.Second).Result(); err != nil || !ok {
+						b.Fatal(ok, err)
+					}
+					if n, err := benchFloorRelease.Run(ctx, c, []string{"floor"}, token).Int(); err != nil || n != 1 {
+						b.Fatal(n, err)
+					}
 				}
-				if n, err := benchFloorRelease.Run(ctx, c, []string{"floor"}, token).Int(); err != nil || n != 1 {
-					b.Fatal(n, err)
-				}
-			}
+			})
 		})
 		for _, tc := range []struct {
 			name  string
@@ -59,20 +82,22 @@ func BenchmarkUncontended(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				for b.Loop() {
-					var m *redislock.Locked
-					if tc.fair {
-						m, err = l.TryLockFair(ctx, 0, tc.lease)
-					} else {
-						m, err = l.TryLock(ctx, 0, tc.lease)
+				counted(b, c, func() {
+					for b.Loop() {
+						var m *redislock.Locked
+						if tc.fair {
+							m, err = l.TryLockFair(ctx, -1, tc.lease)
+						} else {
+							m, err = l.TryLock(ctx, -1, tc.lease)
+						}
+						if err != nil {
+							b.Fatal(err)
+						}
+						if err := m.Unlock(ctx); err != nil {
+							b.Fatal(err)
+						}
 					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					if err := m.Unlock(ctx); err != nil {
-						b.Fatal(err)
-					}
-				}
+				})
 			})
 		}
 	}

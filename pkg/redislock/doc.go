@@ -28,9 +28,19 @@
 //
 // Every call to Redis is bounded, even under a context without deadline:
 // each script call by Options.AttemptTimeout, a subscription's confirmation
-// by Options.SubscribeTimeout, and the end of the context interrupts any of
-// them at once. An acquire cut short is released by its owner token, so a
-// timeout never leaves a lease behind.
+// by Options.SubscribeTimeout. An acquire cut short is released by its
+// owner token, so a timeout never leaves a lease behind.
+//
+// Give the lock a go-redis client with ContextTimeoutEnabled (the sidecar's
+// is one): such a client puts each call's deadline on its socket, so the
+// calls run on the caller's goroutine, which saves a goroutine and two
+// hand-overs per call (BenchmarkUncontended compares the two). With any
+// other client, each call runs in a guard goroutine that
+// the caller leaves as soon as its context ends. The difference is what a
+// cancellation does to a call stalled on a dead connection: under the
+// guard it ends the wait at once; a direct call ends at its deadline, the
+// attempt timeout at the latest. Options.GuardCalls keeps the guard with
+// any client.
 //
 // TryLock is a mutex for application code, with a watchdog; under a context
 // from WithOwner it is reentrant for that owner, as Redisson's RLock is for

@@ -14,7 +14,7 @@ var (
 	//go:embed queue_refresh.lua
 	queueRefreshSource string
 
-	queueRefreshScript = redis.NewScript(queueSource + queueRefreshSource)
+	queueRefreshScript = redis.NewScript(queuePrelude + queueRefreshSource)
 )
 
 // A fair waiter's queue entry is refreshed every heartbeat on a timer of
@@ -47,6 +47,10 @@ type refresher struct {
 	timeout time.Duration
 	tokens  map[string]int // token -> registrations (refreshers lock)
 	stop    chan struct{}
+	// start runs the refresh loop a heartbeat after the first waiter
+	// joined: an uncontended acquire, which leaves before, costs a timer
+	// and no goroutine.
+	start *time.Timer
 }
 
 // joinHeartbeat keeps token's entry in queue refreshed every heartbeat
@@ -63,7 +67,7 @@ func joinHeartbeat(client Client, queue, deadlines, token string, heartbeat, tim
 		if shared {
 			refreshers.m[key] = r
 		}
-		go r.run()
+		r.start = time.AfterFunc(heartbeat, r.run)
 	}
 	r.timeout = min(r.timeout, timeout)
 	r.tokens[token]++
@@ -78,6 +82,7 @@ func joinHeartbeat(client Client, queue, deadlines, token string, heartbeat, tim
 				delete(r.tokens, token)
 			}
 			if len(r.tokens) == 0 {
+				r.start.Stop()
 				close(r.stop)
 				if refreshers.m[key] == r {
 					delete(refreshers.m, key)
@@ -87,15 +92,24 @@ func joinHeartbeat(client Client, queue, deadlines, token string, heartbeat, tim
 	}
 }
 
+// run refreshes at once (it starts a heartbeat after the first join), then
+// every heartbeat, until stop.
 func (r *refresher) run() {
 	t := time.NewTicker(r.key.heartbeat)
 	defer t.Stop()
 	lifetime := QueueMissedHeartbeats * r.key.heartbeat
-	for {
+	for first := true; ; first = false {
+		if !first {
+			select {
+			case <-r.stop:
+				return
+			case <-t.C:
+			}
+		}
 		select {
 		case <-r.stop:
 			return
-		case <-t.C:
+		default:
 		}
 		refreshers.Lock()
 		tokens := make([]any, 0, 1+len(r.tokens))

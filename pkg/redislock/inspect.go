@@ -13,7 +13,7 @@ var (
 	//go:embed inspect.lua
 	inspectSource string
 
-	inspectScript = redis.NewScript(queueSource + inspectSource)
+	inspectScript = redis.NewScript(queuePrelude + inspectSource)
 )
 
 // Info is what Inspect saw.

@@ -13,6 +13,11 @@ import (
 //go:embed queue.lua
 var queueSource string
 
+// queuePrelude is queue.lua with its rules built as Q, for the scripts
+// that always use them; release.lua builds them only for a lock with a
+// queue, and takes queueSource alone.
+var queuePrelude = queueSource + "local Q = queue_rules()\n"
+
 // validateHeartbeat checks and defaults Options.QueueHeartbeat.
 func validateHeartbeat(opts *Options) error {
 	if opts.QueueHeartbeat == 0 {

@@ -30,7 +30,12 @@ local lease, term, token, channel = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local queue, deadlines, wake_prefix = KEYS[3], KEYS[4], ARGV[3]
 -- One TYPE for a lock that never had fair waiters: the two keys of a
 -- queue come and go together.
-local queued = redis.call('TYPE', queue)['ok'] == 'zset' and Q.check(queue, deadlines) == nil
+local Q -- the queue's rules, built only for a lock that has a queue
+local queued = redis.call('TYPE', queue)['ok'] == 'zset'
+if queued then
+  Q = queue_rules()
+  queued = Q.check(queue, deadlines) == nil
+end
 
 local owner, fence
 local r = read('HMGET', lease, 'owner', 'fence') -- nil for a foreign type
@@ -52,7 +57,7 @@ if queued then
   local head = Q.at(queue, 0)
   if head then target = wake_prefix .. head end
 end
-if not Q.may_publish(target) then
+if not may_publish(target) then
   return redis.error_reply('NOPERM redislock: the ACL user may not PUBLISH to ' .. target ..
     '; the lease is left to expire by its TTL')
 end

@@ -29,8 +29,8 @@ var (
 	//go:embed semaphore_inspect.lua
 	semInspectSource string
 
-	semAcquireScript = redis.NewScript(queueSource + fenceSource + semAcquireSource)
-	semReleaseScript = redis.NewScript(queueSource + semReleaseSource)
+	semAcquireScript = redis.NewScript(queuePrelude + fenceSource + semAcquireSource)
+	semReleaseScript = redis.NewScript(queuePrelude + semReleaseSource)
 	semRenewScript   = redis.NewScript(semRenewSource)
 	semInspectScript = redis.NewScript(semInspectSource)
 )

@@ -62,6 +62,25 @@ if redis.acl_check_cmd then
   end
 end
 
+-- PTTL says whether the lease exists (-2: no key), for any type, in the
+-- one call the free lease costs. Someone else's lease is answered before
+-- the functions below are even built: a waiter's try that finds the lock
+-- taken, the herd's case, costs two reads.
+local pttl = redis.call('PTTL', lease)
+local own -- the caller's own lease's fence, when its token holds it
+if pttl ~= -2 then
+  local r, ltype = read('HMGET', lease, 'owner', 'holder', 'fence')
+  if not r then return foreign(lease, ltype) end
+  local owner, who, fence = r[1], r[2], r[3]
+  if not owner or not who or not exact(fence) or pttl < 0 then
+    return foreign(lease, 'hash without baton fields or without TTL')
+  end
+  if owner ~= token then
+    return {'held', who, fence, pttl}
+  end
+  own = fence
+end
+
 local function now_us()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -97,28 +116,16 @@ local function record(fence, old_fence, old_until, now)
     'valid_until_us', fmt(math.max(now + ttl * 1000, old_until)))
 end
 
--- PTTL says whether the lease exists (-2: no key), for any type, in the
--- one call the free lease costs.
-local pttl = redis.call('PTTL', lease)
-if pttl ~= -2 then
-  local r, ltype = read('HMGET', lease, 'owner', 'holder', 'fence')
-  if not r then return foreign(lease, ltype) end
-  local owner, who, fence = r[1], r[2], r[3]
-  if not owner or not who or not exact(fence) or pttl < 0 then
-    return foreign(lease, 'hash without baton fields or without TTL')
-  end
-  if owner == token then
-    local tfence, tuntil = read_term()
-    if not tfence then return tuntil end
-    local now = now_us()
-    local bad = too_long(now)
-    if bad then return bad end
-    -- PEXPIRE first: it needs no memory (see the header).
-    redis.call('PEXPIRE', lease, ttl)
-    record(exact(fence), tfence, tuntil, now)
-    return {'ok', fence, ttl}
-  end
-  return {'held', who, fence, pttl}
+if own then
+  local tfence, tuntil = read_term()
+  if not tfence then return tuntil end
+  local now = now_us()
+  local bad = too_long(now)
+  if bad then return bad end
+  -- PEXPIRE first: it needs no memory (see the header).
+  redis.call('PEXPIRE', lease, ttl)
+  record(exact(own), tfence, tuntil, now)
+  return {'ok', own, ttl}
 end
 
 -- The lease is free. The next fence is max(counter + 1, server time in

@@ -19,8 +19,9 @@ import (
 //
 // A hub holds one go-redis PubSub at a time (a hubConn), with a reference
 // count per channel: the first Watcher of a channel SUBSCRIBEs it, the last
-// one to leave UNSUBSCRIBEs it, and the last Watcher of the hub closes the
-// connection, so that a program that closes its client leaks nothing. Its
+// one to leave UNSUBSCRIBEs it, and hubLinger after the last Watcher of the
+// hub left, the connection is closed, so that a program that closes its
+// client leaks nothing for longer. Its
 // reader routes each message to the Watchers of its channel (one pending
 // wake-up each, coalesced), and each subscription confirmation to the
 // Watchers that wait for it.
@@ -45,6 +46,12 @@ const hubWriteTimeout = DefaultSubscribeTimeout
 // that failed before Redis was heard on them (Redis down): the delay starts
 // at 10ms and doubles.
 const hubMaxBackoff = time.Second
+
+// hubLinger is how long a hub keeps its connection after its last Watcher
+// left: a client whose callers wait again and again (a web server's locks
+// under contention) subscribes on it again, instead of dialling and
+// greeting Redis for every wait.
+const hubLinger = 2 * time.Second
 
 // hubKey names the hub a subscription shares.
 type hubKey struct {
@@ -73,8 +80,11 @@ type hub struct {
 	channels map[string]*hubChannel
 	watchers int // live Watchers
 	failures int // consecutive connections that failed before Redis was heard
-	timer    *time.Timer
-	timerAt  time.Time
+	// linger closes the hub hubLinger after its last Watcher left, unless
+	// another joined meanwhile (hubs lock).
+	linger  *time.Timer
+	timer   *time.Timer
+	timerAt time.Time
 }
 
 // hubChannel is one channel's state on the hub's current connection.
@@ -162,6 +172,10 @@ func watch(client Client, name string, timeout time.Duration, channels []string)
 		}
 	}
 	w.hub = h
+	if h.linger != nil {
+		h.linger.Stop()
+		h.linger = nil
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	now := time.Now()
@@ -202,12 +216,12 @@ func (w *Watcher) unwatch() {
 	}
 	w.gone = true
 	h.watchers--
-	if h.watchers == 0 {
-		h.shutdown()
-		if h.shared && hubs.m[h.key] == h {
-			delete(hubs.m, h.key)
-		}
+	if h.watchers == 0 && !h.shared {
+		h.shutdown() // nobody else can join a hub of its own
 		return
+	}
+	if h.watchers == 0 {
+		h.linger = time.AfterFunc(hubLinger, h.expire)
 	}
 	now := time.Now()
 	for _, name := range w.channels {
@@ -218,6 +232,23 @@ func (w *Watcher) unwatch() {
 			ch.subscribed = false
 			h.queue(ch, false, name, now)
 		}
+	}
+}
+
+// expire closes the hub if it is still without Watchers, hubLinger after
+// the last one left.
+func (h *hub) expire() {
+	hubs.Lock()
+	defer hubs.Unlock()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.watchers > 0 || h.closed {
+		return
+	}
+	h.linger = nil
+	h.shutdown()
+	if hubs.m[h.key] == h {
+		delete(hubs.m, h.key)
 	}
 }
 

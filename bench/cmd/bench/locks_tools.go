@@ -44,7 +44,7 @@ type batonLockTool struct {
 }
 
 func newBatonLockTool(e *env, name string, n int, mode batonLockMode) (*batonLockTool, error) {
-	t := &batonLockTool{clientSet: newClientSet(e, n), mode: mode}
+	t := &batonLockTool{clientSet: newClientSetOf(n, e.newLockClient), mode: mode}
 	for i, c := range t.clients {
 		l, err := redislock.New(c, name, redislock.Options{Prefix: "bench-locks", Identity: fmt.Sprintf("cand-%d", i)})
 		if err != nil {

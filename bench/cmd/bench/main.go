@@ -459,10 +459,23 @@ func (e *env) waitNumSub(ctx context.Context, channel string, n int64, limit tim
 
 // newClient is one candidate's own Redis client, as each replica has its
 // own connection in production.
+// Peers get go-redis's defaults; baton's application locks get
+// newLockClient's.
 func (e *env) newClient(counter *cmdCounter) *redis.Client {
-	// ContextTimeoutEnabled, as the sidecar sets it and the README advises:
-	// pkg/redislock then runs its calls on the caller's goroutine.
-	c := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 4, MaxRetries: -1, ContextTimeoutEnabled: true})
+	return e.newClientWith(counter, false)
+}
+
+// newLockClient is newClient with ContextTimeoutEnabled, as the sidecar
+// sets it and the README advises for pkg/redislock, which then runs its
+// calls on the caller's goroutine. The peers keep the default: with it, a
+// retry loop that sends at its context's deadline fails with a socket
+// timeout instead of its own error.
+func (e *env) newLockClient(counter *cmdCounter) *redis.Client {
+	return e.newClientWith(counter, true)
+}
+
+func (e *env) newClientWith(counter *cmdCounter, contextDeadlines bool) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: e.redis.Addr(), PoolSize: 4, MaxRetries: -1, ContextTimeoutEnabled: contextDeadlines})
 	if counter != nil {
 		c.AddHook(counter)
 	}

@@ -45,12 +45,15 @@ type clientSet struct {
 	counters []*cmdCounter
 }
 
-func newClientSet(e *env, n int) clientSet {
+func newClientSet(e *env, n int) clientSet { return newClientSetOf(n, e.newClient) }
+
+// newClientSetOf is a clientSet of n clients made by newClient.
+func newClientSetOf(n int, newClient func(*cmdCounter) *redis.Client) clientSet {
 	var t clientSet
 	for range n {
 		c := newCmdCounter()
 		t.counters = append(t.counters, c)
-		t.clients = append(t.clients, e.newClient(c))
+		t.clients = append(t.clients, newClient(c))
 	}
 	return t
 }

@@ -16,7 +16,7 @@ var (
 	// fair_acquire.lua calls acquire.lua as a function, so that the
 	// lease's rules (fences, the term record, foreign values) are the
 	// plain lock's, written once.
-	fairAcquireScript = redis.NewScript(queuePrelude + fenceSource +
+	fairAcquireScript = redis.NewScript(queueSource + fenceSource +
 		"local function acquire_lease()\n" + acquireSource + "\nend\n" + fairAcquireSource)
 )
 

@@ -39,12 +39,17 @@ if redis.acl_check_cmd then
 end
 -- No queue at all (the uncontended case): it is nobody's turn but the
 -- caller's, and there is nothing to check or prune.
+-- The queue's rules are built only after that case (see queue.lua).
 if redis.call('EXISTS', queue, deadlines) == 0 then
   local r = acquire_lease()
   if r[1] ~= 'held' then return r end
-  if enqueue then Q.enqueue(queue, deadlines, token, Q.now_us(), lifetime_ms * 1000) end
+  if enqueue then
+    local Q = queue_rules()
+    Q.enqueue(queue, deadlines, token, Q.now_us(), lifetime_ms * 1000)
+  end
   return {'held', r[2], r[3], r[4], 0, -1}
 end
+local Q = queue_rules()
 local bad = Q.check(queue, deadlines)
 if bad then return bad end
 

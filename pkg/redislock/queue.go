@@ -14,8 +14,8 @@ import (
 var queueSource string
 
 // queuePrelude is queue.lua with its rules built as Q, for the scripts
-// that always use them; release.lua builds them only for a lock with a
-// queue, and takes queueSource alone.
+// that always use them; release.lua and fair_acquire.lua build them only
+// for a lock with a queue, and take queueSource alone.
 var queuePrelude = queueSource + "local Q = queue_rules()\n"
 
 // validateHeartbeat checks and defaults Options.QueueHeartbeat.

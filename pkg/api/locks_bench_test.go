@@ -5,7 +5,6 @@ package api_test
 import (
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"testing"
 
@@ -32,21 +31,7 @@ func BenchmarkLockAPI(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h, err := api.NewHandler(newFake(follower()), api.Options{Locks: locks})
-	if err != nil {
-		b.Fatal(err)
-	}
-	hs, err := api.NewServer(h, api.ServerOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	go func() { _ = hs.Serve(ln) }()
-	b.Cleanup(func() { _ = hs.Close() })
-	base := "http://" + ln.Addr().String() + "/locks/bench"
+	base := serveWith(b, newFake(follower()), api.Options{Locks: locks}, api.ServerOptions{}) + "/locks/bench"
 	client := &http.Client{}
 	call := func(method, url string, out any) {
 		req, err := http.NewRequest(method, url, nil)

@@ -74,7 +74,7 @@ var shortTimeouts = api.ServerOptions{
 
 // serveWith starts NewServer(NewHandler(f, opts), so) on a loopback port
 // and returns its base URL; the server is closed when the test ends.
-func serveWith(t *testing.T, f *fakeElector, opts api.Options, so api.ServerOptions) string {
+func serveWith(t testing.TB, f *fakeElector, opts api.Options, so api.ServerOptions) string {
 	t.Helper()
 	h, err := api.NewHandler(f, opts)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/api"
 )
 
 // arrivals records, through Redis's MONITOR, the order in which owner
@@ -143,19 +145,10 @@ func quoted(s string) (arg, rest string, ok bool) {
 	return "", "", false
 }
 
-// looksLikeToken is true for what can be an owner token (the library's
-// are 32 hex digits; the API accepts A-Z a-z 0-9 - _): only those are
-// remembered.
+// looksLikeToken is true for what can be an owner token: one the API
+// accepts, and at least 16 characters (the library's are 32 hex digits),
+// so that short words of the protocol are not taken for tokens. Only those
+// are remembered.
 func looksLikeToken(s string) bool {
-	if len(s) < 16 || len(s) > 128 {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
+	return len(s) >= 16 && api.ValidOwnerToken(s)
 }

@@ -96,7 +96,7 @@ func (l *Locks) tokenRequest(r *http.Request, kind Kind) (lockRequest, error) {
 	if !ok || s[0] == "" {
 		return req, badRequest("token: required: the token of the acquire's answer")
 	}
-	if !validOwnerToken(s[0]) {
+	if !ValidOwnerToken(s[0]) {
 		return req, badRequest("token: must be 1 to %d characters A-Z a-z 0-9 - _", maxOwnerToken)
 	}
 	req.token = s[0]
@@ -118,8 +118,10 @@ func (l *Locks) parseLease(s string) (time.Duration, error) {
 	return d, nil
 }
 
-func validOwnerToken(s string) bool {
-	if len(s) > maxOwnerToken {
+// ValidOwnerToken reports whether s is a token the API accepts: 1 to 128
+// characters A-Z a-z 0-9 - _ (the library's own are 32 hex digits).
+func ValidOwnerToken(s string) bool {
+	if s == "" || len(s) > maxOwnerToken {
 		return false
 	}
 	for _, c := range s {

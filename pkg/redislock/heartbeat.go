@@ -97,41 +97,45 @@ func joinHeartbeat(client Client, queue, deadlines, token string, heartbeat, tim
 func (r *refresher) run() {
 	t := time.NewTicker(r.key.heartbeat)
 	defer t.Stop()
-	lifetime := QueueMissedHeartbeats * r.key.heartbeat
-	for first := true; ; first = false {
-		if !first {
-			select {
-			case <-r.stop:
-				return
-			case <-t.C:
-			}
-		}
+	for {
 		select {
 		case <-r.stop:
 			return
 		default:
 		}
-		refreshers.Lock()
-		tokens := make([]any, 0, 1+len(r.tokens))
-		tokens = append(tokens, lifetime.Milliseconds())
-		for token := range r.tokens {
-			tokens = append(tokens, token)
+		r.refresh()
+		select {
+		case <-r.stop:
+			return
+		case <-t.C:
 		}
-		timeout := min(r.timeout, r.key.heartbeat)
-		refreshers.Unlock()
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-r.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
-		_, _ = bounded(ctx, timeout, deadlineClient(r.key.client), func(ctx context.Context) (struct{}, error) {
-			return struct{}{}, refreshEntries(ctx, r.key.client, r.key.queue, r.key.deadlines, tokens)
-		}, nil)
-		cancel()
 	}
+}
+
+// refresh extends every registered entry once, bounded by the heartbeat
+// and cut short by stop.
+func (r *refresher) refresh() {
+	lifetime := QueueMissedHeartbeats * r.key.heartbeat
+	refreshers.Lock()
+	tokens := make([]any, 0, 1+len(r.tokens))
+	tokens = append(tokens, lifetime.Milliseconds())
+	for token := range r.tokens {
+		tokens = append(tokens, token)
+	}
+	timeout := min(r.timeout, r.key.heartbeat)
+	refreshers.Unlock()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-r.stop:
+		case <-ctx.Done():
+		}
+		cancel()
+	}()
+	_, _ = bounded(ctx, timeout, deadlineClient(r.key.client), func(ctx context.Context) (struct{}, error) {
+		return struct{}{}, refreshEntries(ctx, r.key.client, r.key.queue, r.key.deadlines, tokens)
+	}, nil)
 }
 
 // refreshEntries runs queue_refresh.lua: args are the lifetime in ms,

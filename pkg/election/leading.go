@@ -120,9 +120,7 @@ func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
 	renewCtx, cancelRenew := context.WithCancel(ctx)
 	defer cancelRenew()
 	renewTimer := clk.NewTimer(max(0, e.cfg.RenewInterval-now.Sub(t.sentAt)))
-	defer renewTimer.Stop()
 	deadline := clk.NewTimer(t.validUntil.Sub(now))
-	defer deadline.Stop()
 	results := make(chan renewResult, 1)
 	renewing := false
 
@@ -180,7 +178,11 @@ func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
 			reason = ReasonDeadline
 		}
 	}
+	// The term's timers end with it, before the step-down, which waits (for
+	// the work, for the release) on timers of its own.
 	cancelRenew()
+	renewTimer.Stop()
+	deadline.Stop()
 	return e.stepDown(ctx, t, reason)
 }
 

@@ -18,10 +18,10 @@ import (
 // under load and left waiters blind meanwhile).
 //
 // A hub holds one go-redis PubSub at a time (a hubConn), with a reference
-// count per channel: the first Watcher of a channel SUBSCRIBEs it, the last
-// one to leave UNSUBSCRIBEs it, and hubLinger after the last Watcher of the
-// hub left, the connection is closed, so that a program that closes its
-// client leaks nothing for longer. Its
+// count per channel: the first Watcher of a channel SUBSCRIBEs it, and the
+// last one to leave UNSUBSCRIBEs it. The connection is closed hubLinger
+// after the hub's last Watcher left, unless another joined meanwhile, so
+// that a program that closes its client leaks nothing for longer. Its
 // reader routes each message to the Watchers of its channel (one pending
 // wake-up each, coalesced), and each subscription confirmation to the
 // Watchers that wait for it.

@@ -186,6 +186,13 @@ func (m *Locked) Holds() int {
 // Unlock undoes one TryLock. At the last hold it stops the watchdog and
 // releases the lock; it returns ErrNotHeld if the lock had already expired
 // or been taken over, or was already fully unlocked.
+//
+// A release that fails for another reason (a transport or server error)
+// leaves the lock held, as if Unlock had not been called: the hold is
+// counted again, so a retry releases, and the watchdog renews on from its
+// last successful renew, or closes Lost as it would have. Under the
+// watchdog the release is cut where Lost would close, two thirds of the
+// TTL after the last successful renew was sent.
 func (m *Locked) Unlock(ctx context.Context) error {
 	m.mu.Lock()
 	holds := m.holds
@@ -199,11 +206,38 @@ func (m *Locked) Unlock(ctx context.Context) error {
 	case holds == 0:
 		return fmt.Errorf("%w: lock %q was already unlocked", ErrNotHeld, m.lease.lock.name)
 	}
+	err := releaseHeld(ctx, m.watchdog, m.lease.Release)
+	if err != nil && !releaseFinal(err) {
+		m.mu.Lock()
+		m.holds++
+		m.mu.Unlock()
+		return err
+	}
 	if m.owner != nil {
 		m.owner.forget(m.ownerKey, m)
 	}
-	m.watchdog.stop()
-	return m.lease.Release(ctx)
+	return err
+}
+
+// releaseHeld releases a lease under its watchdog w (nil for a lease
+// nothing renews): it stops w, so that no renew races the release, cuts
+// the release where the lease's validity ends, and resumes w when the
+// release failed without ending the holding (releaseFinal).
+func releaseHeld(ctx context.Context, w *watchdog, release func(context.Context) error) error {
+	w.stop()
+	rctx, cancel := w.bound(ctx)
+	err := release(rctx)
+	cancel()
+	if err != nil && !releaseFinal(err) {
+		w.resume()
+	}
+	return err
+}
+
+// releaseFinal reports whether a release's error still ends the holding:
+// the lease was no longer this owner's.
+func releaseFinal(err error) bool {
+	return errors.Is(err, ErrNotHeld) || lostOrForeign(err)
 }
 
 func (m *Locked) markLost(err error) {

@@ -105,15 +105,27 @@ func (p *Permit) renew(ctx context.Context) error {
 // Release stops the watchdog and gives the permit back, waking the next
 // waiter. If the permit had expired, or was released already, nothing
 // changes and the error matches ErrNotHeld. The call is bounded by ctx and
-// by Options.AttemptTimeout.
+// by Options.AttemptTimeout. A release that fails for another reason
+// leaves the permit held, as Locked.Unlock does: a retry releases, and the
+// watchdog renews on or closes Lost.
 func (p *Permit) Release(ctx context.Context) error {
 	p.mu.Lock()
 	released := p.released
+	p.released = true
 	p.mu.Unlock()
 	if released {
 		return fmt.Errorf("%w: permit of %q (fence %d) was already released", ErrNotHeld, p.sem.lock.name, p.fence)
 	}
-	p.watchdog.stop()
+	err := releaseHeld(ctx, p.watchdog, p.release)
+	if err != nil && !releaseFinal(err) {
+		p.mu.Lock()
+		p.released = false
+		p.mu.Unlock()
+	}
+	return err
+}
+
+func (p *Permit) release(ctx context.Context) error {
 	l := p.sem.lock
 	n, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (int64, error) {
 		return p.sem.release(ctx, p.token)
@@ -122,9 +134,6 @@ func (p *Permit) Release(ctx context.Context) error {
 		// It may not have run: the caller can try again.
 		return fmt.Errorf("redislock: release permit of %q: %w", l.name, err)
 	}
-	p.mu.Lock()
-	p.released = true
-	p.mu.Unlock()
 	if n != 1 {
 		return fmt.Errorf("%w: permit of %q (fence %d) had expired", ErrNotHeld, l.name, p.fence)
 	}

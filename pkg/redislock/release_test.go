@@ -1,0 +1,231 @@
+//go:build unix
+
+package redislock_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-dev/baton/internal/redistest"
+	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/test/chaos"
+)
+
+// releaseWD is the watchdog TTL of the release tests: a renew every
+// second, Lost two seconds after the last successful one.
+const releaseWD = 3 * time.Second
+
+// heldThing is a Locked or a Permit under the watchdog, with what the
+// release tests read of it.
+type heldThing struct {
+	release func(context.Context) error
+	lost    <-chan struct{}
+	err     func() error
+}
+
+// releaseKind takes one lock or 1-permit semaphore through c (behind the
+// proxy), a competitor straight to Redis, and reads the holder's time left.
+type releaseKind struct {
+	name    string
+	take    func(t *testing.T, c redislock.Client) heldThing
+	compete func(ctx context.Context, c redislock.Client) error
+	// left is the holder's remaining lease in Redis; 0 when nobody holds.
+	left func(t *testing.T, c redislock.Client) time.Duration
+}
+
+var releaseKinds = []releaseKind{
+	{
+		name: "lock",
+		take: func(t *testing.T, c redislock.Client) heldThing {
+			m, err := mustLock(t, c).TryLock(t.Context(), 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
+		},
+		compete: func(ctx context.Context, c redislock.Client) error {
+			l, err := redislock.New(c, "rel", redislock.Options{Identity: "competitor"})
+			if err != nil {
+				return err
+			}
+			_, err = l.TryLock(ctx, -1, time.Minute)
+			return err
+		},
+		left: func(t *testing.T, c redislock.Client) time.Duration {
+			info, err := mustLock(t, c).Inspect(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return info.Remaining
+		},
+	},
+	{
+		name: "permit",
+		take: func(t *testing.T, c redislock.Client) heldThing {
+			p, err := mustSem(t, c).TryAcquire(t.Context(), 0, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return heldThing{release: p.Release, lost: p.Lost(), err: p.Err}
+		},
+		compete: func(ctx context.Context, c redislock.Client) error {
+			s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: redislock.Options{Identity: "competitor"}})
+			if err != nil {
+				return err
+			}
+			_, err = s.TryAcquire(ctx, -1, time.Minute)
+			return err
+		},
+		left: func(t *testing.T, c redislock.Client) time.Duration {
+			info, err := mustSem(t, c).Inspect(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(info.Holders) == 0 {
+				return 0
+			}
+			return info.Holders[0].Remaining
+		},
+	},
+}
+
+func releaseOpts() redislock.Options {
+	return redislock.Options{Identity: "holder", WatchdogTimeout: releaseWD, AttemptTimeout: time.Second}
+}
+
+func mustLock(t *testing.T, c redislock.Client) *redislock.Lock {
+	t.Helper()
+	l, err := redislock.New(c, "rel", releaseOpts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func mustSem(t *testing.T, c redislock.Client) *redislock.Semaphore {
+	t.Helper()
+	s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: releaseOpts()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// behindProxy starts Redis behind a fault proxy and returns a client through
+// it (one request per call, no retries) and one straight to Redis.
+func behindProxy(t *testing.T) (p *chaos.Proxy, viaProxy, direct *redis.Client) {
+	t.Helper()
+	srv := redistest.Start(t)
+	p, err := chaos.NewProxy(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
+	viaProxy = redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
+	t.Cleanup(func() { _ = viaProxy.Close() })
+	return p, viaProxy, srv.Client()
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// Regression (issue 17, item 1): Unlock and Permit.Release stopped the
+// watchdog and dropped the hold before they talked to Redis, so a release
+// that failed on a fault left a lease nobody renewed, Lost was never
+// closed, another client got the lock from under the holder, and a retry
+// answered "already unlocked". A release that fails so must leave the
+// holder holding: the watchdog renews on and a retry releases.
+func TestAFailedReleaseKeepsHolding(t *testing.T) {
+	faults := []struct {
+		name       string
+		start, end func(p *chaos.Proxy)
+	}{
+		{"black hole", func(p *chaos.Proxy) { p.SetBlackhole(true) }, func(p *chaos.Proxy) { p.SetBlackhole(false) }},
+		{"killed connection", func(p *chaos.Proxy) { p.StallActive() }, func(p *chaos.Proxy) { p.Unstall() }},
+	}
+	for _, k := range releaseKinds {
+		for _, f := range faults {
+			t.Run(k.name+"/"+f.name, func(t *testing.T) {
+				p, c, direct := behindProxy(t)
+				h := k.take(t, c)
+				f.start(p)
+				ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+				err := h.release(ctx)
+				cancel()
+				if err == nil || errors.Is(err, redislock.ErrNotHeld) {
+					t.Fatalf("release during the fault = %v; want a transport error", err)
+				}
+				f.end(p)
+				// The watchdog renews on: the lease's time left goes up
+				// again, beyond what the acquire gave it.
+				before := k.left(t, direct)
+				eventually(t, 2*releaseWD, "a renew after the failed release", func() bool {
+					return k.left(t, direct) > before
+				})
+				if isClosed(h.lost) {
+					t.Fatalf("Lost closed after a failed release: %v", h.err())
+				}
+				if err := h.release(t.Context()); err != nil {
+					t.Fatalf("retry of the release = %v; want nil", err)
+				}
+				if left := k.left(t, direct); left != 0 {
+					t.Errorf("a lease with %v left is still in Redis after the release", left)
+				}
+				if isClosed(h.lost) {
+					t.Errorf("Lost closed after a successful release: %v", h.err())
+				}
+				if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+					t.Errorf("second release = %v; want ErrNotHeld", err)
+				}
+			})
+		}
+	}
+}
+
+// Regression (issue 17, item 1): with Redis unreachable for longer than
+// the lease's validity, a failed release must close Lost before the lease
+// can expire, so that the holder is told before another client is granted
+// the lock; a retry once Redis is back finds it gone.
+func TestAReleaseFailingPastTheValidityClosesLost(t *testing.T) {
+	for _, k := range releaseKinds {
+		t.Run(k.name, func(t *testing.T) {
+			p, c, direct := behindProxy(t)
+			h := k.take(t, c)
+			granted := make(chan bool, 1) // Lost was closed at the grant
+			go func() {
+				err := k.compete(t.Context(), direct)
+				granted <- err == nil && isClosed(h.lost)
+			}()
+			p.SetBlackhole(true)
+			err := h.release(context.Background())
+			if err == nil || errors.Is(err, redislock.ErrNotHeld) {
+				t.Fatalf("release during the black hole = %v; want a transport error", err)
+			}
+			select {
+			case told := <-granted:
+				if !told {
+					t.Fatal("another client was granted the lock before the holder's Lost was closed")
+				}
+			case <-time.After(hangLimit):
+				t.Fatal("the competitor was never granted the lock")
+			}
+			if h.err() == nil {
+				t.Errorf("Err() = nil after Lost")
+			}
+			p.SetBlackhole(false)
+			if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+				t.Errorf("retry once Redis is back = %v; want ErrNotHeld (the competitor holds it)", err)
+			}
+		})
+	}
+}

@@ -20,6 +20,9 @@ type Locks struct {
 	opts    LocksOptions
 	reg     *registry
 	log     *slog.Logger
+	// closing ends when ReleaseAll begins: it stops releaseLater.
+	closing     context.Context
+	stopClosing context.CancelFunc
 }
 
 // NewLocks returns the lock service on backend. It rejects a nil backend
@@ -32,7 +35,8 @@ func NewLocks(backend LockBackend, o LocksOptions) (*Locks, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Locks{backend: backend, opts: o, reg: newRegistry(o.MaxHeld, o.Now), log: o.Logger}, nil
+	closing, stop := context.WithCancel(context.Background())
+	return &Locks{backend: backend, opts: o, reg: newRegistry(o.MaxHeld, o.Now), log: o.Logger, closing: closing, stopClosing: stop}, nil
 }
 
 // Held returns the number of locks and permits held through l now.
@@ -47,6 +51,7 @@ func (l *Locks) Held() int {
 // those it could not. A holding already lost is not counted nor an error.
 func (l *Locks) ReleaseAll(ctx context.Context) (int, error) {
 	entries := l.reg.close()
+	l.stopClosing()
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
@@ -84,14 +89,21 @@ func (l *Locks) end(ctx context.Context, e *heldEntry, reason string) error {
 	if err != nil && !notOwner(err) {
 		return err
 	}
-	e.done = true
 	if err != nil {
 		reason = err.Error()
 	}
-	e.reason = reason
-	close(e.ended)
-	l.reg.remove(e, err == nil)
+	l.finish(e, err == nil, reason)
 	return err
+}
+
+// finish ends e, whose mu the caller holds: released by this sidecar, or
+// lost. It ends e's stream, if any, with reason, and frees e's place
+// within MaxHeld.
+func (l *Locks) finish(e *heldEntry, released bool, reason string) {
+	e.done, e.reason = true, reason
+	close(e.ended)
+	l.reg.remove(e, released)
+	l.recordHeld()
 }
 
 // notOwner reports whether err says the caller no longer owns the lease.
@@ -294,16 +306,18 @@ func (rt *lockRoutes) renew(w http.ResponseWriter, r *http.Request) {
 		rt.fail(w, r, op, req.res.Name, fmt.Errorf("%w: %s %q: %s", redislock.ErrNotHeld, rt.label(), req.res.Name, e.reason))
 		return
 	}
+	if !rt.l.reg.renewing(e) {
+		// Its validity ran out since the lookup.
+		rt.fail(w, r, op, req.res.Name, notHeldHere(rt.label(), req.res.Name))
+		return
+	}
 	err = e.h.Renew(r.Context())
+	rt.l.reg.renewed(e, err == nil, rt.l.opts.Now())
 	switch {
 	case err == nil:
-		rt.l.reg.renewed(e, rt.l.opts.Now())
 		rt.ok(w, op, lockBody(req.res.Name, e.h), e.h.Fence())
 	case notOwner(err):
-		e.done, e.reason = true, err.Error()
-		close(e.ended)
-		rt.l.reg.remove(e, false)
-		rt.l.recordHeld()
+		rt.l.finish(e, false, err.Error())
 		rt.fail(w, r, op, req.res.Name, err)
 	default:
 		rt.fail(w, r, op, req.res.Name, err)

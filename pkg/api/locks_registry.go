@@ -139,15 +139,37 @@ func (g *registry) lookup(res Resource, token string) (*heldEntry, lookupResult)
 
 func sameResource(a, b Resource) bool { return a.Kind == b.Kind && a.Name == b.Name }
 
-// renewed moves e's validity to its TTL from sentAt.
-func (g *registry) renewed(e *heldEntry, sentAt time.Time) {
+// renewing takes e out of the expiry heap for a renew about to be sent,
+// so that no prune forgets it while the renew is in flight: a renew that
+// succeeds must leave a holding the sidecar still knows and can release.
+// It is false when e has left the registry meanwhile. The caller holds
+// e.mu, and calls renewed after the renew.
+func (g *registry) renewing(e *heldEntry) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if e.heapIndex < 0 {
+	g.pruneLocked()
+	if g.held[e.h.Token()] != e {
+		return false
+	}
+	if e.heapIndex >= 0 {
+		heap.Remove(&g.expiry, e.heapIndex)
+	}
+	return true
+}
+
+// renewed puts e back in the expiry heap after renewing: its validity is
+// its TTL from returnedAt when the renew succeeded, else as it was (the
+// next prune forgets it if that has passed).
+func (g *registry) renewed(e *heldEntry, ok bool, returnedAt time.Time) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.held[e.h.Token()] != e || e.heapIndex >= 0 {
 		return
 	}
-	e.validUntil = sentAt.Add(e.h.TTL())
-	heap.Fix(&g.expiry, e.heapIndex)
+	if ok {
+		e.validUntil = returnedAt.Add(e.h.TTL())
+	}
+	heap.Push(&g.expiry, e)
 }
 
 // remove forgets e, which ended: released by this sidecar or lost.

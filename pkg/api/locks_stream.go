@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/baton-dev/baton/internal/backoff"
 )
 
 // stream serves POST /{kind}/{name}/stream?wait=&lease=&fair=[&permits=]:
@@ -16,7 +18,7 @@ import (
 // lost. The watchdog renews the lease while the stream is open. When the
 // client closes the stream, or its process dies and the kernel closes the
 // connection, net/http ends the request's context and the lock is released
-// at once.
+// at once; if that release fails, releaseLater retries it.
 func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 	const op = "stream"
 	req, err := rt.l.acquireRequest(r, rt.kind, true)
@@ -30,11 +32,13 @@ func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 	}
 	name := req.res.Name
 	// However the stream ends, the holding ends with it.
+	reason := "stream closed"
 	defer func() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rt.l.opts.ReleaseTimeout)
 		defer cancel()
-		if err := rt.l.end(ctx, e, "stream closed"); err != nil && !notOwner(err) {
-			rt.l.log.Error("release at the end of a stream failed", "kind", rt.label(), "name", name, "err", err)
+		if err := rt.l.end(ctx, e, reason); err != nil && !notOwner(err) {
+			rt.l.log.Error("release at the end of a stream failed; retrying in the background", "kind", rt.label(), "name", name, "err", err)
+			rt.l.releaseLater(e, reason)
 		}
 		rt.l.recordHeld()
 	}()
@@ -79,12 +83,12 @@ func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 		case <-e.h.Lost():
 			err := e.h.Err()
 			rt.l.log.Warn("stream lock lost", "kind", rt.label(), "name", name, "fence", e.h.Fence(), "err", err)
-			// The lease may still be in Redis (no renew got through in
-			// time): give it back by token, so the next holder need not
-			// wait out the TTL.
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rt.l.opts.ReleaseTimeout)
-			_ = rt.l.end(ctx, e, "lost: "+err.Error())
-			cancel()
+			// The client is told first: the lease may expire in Redis a
+			// third of its TTL from now, and a release may wait on a Redis
+			// that does not answer. The lease may still be in Redis (no
+			// renew got through in time): the deferred release gives it
+			// back by token, so the next holder need not wait out the TTL.
+			reason = "lost: " + err.Error()
 			send(LockEvent{Event: "lost", Error: err.Error()})
 			return
 		case <-e.ended:
@@ -98,4 +102,48 @@ func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+// Bounds of releaseLater's backoff.
+const (
+	laterFirst = 100 * time.Millisecond
+	laterMax   = 2 * time.Second
+)
+
+// releaseLater retries, in the background, the release of e, a stream's
+// holding whose release at the end of the stream failed (Redis did not
+// answer): its watchdog still renews it. It retries with backoff until a
+// release succeeds or the holding is lost (Lost is closed, at the latest a
+// third of the TTL before the lease can expire in Redis, which then
+// expires by itself); either way e leaves the registry and its place
+// within MaxHeld comes back. It stops when ReleaseAll begins, which
+// releases e itself.
+func (l *Locks) releaseLater(e *heldEntry, reason string) {
+	go func() {
+		delay := laterFirst
+		for {
+			t := time.NewTimer(backoff.Jitter(delay))
+			select {
+			case <-e.h.Lost():
+				t.Stop()
+				e.mu.Lock()
+				if !e.done {
+					l.finish(e, false, "lost: "+e.h.Err().Error())
+				}
+				e.mu.Unlock()
+				return
+			case <-l.closing.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			ctx, cancel := context.WithTimeout(l.closing, l.opts.ReleaseTimeout)
+			err := l.end(ctx, e, reason)
+			cancel()
+			if err == nil || notOwner(err) {
+				return
+			}
+			delay = min(2*delay, laterMax)
+		}
+	}()
 }

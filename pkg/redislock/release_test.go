@@ -229,3 +229,37 @@ func TestAReleaseFailingPastTheValidityClosesLost(t *testing.T) {
 		})
 	}
 }
+
+// A release racing the watchdog's renews: an Unlock that returned nil
+// leaves no lease in Redis and never a closed Lost, whenever it comes in
+// the renew cycle.
+func TestAReleaseRacingARenew(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client()
+	l, err := redislock.New(c, "race", redislock.Options{WatchdogTimeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lease, _, _ := l.Keys()
+	for i := range 40 {
+		m, err := l.TryLock(t.Context(), -1, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Spread the Unlocks over the renew cycle (a renew every 100ms).
+		time.Sleep(time.Duration(i%20) * 5 * time.Millisecond)
+		if isClosed(m.Lost()) {
+			continue // a busy machine delayed the renews past the validity
+		}
+		err = m.Unlock(t.Context())
+		if err != nil {
+			t.Fatalf("Unlock: %v", err)
+		}
+		if isClosed(m.Lost()) {
+			t.Fatalf("round %d: Lost closed after a successful Unlock: %v", i, m.Err())
+		}
+		if n, err := c.Exists(t.Context(), lease).Result(); err != nil || n != 0 {
+			t.Fatalf("round %d: lease in Redis after Unlock: %d, %v", i, n, err)
+		}
+	}
+}

@@ -115,12 +115,13 @@ var streamKinds = []streamKind{
 }
 
 // watchLost reads s's events from now on and closes the channel it
-// returns at the first lost event.
-func watchLost(s *lockStream) <-chan struct{} {
+// returns at the first lost event, after setting *at to its time.
+func watchLost(s *lockStream, at *time.Time) <-chan struct{} {
 	told := make(chan struct{})
 	go func() {
 		for ev := range s.events {
 			if ev.Event == "lost" {
+				*at = time.Now()
 				close(told)
 				for range s.events {
 				}
@@ -151,10 +152,12 @@ func TestAFailedDeleteOfAStream(t *testing.T) {
 			e, p := newProxiedLockEnv(t, api.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
 			s := e.openStream(t, k.stream, http.StatusOK)
 			ev := s.next(t, false)
-			told := watchLost(s)
+			var toldAt, grantedAt time.Time
+			told := watchLost(s, &toldAt)
 			granted := make(chan bool, 1) // the stream had said lost by then
 			go func() {
 				err := k.compete(t.Context(), e.rdb)
+				grantedAt = time.Now()
 				granted <- err == nil && closedYet(told)
 			}()
 			p.SetBlackhole(true)
@@ -164,6 +167,7 @@ func TestAFailedDeleteOfAStream(t *testing.T) {
 				if !ok {
 					t.Fatal("another client was granted the name before the stream said lost")
 				}
+				t.Logf("FIGURE stream told lost %v before another client was granted the name", grantedAt.Sub(toldAt))
 			case <-time.After(guard):
 				t.Fatalf("no other client granted the name within %v", guard)
 			}

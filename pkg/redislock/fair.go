@@ -67,6 +67,19 @@ const (
 	tryJoin   = "j" // a plain waiter's try: acquire.lua's, or queue once there is a queue
 )
 
+// semaphoreMode is semaphore_acquire.lua's ARGV[8]: a waiter's try queues
+// in fair mode, and joins a queue it finds otherwise (tryJoin); a single
+// try does neither.
+func semaphoreMode(fair, waiting bool) string {
+	switch {
+	case !waiting:
+		return tryOnce
+	case fair:
+		return tryQueued
+	}
+	return tryJoin
+}
+
 // idleWindow is the rank up to which a queued waiter tries on its own
 // timer: the head watches the holder's lease, the next waiter the head's
 // entry (see queueRetryIn). The waiters behind it idle (see heartbeat.go).

@@ -80,13 +80,6 @@ type member struct {
 	leaveOnce sync.Once
 }
 
-// joinHeartbeat keeps token's entry in queue refreshed every heartbeat
-// until the returned leave is called (idempotent), for a waiter that never
-// idles.
-func joinHeartbeat(client Client, queue, deadlines, token string, heartbeat, timeout time.Duration) (leave func()) {
-	return joinRefresher(client, queue, deadlines, token, heartbeat, timeout).leave
-}
-
 // joinRefresher keeps token's entry in queue refreshed every heartbeat
 // until the returned member leaves (idempotent). Each refresh is bounded
 // by timeout and by the heartbeat: one not answered by then is overtaken

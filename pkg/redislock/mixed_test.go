@@ -110,3 +110,57 @@ func TestPlainWaiterLeavesTheQueueItJoined(t *testing.T) {
 		t.Errorf("%d queue keys left, want none", n)
 	}
 }
+
+// The same for a semaphore: a plain waiter beside fair waiters that loop
+// on a 1-permit semaphore must get a permit within its wait.
+func TestPlainSemaphoreWaiterBesideFairLoopers(t *testing.T) {
+	const (
+		loopers = 4
+		rounds  = 5
+		wait    = 5 * time.Second
+	)
+	srv := redistest.Start(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	var (
+		wg       sync.WaitGroup
+		handoffs atomic.Int64
+	)
+	defer func() { cancel(); wg.Wait() }()
+	newSem := func(fair bool) *redislock.Semaphore {
+		s, err := redislock.NewSemaphore(srv.Client(), "hot", 1, redislock.SemaphoreOptions{Fair: fair})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for range loopers {
+		s := newSem(true)
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				p, err := s.TryAcquire(ctx, -1, 0)
+				if err != nil {
+					return
+				}
+				handoffs.Add(1)
+				time.Sleep(time.Millisecond)
+				_ = p.Release(context.WithoutCancel(ctx))
+			}
+		})
+	}
+	probe := newSem(true)
+	eventually(t, hangLimit, "fair loopers handing off, with a queue", func() bool {
+		info, err := probe.Inspect(ctx)
+		return err == nil && handoffs.Load() > 50 && info.Queue > 0
+	})
+	plain := newSem(false)
+	for i := range rounds {
+		before := handoffs.Load()
+		p, err := plain.TryAcquire(ctx, wait, 0)
+		if err != nil {
+			t.Fatalf("round %d: plain TryAcquire with wait %v beside %d fair hand-offs: %v", i, wait, handoffs.Load()-before, err)
+		}
+		if err := p.Release(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

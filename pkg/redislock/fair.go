@@ -160,6 +160,7 @@ func queueWait(hb *member, heartbeat time.Duration, ahead, free int, holderLeft,
 	hb.active()
 	return queueRetryIn(heartbeat, max(ahead-free, 0), idleWindow, holderLeft, headLeft)
 }
+
 // leave takes a waiter that gives up out of the queue: before returning when
 // its wait ran out or its ctx ended, so that its place is free at once; in
 // the background when a try failed otherwise (Redis may be unreachable,

@@ -63,6 +63,9 @@ type HeldError struct {
 	// headLeft is how long the head's queue entry lives unless refreshed,
 	// or -1: see queueRetryIn.
 	headLeft time.Duration
+	// queue: the reply came from a lock's queue (Ahead and headLeft are
+	// its), which for a plain waiter's try means that it joined it.
+	queue bool
 }
 
 func (e *HeldError) Error() string {

@@ -28,32 +28,67 @@ var (
 // A waiter that finds the lock taken, or finds other fair waiters queued,
 // joins a queue in Redis, in the lock's hash slot. Waiters acquire in the
 // order in which their enqueue ran in Redis: the guarantee is that live
-// waiters are served in arrival order. Plain TryLock waiters are not in the
-// queue: they can take the lock whenever they find it free, so mix the two
-// on one name only when that is fine.
+// waiters are served in arrival order. A plain TryLock waiter whose try
+// finds a queue joins it too, for the rest of its wait (see TryLock); its
+// first try, and its tries while there is no queue, can take the lock
+// whenever they find it free, so mix the two on one name only when that
+// is fine.
 //
-// Each waiter's entry is refreshed every Options.QueueHeartbeat, by its
-// tries and by a timer apart from them (one script per heartbeat for all
-// the waiters of one queue on one Client), so that a waiter whose tries or
-// subscription are slow (a busy client, a saturated pool) keeps its place;
-// the refresh never re-creates an entry that was pruned. An entry not refreshed for QueueMissedHeartbeats
-// heartbeats, in Redis server time, is dead and drops out, so a waiter that
-// died (kill -9, a lost host) blocks the queue for about 3 heartbeats, not
-// minutes. A release wakes only the head of the queue, through the waiter's
-// own channel (<prefix>:{name}:wake:<token>); besides wake-ups a waiter
-// tries at its heartbeat, and sooner when what it waits for can expire by
-// itself: the holder's lease for the head, the head's entry for the next
-// waiter. There is no polling beyond the heartbeat.
+// Each waiter's entry is refreshed every Options.QueueHeartbeat by a timer
+// apart from its tries (one script per heartbeat for all the waiters of
+// one queue on one Client, on a connection of its own), so that a waiter
+// whose tries or subscription are slow (a busy client, a saturated pool)
+// keeps its place; the refresh never re-creates an entry that was pruned.
+// An entry not refreshed for QueueMissedHeartbeats heartbeats, in Redis
+// server time, is dead and drops out, so a waiter that died (kill -9, a
+// lost host) blocks the queue for about 3 heartbeats, not minutes. A
+// release wakes only the head of the queue, through the waiter's own
+// channel (<prefix>:{name}:wake:<token>). Besides wake-ups, the first two
+// waiters try at their heartbeat, and sooner when what they wait for can
+// expire by itself: the holder's lease for the head, the head's entry for
+// the next waiter. The waiters behind them make no tries of their own:
+// the refresh reports each entry's rank, and wakes a waiter once its rank
+// is 1 or less, or its entry is gone, or the refresh failed. There is no
+// polling beyond the heartbeat, and the idle waiters of one Client cost
+// one script per heartbeat, however many they are.
 //
 // A waiter whose wait runs out, or whose ctx ends, removes its own entry
 // before TryLockFair returns (bounded by Options.AttemptTimeout). With
 // waitTime 0 the single try takes the lock only when nobody is queued, and
-// leaves no entry. Plain TryLock waiters are woken by a release only when
-// nobody is queued; otherwise they try again when the lease they saw can
-// expire.
+// leaves no entry.
 func (l *Lock) TryLockFair(ctx context.Context, waitTime, leaseTime time.Duration) (*Locked, error) {
 	return l.tryLock(ctx, waitTime, leaseTime, l.tryFairOnce, l.acquireFair)
 }
+
+// The modes of fair_acquire.lua (its ARGV[8]).
+const (
+	tryOnce   = "0" // a single try: no entry
+	tryQueued = "1" // a fair waiter's try: queue, or refresh the entry
+	tryJoin   = "j" // a plain waiter's try: acquire.lua's, or queue once there is a queue
+)
+
+// semaphoreMode is semaphore_acquire.lua's ARGV[8]: a waiter's try queues
+// in fair mode, and joins a queue it finds otherwise (tryJoin); a single
+// try does neither.
+func semaphoreMode(fair, waiting bool) string {
+	switch {
+	case !waiting:
+		return tryOnce
+	case fair:
+		return tryQueued
+	}
+	return tryJoin
+}
+
+// idleWindow is the rank up to which a queued waiter tries on its own
+// timer: the head watches the holder's lease, the next waiter the head's
+// entry (see queueRetryIn). The waiters behind it idle (see heartbeat.go).
+const idleWindow = 1
+
+// idleWait is how long an idle waiter waits without a message: its
+// refresher, which runs every heartbeat, wakes it when it must try, so
+// this is only a backstop.
+const idleWait = 24 * time.Hour
 
 // tryFairOnce is TryLockFair's single try: no queue entry.
 func (l *Lock) tryFairOnce(ctx context.Context, identity string, ttl time.Duration) (*Lease, error) {
@@ -64,7 +99,7 @@ func (l *Lock) tryFairOnce(ctx context.Context, identity string, ttl time.Durati
 	if err != nil {
 		return nil, err
 	}
-	return l.acquireAs(ctx, token, identity, ttl, &fairTry{enqueue: false})
+	return l.acquireAs(ctx, token, identity, ttl, &fairTry{mode: tryOnce})
 }
 
 // acquireFair waits in the fair queue under one owner token, which is also
@@ -77,28 +112,53 @@ func (l *Lock) acquireFair(ctx context.Context, identity string, ttl time.Durati
 	if err != nil {
 		return nil, err
 	}
-	stopHeartbeat := joinHeartbeat(l.client, l.queueKey, l.deadlinesKey, token, l.opts.QueueHeartbeat, l.opts.AttemptTimeout)
-	defer stopHeartbeat()
+	return l.waitInQueue(ctx, token, identity, ttl, onHeld)
+}
+
+// waitInQueue is the waiting of a fair waiter under token, from its first
+// try (which queues it, or finds it queued) until it holds the lease or
+// gives up; then it leaves the queue.
+func (l *Lock) waitInQueue(ctx context.Context, token, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
+	hb := joinRefresher(l.client, l.queueKey, l.deadlinesKey, token, l.opts.QueueHeartbeat, l.opts.AttemptTimeout)
+	defer hb.leave()
 	var lease *Lease
-	err = awaitTurn(ctx,
+	err := awaitTurn(ctx,
 		func(ctx context.Context) (*Watcher, error) {
-			return subscribe(ctx, l.client, l.opts.SubscribeTimeout, l.name, l.wakePrefix+token)
+			w, err := subscribe(ctx, l.client, l.opts.SubscribeTimeout, l.name, l.wakePrefix+token)
+			if err == nil {
+				hb.watch(w)
+			}
+			return w, err
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
-			s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{enqueue: true})
+			s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{mode: tryQueued})
 			var held *HeldError
 			if !errors.As(err, &held) {
 				lease = s
 				return 0, true, err
 			}
 			onHeld(held)
-			return queueRetryIn(l.opts.QueueHeartbeat, held.Ahead, 1, held.Holder.Remaining, held.headLeft), false, nil
+			return queueWait(hb, l.opts.QueueHeartbeat, held.Ahead, 0, held.Holder.Remaining, held.headLeft), false, nil
 		})
-	stopHeartbeat()
+	hb.leave()
 	if lease == nil {
 		leave(ctx, func() { l.releaseOrphan(token) })
 	}
 	return lease, err
+}
+
+// queueWait is how long a queued waiter at ahead waits for a message
+// before its next try: queueRetryIn within the front window, and idle
+// behind it, until its refresher wakes it.
+// free counts the places ahead that are no wait (a semaphore's free
+// permits): the waiter idles until its rank is at most free + idleWindow.
+func queueWait(hb *member, heartbeat time.Duration, ahead, free int, holderLeft, headLeft time.Duration) time.Duration {
+	if ahead-free > idleWindow {
+		hb.idle(free + idleWindow)
+		return idleWait
+	}
+	hb.active()
+	return queueRetryIn(heartbeat, max(ahead-free, 0), idleWindow, holderLeft, headLeft)
 }
 
 // leave takes a waiter that gives up out of the queue: before returning when

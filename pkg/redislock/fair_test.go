@@ -100,10 +100,12 @@ func TestFairOrder(t *testing.T) {
 	if got := calls["publish"]; got != waiters+1 {
 		t.Errorf("%d PUBLISH for %d releases, want one each", got, waiters+1)
 	}
+	// Before them, the first waiter's enqueue announced the new queue on
+	// the release channel, for plain waiters to join it.
 	eventually(t, 10*time.Second, "all messages delivered", func() bool {
 		msgMu.Lock()
 		defer msgMu.Unlock()
-		return len(messages) >= waiters+1
+		return len(messages) >= waiters+2
 	})
 	msgMu.Lock()
 	defer msgMu.Unlock()
@@ -113,8 +115,9 @@ func TestFairOrder(t *testing.T) {
 			wakes++
 		}
 	}
-	if wakes != waiters || len(messages) != waiters+1 || messages[len(messages)-1] != released {
-		t.Errorf("messages %d (wake-ups %d), last on %q; want %d wake-ups, then one release message", len(messages), wakes, messages[len(messages)-1], waiters)
+	if wakes != waiters || len(messages) != waiters+2 || messages[0] != released || messages[len(messages)-1] != released {
+		t.Errorf("messages %d (wake-ups %d), first on %q, last on %q; want the queue's start and %d wake-ups, then one release message",
+			len(messages), wakes, messages[0], messages[len(messages)-1], waiters)
 	}
 	if n := c.Exists(ctx, wakePrefix[:len(wakePrefix)-len("wake:")]+"queue").Val(); n != 0 {
 		t.Errorf("queue key left behind")

@@ -65,10 +65,9 @@ func checkAcquire(identity string, ttl time.Duration) error {
 	return nil
 }
 
-// fairTry makes acquireAs a fair waiter's try (fair_acquire.lua): enqueue
-// says whether a caller that may not take the lease now joins the queue (or
-// refreshes its entry there).
-type fairTry struct{ enqueue bool }
+// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[8]
+// (tryOnce, tryQueued or tryJoin: see fair.go).
+type fairTry struct{ mode string }
 
 // acquireAs is one acquire under token: acquire.lua, or fair_acquire.lua
 // when fair is not nil.
@@ -78,13 +77,9 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 	keys := []string{l.leaseKey, l.fenceKey, l.termKey}
 	args := []any{token, identity, ttl.Milliseconds(), l.channel, strconv.FormatUint(l.seen.Load(), 10)}
 	if fair != nil {
-		enqueue := "0"
-		if fair.enqueue {
-			enqueue = "1"
-		}
 		script = fairAcquireScript
 		keys = append(keys, l.queueKey, l.deadlinesKey)
-		args = append(args, l.wakePrefix, entryLifetime(l.opts).Milliseconds(), enqueue)
+		args = append(args, l.wakePrefix, entryLifetime(l.opts).Milliseconds(), fair.mode)
 	}
 	r, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (evalReply, error) {
 		return l.eval(ctx, script, keys, args)
@@ -166,7 +161,7 @@ func heldFrom(name string, reply []any) (*HeldError, error) {
 		if !ok1 || !ok2 || ahead < 0 {
 			return nil, unexpected(reply)
 		}
-		held.Ahead = int(ahead)
+		held.Ahead, held.queue = int(ahead), true
 		if headMS >= 0 {
 			held.headLeft = time.Duration(headMS) * time.Millisecond
 		}

@@ -118,8 +118,8 @@ type Options struct {
 	// QueueMissedHeartbeats (3) heartbeats, in Redis server time, is dead:
 	// the next script that looks removes it, so a waiter that died frees its
 	// place within 3 heartbeats plus one try of the next waiter, at most one
-	// more heartbeat. A shorter heartbeat frees places sooner and costs one
-	// script call per waiter per heartbeat. Default 500ms
+	// more heartbeat. A shorter heartbeat frees places sooner and costs up
+	// to 3 script calls per heartbeat per Client and queue. Default 500ms
 	// (DefaultQueueHeartbeat); at least 10ms (MinQueueHeartbeat) and at most
 	// 1 minute (MaxQueueHeartbeat), a whole number of milliseconds.
 	QueueHeartbeat time.Duration

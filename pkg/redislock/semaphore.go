@@ -185,20 +185,36 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 	if err != nil {
 		return nil, err
 	}
-	channel := s.channel
-	if s.fair {
-		channel = s.wakePrefix + token
+	// A plain waiter hears its wake channel too: its try joins a fair
+	// queue it finds (see Lock.acquireWaiting), and then waits in it.
+	channels := []string{s.wakePrefix + token}
+	if !s.fair {
+		channels = append(channels, s.channel)
 	}
 	opts := s.lock.opts
-	stopHeartbeat := func() {} // no queue entry without fairness
+	var (
+		hb      *member // the queue entry's refresher, once queued
+		watcher *Watcher
+	)
 	if s.fair {
-		stopHeartbeat = joinHeartbeat(s.lock.client, s.queueKey, s.deadlinesKey, token, opts.QueueHeartbeat, opts.AttemptTimeout)
+		hb = joinRefresher(s.lock.client, s.queueKey, s.deadlinesKey, token, opts.QueueHeartbeat, opts.AttemptTimeout)
 	}
-	defer stopHeartbeat()
+	defer func() {
+		if hb != nil {
+			hb.leave()
+		}
+	}()
 	var p *Permit
 	err = awaitTurn(ctx,
 		func(ctx context.Context) (*Watcher, error) {
-			return subscribe(ctx, s.lock.client, s.lock.opts.SubscribeTimeout, s.lock.name, channel)
+			w, err := subscribe(ctx, s.lock.client, s.lock.opts.SubscribeTimeout, s.lock.name, channels...)
+			if err == nil {
+				watcher = w
+				if hb != nil {
+					hb.watch(w)
+				}
+			}
+			return w, err
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
 			got, err := s.acquireAs(ctx, token, ttl, true)
@@ -208,17 +224,25 @@ func (s *Semaphore) acquireWaiting(ctx context.Context, ttl time.Duration, onHel
 				return 0, true, err
 			}
 			onHeld(held.HeldError)
-			if !s.fair {
+			if !s.fair && held.headLeft < 0 { // not queued
 				return held.Holder.Remaining + wakeSlack, false, nil
 			}
+			if hb == nil { // a plain waiter that joined a queue
+				hb = joinRefresher(s.lock.client, s.queueKey, s.deadlinesKey, token, opts.QueueHeartbeat, opts.AttemptTimeout)
+				if watcher != nil {
+					hb.watch(watcher)
+				}
+			}
 			// The places ahead that are not free are what this waiter
-			// waits for: queueRetryIn as for a lock, with the free
-			// places counted out.
-			return queueRetryIn(opts.QueueHeartbeat, max(held.Ahead-held.free, 0), 1, held.Holder.Remaining, held.headLeft), false, nil
+			// waits for: queueWait as for a lock, with the free places
+			// counted out.
+			return queueWait(hb, opts.QueueHeartbeat, held.Ahead, held.free, held.Holder.Remaining, held.headLeft), false, nil
 		})
-	stopHeartbeat()
-	if p == nil && s.fair {
-		leave(ctx, func() { s.releaseOrphan(token) })
+	if hb != nil {
+		hb.leave()
+		if p == nil {
+			leave(ctx, func() { s.releaseOrphan(token) })
+		}
 	}
 	return p, err
 }
@@ -238,7 +262,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 	sentAt := l.opts.Now()
 	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.queueKey, s.deadlinesKey}
 	args := []any{token, l.opts.Identity, ttl.Milliseconds(), s.permits, s.channel,
-		strconv.FormatUint(s.seen.Load(), 10), flag(s.fair), flag(s.fair && enqueue), s.wakePrefix,
+		strconv.FormatUint(s.seen.Load(), 10), flag(s.fair), semaphoreMode(s.fair, enqueue), s.wakePrefix,
 		entryLifetime(l.opts).Milliseconds()}
 	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
 		return semAcquireScript.Run(ctx, l.client, keys, args...).Slice()

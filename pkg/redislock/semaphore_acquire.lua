@@ -10,6 +10,8 @@
 -- ARGV[1] owner token, ARGV[2] identity, ARGV[3] TTL ms, ARGV[4] permits N,
 -- ARGV[5] release channel, ARGV[6] highest fence the caller has seen,
 -- ARGV[7] '1' fair, ARGV[8] '1' enqueue when not admitted (fair only),
+--         'j' (not fair) a plain waiter's try, which joins the fair queue
+--         when there is one and then answers as a fair try (head_ms >= 0),
 -- ARGV[9] wake channel prefix, ARGV[10] queue entry lifetime ms
 --
 -- Replies:
@@ -27,6 +29,13 @@
 local permits, holders, counter, queue, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local token, identity, channel, wake_prefix = ARGV[1], ARGV[2], ARGV[5], ARGV[9]
 local fair, enqueue = ARGV[7] == '1', ARGV[8] == '1'
+-- A plain waiter joins a fair queue it finds (releases wake only the queue),
+-- unless it could not hear its wake-up there.
+if not fair and ARGV[8] == 'j' and redis.call('EXISTS', queue) == 1 then
+  local own = wake_prefix .. token
+  fair = not redis.acl_check_cmd or (redis.acl_check_cmd('SUBSCRIBE', own) and redis.acl_check_cmd('PUBLISH', own, ''))
+  enqueue = fair
+end
 
 local ttl, n, seen, lifetime_ms = F.exact(ARGV[3]), F.exact(ARGV[4]), F.exact(ARGV[6]), F.exact(ARGV[10])
 if not ttl or ttl < 1 then return {'invalid', 'TTL ' .. tostring(ARGV[3]) .. ' is not a whole number of milliseconds'} end
@@ -108,7 +117,12 @@ if admitted then
 end
 
 if fair then
-  if enqueue then rank = Q.enqueue(queue, deadlines, token, now, lifetime_ms * 1000) end
+  if enqueue then
+    -- A new queue is announced on the release channel: plain waiters join it.
+    local fresh = redis.call('EXISTS', queue) == 0
+    rank = Q.enqueue(queue, deadlines, token, now, lifetime_ms * 1000)
+    if fresh then redis.call('PUBLISH', channel, '') end
+  end
   if #dead > 0 or (pruned and pruned < free) then wake_free(free) end
 end
 

@@ -33,16 +33,10 @@ const wakeSlack = 5 * time.Millisecond
 // Options.AttemptTimeout, the subscription by Options.SubscribeTimeout, and
 // ctx's end interrupts any of them at once. A try that fails for another
 // reason than a held lease ends Acquire with its error.
+//
+// Acquire knows nothing of a fair queue (see acquireWaiting): it is the
+// elector's, whose lock has none.
 func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, onHeld func(Holder)) (*Lease, error) {
-	return l.acquireWaiting(ctx, identity, ttl, func(h *HeldError) {
-		if onHeld != nil {
-			onHeld(h.Holder)
-		}
-	})
-}
-
-// acquireWaiting is Acquire with the whole *HeldError for onHeld.
-func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
 	var lease *Lease
 	err := awaitTurn(ctx, l.Watch, func(ctx context.Context) (time.Duration, bool, error) {
 		s, err := l.TryAcquire(ctx, identity, ttl)
@@ -51,10 +45,49 @@ func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Dur
 			lease = s
 			return 0, true, err
 		}
-		onHeld(held)
+		if onHeld != nil {
+			onHeld(held.Holder)
+		}
 		return held.Holder.Remaining + wakeSlack, false, nil
 	})
 	return lease, err
+}
+
+// acquireWaiting is TryLock's waiting: Acquire's, except that a try that
+// finds a fair queue joins it (fair_acquire.lua's join mode), and the
+// waiter then waits in the queue as TryLockFair's waiters do, under the
+// same owner token, until its wait ends. A release wakes only a queue's
+// head, so a plain waiter outside the queue would wait for the lease it
+// saw to expire. The fair try that starts a queue announces it on the
+// release channel, so a plain waiter that saw none tries again and joins.
+func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
+	if err := checkAcquire(identity, ttl); err != nil {
+		return nil, err
+	}
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	var lease *Lease
+	joined := false
+	err = awaitTurn(ctx, l.Watch, func(ctx context.Context) (time.Duration, bool, error) {
+		s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{mode: tryJoin})
+		var held *HeldError
+		if !errors.As(err, &held) {
+			lease = s
+			return 0, true, err
+		}
+		onHeld(held)
+		if held.queue {
+			joined = true
+			return 0, true, nil
+		}
+		return held.Holder.Remaining + wakeSlack, false, nil
+	})
+	if !joined {
+		return lease, err
+	}
+	return l.waitInQueue(ctx, token, identity, ttl, onHeld)
 }
 
 // awaitTurn is the waiting of every waiter, plain or fair, lock or

@@ -64,7 +64,7 @@ func (l *Lock) tryFairOnce(ctx context.Context, identity string, ttl time.Durati
 	if err != nil {
 		return nil, err
 	}
-	return l.acquireAs(ctx, token, identity, ttl, &fairTry{enqueue: false})
+	return l.acquireAs(ctx, token, identity, ttl, true, &fairTry{enqueue: false})
 }
 
 // acquireFair waits in the fair queue under one owner token, which is also
@@ -85,7 +85,7 @@ func (l *Lock) acquireFair(ctx context.Context, identity string, ttl time.Durati
 			return subscribe(ctx, l.client, l.opts.SubscribeTimeout, l.name, l.wakePrefix+token)
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
-			s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{enqueue: true})
+			s, err := l.acquireAs(ctx, token, identity, ttl, true, &fairTry{enqueue: true})
 			var held *HeldError
 			if !errors.As(err, &held) {
 				lease = s

@@ -43,9 +43,21 @@ func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, 
 
 // acquireWaiting is Acquire with the whole *HeldError for onHeld.
 func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
+	return l.waitTurns(ctx, l.TryAcquire, identity, ttl, onHeld)
+}
+
+// acquireAppWaiting is TryLock's waiting: acquireWaiting under an
+// application's key rules (see Lock.keyRules).
+func (l *Lock) acquireAppWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
+	return l.waitTurns(ctx, l.tryAppOnce, identity, ttl, onHeld)
+}
+
+// waitTurns waits, trying with try, as Acquire does.
+func (l *Lock) waitTurns(ctx context.Context, try func(context.Context, string, time.Duration) (*Lease, error),
+	identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
 	var lease *Lease
 	err := awaitTurn(ctx, l.Watch, func(ctx context.Context) (time.Duration, bool, error) {
-		s, err := l.TryAcquire(ctx, identity, ttl)
+		s, err := try(ctx, identity, ttl)
 		var held *HeldError
 		if !errors.As(err, &held) {
 			lease = s

@@ -190,6 +190,9 @@ func (rt *lockRoutes) fail(w http.ResponseWriter, r *http.Request, op, name stri
 		rt.h.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", http.StatusConflict, "err", err)
 		rt.h.writeJSON(w, http.StatusConflict, body)
 		rt.record(op, "conflict")
+	case errors.Is(err, redislock.ErrPermits):
+		rt.h.writeJSON(w, http.StatusConflict, LockConflictBody{Error: err.Error()})
+		rt.record(op, "conflict")
 	case errors.Is(err, redislock.ErrForeign):
 		rt.h.log.Warn("lock key holds a value baton did not write", "kind", rt.label(), "name", name, "err", err)
 		rt.h.writeJSON(w, http.StatusConflict, LockConflictBody{Error: err.Error()})

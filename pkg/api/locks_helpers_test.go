@@ -79,9 +79,17 @@ func (r *fakeRecorder) count(key string) int {
 // newLockEnv starts Redis and the API with lo and opts (Locks is set here).
 func newLockEnv(t *testing.T, lo api.LocksOptions, opts api.Options) *lockEnv {
 	t.Helper()
+	return newLockEnvWith(t, api.RedisLocksOptions{}, lo, opts)
+}
+
+// newLockEnvWith is newLockEnv with the backend's options ro (Identity is
+// set here).
+func newLockEnvWith(t *testing.T, ro api.RedisLocksOptions, lo api.LocksOptions, opts api.Options) *lockEnv {
+	t.Helper()
 	srv := redistest.Start(t)
 	rdb := srv.Client()
-	backend, err := api.NewRedisLocks(srv.Client(), api.RedisLocksOptions{Identity: "sidecar-1"})
+	ro.Identity = "sidecar-1"
+	backend, err := api.NewRedisLocks(srv.Client(), ro)
 	if err != nil {
 		t.Fatal(err)
 	}

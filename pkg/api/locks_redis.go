@@ -33,10 +33,22 @@ type RedisLocksOptions struct {
 	// subscription (redislock.Options). Default: redislock's, 5s each.
 	AttemptTimeout   time.Duration
 	SubscribeTimeout time.Duration
+	// KeyGrace is how long a lock's or semaphore's keys outlive its last
+	// lease (redislock.Options.KeyGrace). Default: redislock's, 10s.
+	KeyGrace time.Duration
+	// RememberNames bounds the fences and lease ends the backend remembers
+	// (redislock.FenceMemory), one per lock or semaphore name. Default
+	// redislock.DefaultFenceMemory (4096).
+	RememberNames int
 }
 
 // RedisLocks is the LockBackend on pkg/redislock. Each call builds its lock
-// or semaphore from the name, which makes no Redis call.
+// or semaphore from the name, which makes no Redis call. What outlives the
+// call is one redislock.FenceMemory for all of them: the highest fence and
+// the latest lease end this backend issued or saw, per name, so that after
+// Redis lost its data (FLUSHALL, a restart without persistence) the
+// backend never grants a name again while a lease it issued on it can
+// still be valid.
 type RedisLocks struct {
 	client redislock.Client
 	opts   redislock.Options
@@ -53,9 +65,14 @@ func NewRedisLocks(client redislock.Client, o RedisLocksOptions) (*RedisLocks, e
 	if o.Prefix == "" {
 		o.Prefix = DefaultLocksPrefix
 	}
+	fences, err := redislock.NewFenceMemory(o.RememberNames)
+	if err != nil {
+		return nil, invalidOptions("RedisLocksOptions: %v", err)
+	}
 	opts := redislock.Options{
 		Prefix: o.Prefix, Identity: o.Identity,
 		AttemptTimeout: o.AttemptTimeout, SubscribeTimeout: o.SubscribeTimeout,
+		KeyGrace: o.KeyGrace, Fences: fences,
 	}
 	// One lock built now checks the options with the library's own rules.
 	if _, err := redislock.New(client, "check", opts); err != nil {

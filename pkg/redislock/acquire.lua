@@ -1,17 +1,21 @@
 -- acquire.lua: take the lease if it is free.
 --
 -- KEYS[1] lease hash (owner, holder, fence, acquired_us; with a TTL)
--- KEYS[2] fencing counter: a string holding the last fence, never expires
--- KEYS[3] term record: a hash with fence and valid_until_us, never expires
+-- KEYS[2] fencing counter: a string holding the last fence
+-- KEYS[3] term record: a hash with fence and valid_until_us
 -- (all three in one Cluster hash slot through the {name} tag)
 -- ARGV[1] owner token, ARGV[2] holder identity, ARGV[3] TTL in milliseconds,
--- ARGV[4] release channel, ARGV[5] the highest fence this client has seen
+-- ARGV[4] release channel, ARGV[5] the highest fence this client has seen,
+-- ARGV[6] how long, in ms, a lease at that fence may still be valid as far
+-- as this client knows (0: none can be), ARGV[7] keep: the key rules, 0 for
+-- the election's, else an application lock's grace in ms (see below)
 --
 -- Replies, always a flat array whose first element says which:
 --   {'ok', fence, pttl}              the caller holds the lease (new term, or
 --                                    its own token already held it)
 --   {'held', holder, fence, pttl}    someone else holds it for pttl ms more;
 --                                    holder '' is a quarantine: lost writes,
+--                                    an unknown store (the election's keys),
 --                                    or a lease that vanished (eviction, DEL)
 --                                    while its term may still be valid
 --   {'foreign', key, what}           a value baton did not write; untouched
@@ -26,6 +30,16 @@
 -- through maxmemory eviction (volatile-* policies evict keys with a TTL,
 -- and the lease is the only one) or an operator's DEL; its holder still
 -- believes in its term, so nobody may lead until valid_until_us.
+--
+-- The key rules (ARGV[7]). The election's keys (keep 0) never expire, and
+-- a store with neither the counter nor the term record is unknown: the
+-- data may have been lost (FLUSHALL, a restart without persistence) while
+-- a leader still believes in its term, so the first candidate writes a
+-- quarantine of one TTL and everybody waits it out. An application lock's
+-- counter and term record (keep > 0) expire keep ms after the furthest
+-- lease end the term record holds, set on every write, so that a name
+-- nobody uses leaves no key; a missing record is then the normal state of
+-- an idle name. Fences keep growing either way: they include Redis TIME.
 --
 -- Redis refuses a command that needs memory (OOM, maxmemory under
 -- noeviction) only while the script has not written yet. A new term's
@@ -48,6 +62,14 @@ end
 local seen = exact(ARGV[5])
 if not seen then
   return {'invalid', 'seen fence ' .. tostring(ARGV[5]) .. ' is not an integer of at most 2^53-1'}
+end
+local seen_ms = exact(ARGV[6])
+if not seen_ms then
+  return {'invalid', 'seen lease time ' .. tostring(ARGV[6]) .. ' is not a whole number of milliseconds'}
+end
+local keep = exact(ARGV[7])
+if not keep then
+  return {'invalid', 'key grace ' .. tostring(ARGV[7]) .. ' is not a whole number of milliseconds'}
 end
 
 -- A user that may not announce its release, or may not wait for one, must
@@ -101,30 +123,46 @@ local function read_term()
   return f, u
 end
 
--- too_long reports a TTL whose end, in microseconds, Lua cannot represent.
-local function too_long(now)
-  if now + ttl * 1000 > tonumber(MAX_FENCE) then
-    return {'invalid', 'TTL ' .. ARGV[3] .. ' ms reaches past 2^53 microseconds'}
+-- too_long reports a lease of ms whose end, in microseconds, Lua cannot
+-- represent.
+local function too_long(now, ms)
+  if now + ms * 1000 > tonumber(MAX_FENCE) then
+    return {'invalid', 'TTL ' .. fmt(ms) .. ' ms reaches past 2^53 microseconds'}
   end
   return nil
 end
 
--- record raises the term record to fence and to now + ttl: never below
--- what it already says, so that only a release can shorten it.
-local function record(fence, old_fence, old_until, now)
+-- record raises the term record to fence and to now + ms: never below
+-- what it already says, so that only a release can shorten it. Then it
+-- applies the key rules (see the header) to the counter and the record.
+local function record(fence, old_fence, old_until, now, ms)
+  local valid_until = math.max(now + ms * 1000, old_until)
   redis.call('HSET', term, 'fence', fmt(math.max(fence, old_fence)),
-    'valid_until_us', fmt(math.max(now + ttl * 1000, old_until)))
+    'valid_until_us', fmt(valid_until))
+  if keep == 0 then
+    redis.call('PERSIST', term)
+    return
+  end
+  local expire = math.floor((valid_until - now + 999) / 1000) + keep
+  redis.call('PEXPIRE', counter, expire)
+  redis.call('PEXPIRE', term, expire)
 end
 
 if own then
   local tfence, tuntil = read_term()
   if not tfence then return tuntil end
+  if keep > 0 then
+    -- The counter is checked before record sets its TTL: a foreign value
+    -- is never touched.
+    local _, bad_counter = F.last(counter)
+    if bad_counter then return bad_counter end
+  end
   local now = now_us()
-  local bad = too_long(now)
+  local bad = too_long(now, ttl)
   if bad then return bad end
   -- PEXPIRE first: it needs no memory (see the header).
   redis.call('PEXPIRE', lease, ttl)
-  record(exact(own), tfence, tuntil, now)
+  record(exact(own), tfence, tuntil, now, ttl)
   return {'ok', own, ttl}
 end
 
@@ -144,25 +182,34 @@ local now = now_us()
 if tuntil > now then
   return {'held', '', fmt(tfence), math.floor((tuntil - now + 999) / 1000)}
 end
-local bad = too_long(now)
+local bad = too_long(now, ttl)
 if bad then return bad end
 
--- The caller has seen a fence above the counter: Redis lost writes (a
--- restart without persistence, FLUSHALL, a failover to a replica that
--- missed them). The last holder may still believe in its term for up to a
--- TTL, so nobody may lead for one TTL: a quarantine lease with no owner
--- makes every candidate wait, and the counter moves past the fence seen.
-if seen > last then
+-- The caller has seen a fence above the counter, and knows that a lease at
+-- it may still be valid for seen_ms: Redis lost writes (a restart without
+-- persistence, FLUSHALL, a failover to a replica that missed them), and the
+-- last holder may still believe in its term. (The Go side passes one TTL
+-- under the election's rules, and the time left of the latest lease it
+-- knows of under an application's, whose keys also expire by themselves.)
+-- Or, under the election's rules, the store is unknown (see the header).
+-- Nobody may lead until then: a quarantine lease with no owner makes every
+-- candidate wait, and the counter moves past the fence seen.
+local quarantine = 0
+if seen > last then quarantine = seen_ms end
+if keep == 0 and last == 0 then quarantine = math.max(quarantine, ttl) end
+if quarantine > 0 then
+  bad = too_long(now, quarantine)
+  if bad then return bad end
   local floor = math.max(seen, now)
   redis.call('SET', counter, fmt(floor))
   redis.call('HSET', lease, 'owner', '', 'holder', '', 'fence', fmt(floor),
     'acquired_us', fmt(now))
-  redis.call('PEXPIRE', lease, ttl)
-  record(floor, tfence, tuntil, now)
-  return {'held', '', fmt(floor), ttl}
+  redis.call('PEXPIRE', lease, quarantine)
+  record(floor, tfence, tuntil, now, quarantine)
+  return {'held', '', fmt(floor), quarantine}
 end
 
--- seen <= last here: a higher one was quarantined above.
+-- seen <= last here, or its lease has ended: the next fence passes it.
 local next_fence, full = F.next(counter, last, seen, now)
 if not next_fence then return full end
 local fence = fmt(next_fence)
@@ -171,5 +218,5 @@ redis.call('SET', counter, fence)
 redis.call('HSET', lease, 'owner', token, 'holder', holder, 'fence', fence,
   'acquired_us', fmt(now))
 redis.call('PEXPIRE', lease, ttl)
-record(next_fence, tfence, tuntil, now)
+record(next_fence, tfence, tuntil, now, ttl)
 return {'ok', fence, ttl}

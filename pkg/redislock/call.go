@@ -148,6 +148,8 @@ func (l *Lock) releaseOrphan(token string) {
 // also takes token's entry out of the fair queue, so it is the way out for
 // a fair waiter that gives up as well as for a holder.
 func (l *Lock) release(ctx context.Context, token string) (int64, error) {
-	keys := []string{l.leaseKey, l.termKey, l.queueKey, l.deadlinesKey}
-	return releaseScript.Run(ctx, l.client, keys, token, l.channel, l.wakePrefix).Int64()
+	keys := []string{l.leaseKey, l.termKey, l.queueKey, l.deadlinesKey, l.fenceKey}
+	// The key grace only shortens TTLs an application's acquire set: the
+	// election's keys have none (see release.lua).
+	return releaseScript.Run(ctx, l.client, keys, token, l.channel, l.wakePrefix, l.keyRules(true)).Int64()
 }

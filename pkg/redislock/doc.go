@@ -21,6 +21,14 @@
 // *HeldError whose holder is ""). Only the maxmemory-policy noeviction keeps
 // every key: see CheckEvictionPolicy.
 //
+// The election's keys (Acquire, TryAcquire) never expire, and a store with
+// neither the counter nor the term record is unknown: its first candidate
+// waits one TTL, since Redis may have lost a term (FLUSHALL, a restart
+// without persistence) that a holder still believes in. An application's
+// keys (TryLock, TryLockFair, Semaphore) expire Options.KeyGrace after their
+// last lease could have ended, so that names do not grow Redis; under a
+// volatile-* policy their term record can then be evicted as well.
+//
 // Acquire, renew and release are Lua scripts (embedded .lua files, run with
 // EVALSHA) that compare the owner token before they act. A value at a lock
 // key that baton did not write is never deleted or overwritten: the scripts

@@ -36,6 +36,10 @@ var (
 	// lease; a renew counts as failed (the lease may still be held, so
 	// retry it within the term). The error is a *NotReplicatedError.
 	ErrNotReplicated = errors.New("redislock: lease not replicated")
+	// ErrPermits means a semaphore's number of permits differs from the one
+	// recorded by its first user. Nothing was written. The error is a
+	// *PermitsError.
+	ErrPermits = errors.New("redislock: another number of permits is recorded")
 	// ErrUnexpectedReply means a script answered in a shape this version does
 	// not know, for example after a partial upgrade.
 	ErrUnexpectedReply = errors.New("redislock: unexpected script reply")
@@ -155,3 +159,20 @@ func (e *NotReplicatedError) Error() string {
 
 // Is makes errors.Is(err, ErrNotReplicated) true.
 func (e *NotReplicatedError) Is(target error) bool { return target == ErrNotReplicated }
+
+// PermitsError reports a Semaphore whose number of permits differs from
+// the one Redis recorded for its name. It matches ErrPermits with
+// errors.Is.
+type PermitsError struct {
+	Semaphore string
+	// Recorded is the number of permits recorded; Asked is this client's.
+	Recorded, Asked int
+}
+
+func (e *PermitsError) Error() string {
+	return fmt.Sprintf("redislock: semaphore %q has %d permits recorded in Redis, this client asks for %d: every user of one name must give the same number; nothing was written",
+		e.Semaphore, e.Recorded, e.Asked)
+}
+
+// Is makes errors.Is(err, ErrPermits) true.
+func (e *PermitsError) Is(target error) bool { return target == ErrPermits }

@@ -26,7 +26,9 @@ type ConfigGetter interface {
 //     only key with one: under memory pressure it is the first to go, while
 //     its holder still leads on it. The term record (TermKey) then holds
 //     every candidate off until the term could have ended, so safety holds,
-//     but the lock is down for up to a TTL at each eviction.
+//     but the lock is down for up to a TTL at each eviction. An application
+//     lock's term record has a TTL too (Options.KeyGrace), and can be
+//     evicted with its lease.
 //   - allkeys-* (allkeys-lru, allkeys-lfu, allkeys-random) may evict any
 //     key, the fencing counter and the term record included: with both gone
 //     the lease can be taken at once by a candidate that has never seen a

@@ -99,7 +99,7 @@ func (l *Lock) tryFairOnce(ctx context.Context, identity string, ttl time.Durati
 	if err != nil {
 		return nil, err
 	}
-	return l.acquireAs(ctx, token, identity, ttl, &fairTry{mode: tryOnce})
+	return l.acquireAs(ctx, token, identity, ttl, true, &fairTry{mode: tryOnce})
 }
 
 // acquireFair waits in the fair queue under one owner token, which is also
@@ -131,7 +131,7 @@ func (l *Lock) waitInQueue(ctx context.Context, token, identity string, ttl time
 			return w, err
 		},
 		func(ctx context.Context) (time.Duration, bool, error) {
-			s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{mode: tryQueued})
+			s, err := l.acquireAs(ctx, token, identity, ttl, true, &fairTry{mode: tryQueued})
 			var held *HeldError
 			if !errors.As(err, &held) {
 				lease = s

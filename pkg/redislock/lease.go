@@ -18,6 +18,9 @@ type Lease struct {
 	fence    uint64
 	ttl      time.Duration
 	sentAt   time.Time
+	// app says the lease follows an application lock's key rules: see
+	// Lock.keyRules.
+	app bool
 }
 
 // Fence is the term's fencing token; it is larger than any earlier term's.
@@ -41,7 +44,11 @@ func (s *Lease) SentAt() time.Time { return s.sentAt }
 // TryAcquire makes one attempt to take the lease for ttl. When another owner
 // holds it, the error is a *HeldError (errors.Is(err, ErrHeld)); a holder
 // with an empty Identity is a quarantine, during which nobody may lead
-// (see TermKey). The attempt is bounded by Options.AttemptTimeout and by
+// (see TermKey). TryAcquire and Acquire follow the election's rules: the
+// lock's keys never expire, and a store that has neither its fence counter
+// nor its term record (a brand-new lock, or one whose data Redis lost) is
+// quarantined for one ttl before the first term, since a holder may still
+// believe in a term Redis forgot. The attempt is bounded by Options.AttemptTimeout and by
 // ctx; when either ends first, or the reply is lost, a lease the attempt
 // may have taken is released by its owner token in the background.
 func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duration) (*Lease, error) {
@@ -52,7 +59,20 @@ func (l *Lock) TryAcquire(ctx context.Context, identity string, ttl time.Duratio
 	if err != nil {
 		return nil, err
 	}
-	return l.acquireAs(ctx, token, identity, ttl, nil)
+	return l.acquireAs(ctx, token, identity, ttl, false, nil)
+}
+
+// tryAppOnce is TryLock's single try: TryAcquire under an application's key
+// rules (see Lock.keyRules).
+func (l *Lock) tryAppOnce(ctx context.Context, identity string, ttl time.Duration) (*Lease, error) {
+	if err := checkAcquire(identity, ttl); err != nil {
+		return nil, err
+	}
+	token, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	return l.acquireAs(ctx, token, identity, ttl, true, nil)
 }
 
 func checkAcquire(identity string, ttl time.Duration) error {
@@ -65,17 +85,18 @@ func checkAcquire(identity string, ttl time.Duration) error {
 	return nil
 }
 
-// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[8]
+// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[10]
 // (tryOnce, tryQueued or tryJoin: see fair.go).
 type fairTry struct{ mode string }
 
 // acquireAs is one acquire under token: acquire.lua, or fair_acquire.lua
-// when fair is not nil.
-func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.Duration, fair *fairTry) (*Lease, error) {
+// when fair is not nil; app chooses the key rules (see Lock.keyRules).
+func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.Duration, app bool, fair *fairTry) (*Lease, error) {
 	sentAt := l.opts.Now()
 	script := acquireScript
 	keys := []string{l.leaseKey, l.fenceKey, l.termKey}
-	args := []any{token, identity, ttl.Milliseconds(), l.channel, strconv.FormatUint(l.seen.Load(), 10)}
+	seen, seenMS := l.recall(l.fenceKey, app, ttl)
+	args := []any{token, identity, ttl.Milliseconds(), l.channel, seen, seenMS, l.keyRules(app)}
 	if fair != nil {
 		script = fairAcquireScript
 		keys = append(keys, l.queueKey, l.deadlinesKey)
@@ -98,8 +119,8 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 			go l.releaseOrphan(token)
 			return nil, err
 		}
-		l.saw(fence)
-		lease := &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt}
+		l.saw(l.fenceKey, fence, ttl)
+		lease := &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt, app: app}
 		if err := l.replicated("acquire", r); err != nil {
 			return nil, errors.Join(err, lease.Release(context.WithoutCancel(ctx)))
 		}
@@ -109,7 +130,7 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 		if err != nil {
 			return nil, err
 		}
-		l.saw(held.Holder.Fence)
+		l.saw(l.fenceKey, held.Holder.Fence, held.Holder.Remaining)
 		return nil, held
 	}
 	return nil, refusal(reply, fmt.Sprintf("acquire %q", l.name))
@@ -180,7 +201,8 @@ func heldFrom(name string, reply []any) (*HeldError, error) {
 func (s *Lease) Renew(ctx context.Context) error {
 	l := s.lock
 	r, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) (evalReply, error) {
-		return l.eval(ctx, renewScript, []string{l.leaseKey, l.termKey}, []any{s.token, s.ttl.Milliseconds()})
+		return l.eval(ctx, renewScript, []string{l.leaseKey, l.termKey, l.fenceKey},
+			[]any{s.token, s.ttl.Milliseconds(), l.keyRules(s.app)})
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("redislock: renew %q: %w", l.name, err)
@@ -188,6 +210,7 @@ func (s *Lease) Renew(ctx context.Context) error {
 	reply := r.reply
 	switch kind(reply) {
 	case "ok":
+		l.saw(l.fenceKey, s.fence, s.ttl)
 		return l.replicated("renew", r)
 	case "lost":
 		if len(reply) != 2 {
@@ -219,6 +242,7 @@ func (s *Lease) Release(ctx context.Context) error {
 	if n != 1 {
 		return fmt.Errorf("%w: lock %q, fence %d", ErrNotHeld, l.name, s.fence)
 	}
+	l.opts.Fences.ended(l.fenceKey, s.fence)
 	return nil
 }
 

@@ -5,7 +5,7 @@ import (
 	_ "embed"
 	"fmt"
 	"regexp"
-	"sync/atomic"
+	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,7 +32,7 @@ var (
 	acquireScript = redis.NewScript(fenceSource + acquireSource)
 	renewScript   = redis.NewScript(fenceSource + renewSource)
 	// release.lua also decides whom to wake, by the fair queue's rules.
-	releaseScript = redis.NewScript(queueSource + readSource + releaseSource)
+	releaseScript = redis.NewScript(queueSource + fenceSource + releaseSource)
 )
 
 // MaxNameLen is the longest lock name or prefix accepted.
@@ -124,6 +124,19 @@ type Options struct {
 	// 1 minute (MaxQueueHeartbeat), a whole number of milliseconds.
 	QueueHeartbeat time.Duration
 
+	// KeyGrace is how long an application lock's or semaphore's keys
+	// (TryLock, TryLockFair, Semaphore) outlive the end of its furthest
+	// lease: each acquire and renew sets their TTL to that end plus
+	// KeyGrace, and a release to KeyGrace, so that a name nobody holds
+	// leaves no key behind. The election's keys (Acquire, TryAcquire) never
+	// expire. Default 10s (DefaultKeyGrace); a positive whole number of
+	// milliseconds.
+	KeyGrace time.Duration
+	// Fences is the memory of the fences and lease ends this client has
+	// seen, which an acquire checks Redis against for lost writes (see
+	// FenceMemory). Default: one of the Lock's own.
+	Fences *FenceMemory
+
 	// ReplicaAckTimeout bounds the WAIT of MinReplicas. It is spent out of
 	// the term's validity, and must be a positive whole number of
 	// milliseconds (WAIT with 0 would block for ever). Default 100ms.
@@ -141,6 +154,9 @@ const DefaultAttemptTimeout = 5 * time.Second
 // DefaultSubscribeTimeout is the bound of a subscription's confirmation when
 // Options.SubscribeTimeout is zero.
 const DefaultSubscribeTimeout = 5 * time.Second
+
+// DefaultKeyGrace is Options.KeyGrace when it is zero.
+const DefaultKeyGrace = 10 * time.Second
 
 // DefaultQueueHeartbeat is Options.QueueHeartbeat when it is zero.
 const DefaultQueueHeartbeat = 500 * time.Millisecond
@@ -190,21 +206,39 @@ type Lock struct {
 	deadlinesKey string
 	wakePrefix   string
 
-	// seen is the highest fence this Lock has seen, held or taken. A fence
-	// counter below it in Redis means lost writes: see acquire.lua.
-	seen atomic.Uint64
 	// reentryKey names this lock for WithOwner's re-entry: see reentry.go.
 	reentryKey any
 }
 
-// saw raises seen to fence.
-func (l *Lock) saw(fence uint64) {
-	for {
-		old := l.seen.Load()
-		if fence <= old || l.seen.CompareAndSwap(old, fence) {
-			return
-		}
+// keyRules is the key rules argument (keep) of the lock's and the
+// semaphore's scripts, decided here alone: an application's keys (TryLock,
+// TryLockFair, Semaphore) expire KeyGrace after their furthest lease end;
+// the election's (Acquire, TryAcquire: 0) never expire, and a store
+// without the lock's counter and term record is unknown (acquire.lua).
+func (l *Lock) keyRules(app bool) int64 {
+	if !app {
+		return 0
 	}
+	return l.opts.KeyGrace.Milliseconds()
+}
+
+// recall is the fence memory's word on key for an acquire under the given
+// rules: the highest fence seen, and how long, in milliseconds, a lease at
+// it may still be valid. The election's rule is one TTL, whatever the
+// memory says; an application's is the latest lease end remembered.
+func (l *Lock) recall(key string, app bool, ttl time.Duration) (seen string, validMS int64) {
+	fence, left := l.opts.Fences.recall(key, l.opts.Now())
+	if !app {
+		left = ttl
+	}
+	return strconv.FormatUint(fence, 10), (left + time.Millisecond - 1).Milliseconds()
+}
+
+// saw remembers fence on key, with a lease that can be valid for left
+// from now.
+func (l *Lock) saw(key string, fence uint64, left time.Duration) {
+	now := l.opts.Now()
+	l.opts.Fences.saw(key, fence, now.Add(left), now)
 }
 
 // New returns a lock named name on client. It validates name and options but
@@ -259,6 +293,15 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 	if err := validateHeartbeat(&opts); err != nil {
 		return nil, err
 	}
+	if opts.KeyGrace == 0 {
+		opts.KeyGrace = DefaultKeyGrace
+	}
+	if opts.KeyGrace < time.Millisecond || opts.KeyGrace%time.Millisecond != 0 {
+		return nil, fmt.Errorf("%w: key grace %v must be a positive whole number of milliseconds", ErrInvalid, opts.KeyGrace)
+	}
+	if opts.Fences == nil {
+		opts.Fences, _ = NewFenceMemory(2) // the lock's and its semaphore's counter
+	}
 	tag := opts.Prefix + ":{" + name + "}"
 	l := &Lock{
 		client:   client,
@@ -288,8 +331,12 @@ func (l *Lock) Name() string { return l.name }
 //
 //   - <prefix>:{name}:lease, a hash (owner token, holder identity, fence,
 //     acquire time) with the lease TTL;
-//   - <prefix>:{name}:fence, a string, the last fence; never expires;
-//   - <prefix>:{name}:term, a hash (fence, valid_until_us); never expires;
+//   - <prefix>:{name}:fence, a string, the last fence;
+//   - <prefix>:{name}:term, a hash (fence, valid_until_us);
+//
+// The election's (Acquire, TryAcquire) fence and term keys never expire;
+// an application lock's (TryLock, TryLockFair) expire Options.KeyGrace
+// after its furthest lease end, or after its release.
 //   - <prefix>:{name}:released, the pub/sub channel of releases.
 func (l *Lock) Keys() (lease, fence, channel string) { return l.leaseKey, l.fenceKey, l.channel }
 
@@ -299,7 +346,8 @@ func (l *Lock) Keys() (lease, fence, channel string) { return l.leaseKey, l.fenc
 // acquire and renew raises it to the lease's expiry, and a release sets it
 // to 0. While it lies in the future, no candidate may take the lease, even
 // when the lease key itself is gone (evicted by maxmemory or deleted by
-// hand): its holder may still be acting on it. It never expires, so no
-// volatile-* eviction policy removes it. To hand a lock over before then,
+// hand): its holder may still be acting on it. The election's never
+// expires, so no volatile-* eviction policy removes it; an application
+// lock's expires Options.KeyGrace after that validity. To hand a lock over before then,
 // delete both the lease and the term key.
 func (l *Lock) TermKey() string { return l.termKey }

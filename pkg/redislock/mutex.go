@@ -51,7 +51,7 @@ type Locked struct {
 //
 // Under a context from WithOwner, TryLock is reentrant for that owner.
 func (l *Lock) TryLock(ctx context.Context, waitTime, leaseTime time.Duration) (*Locked, error) {
-	return l.tryLock(ctx, waitTime, leaseTime, l.TryAcquire, l.acquireWaiting)
+	return l.tryLock(ctx, waitTime, leaseTime, l.tryAppOnce, l.acquireAppWaiting)
 }
 
 // tryLock is TryLock and TryLockFair, with their single try (once) and

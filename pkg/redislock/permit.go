@@ -86,7 +86,7 @@ func (p *Permit) Renew(ctx context.Context) error {
 func (p *Permit) renew(ctx context.Context) error {
 	l := p.sem.lock
 	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
-		return semRenewScript.Run(ctx, l.client, []string{p.sem.permitsKey}, p.token, p.ttl.Milliseconds()).Slice()
+		return p.sem.renew(ctx, p.token, p.fence, p.ttl)
 	}, nil)
 	if err != nil {
 		return fmt.Errorf("redislock: renew permit of %q: %w", l.name, err)

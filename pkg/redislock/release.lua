@@ -5,7 +5,9 @@
 --
 -- KEYS[1] lease hash, KEYS[2] term record (see acquire.lua; one hash slot)
 -- KEYS[3] fair queue, KEYS[4] its deadlines (see queue.lua)
--- ARGV[1] owner token, ARGV[2] release channel, ARGV[3] wake channel prefix
+-- KEYS[5] fencing counter
+-- ARGV[1] owner token, ARGV[2] release channel, ARGV[3] wake channel prefix,
+-- ARGV[4] keep: an application lock's key grace in ms
 --
 -- Replies: 1 released and published; 0 not the owner (the lease unchanged).
 --
@@ -26,8 +28,13 @@
 -- this term's record; a foreign value there is left alone, as is a queue
 -- key of a foreign type. DEL needs no memory, so Redis lets the writes
 -- after it run even when it is out of memory.
+--
+-- An application lock's counter and term record (those with a TTL: see
+-- acquire.lua's key rules) then expire within keep ms, since no term can
+-- be valid any more. Keys without a TTL, the election's, keep having none.
 local lease, term, token, channel = KEYS[1], KEYS[2], ARGV[1], ARGV[2]
 local queue, deadlines, wake_prefix = KEYS[3], KEYS[4], ARGV[3]
+local counter, keep = KEYS[5], tonumber(ARGV[4]) or 0
 -- One TYPE for a lock that never had fair waiters: the two keys of a
 -- queue come and go together.
 local Q -- the queue's rules, built only for a lock that has a queue
@@ -67,5 +74,12 @@ redis.call('PUBLISH', target, fence or '')
 redis.call('DEL', lease)
 if fence and read('HGET', term, 'fence') == fence then
   redis.call('HSET', term, 'valid_until_us', '0')
+  if keep > 0 then
+    local keys = {term}
+    if F.exact(read('GET', counter)) then keys[2] = counter end
+    for _, key in ipairs(keys) do
+      if redis.call('PTTL', key) > keep then redis.call('PEXPIRE', key, keep) end
+    end
+  end
 end
 return 1

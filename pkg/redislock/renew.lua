@@ -1,7 +1,10 @@
 -- renew.lua: extend the lease while the caller's token still owns it.
 --
--- KEYS[1] lease hash, KEYS[2] term record (see acquire.lua; one hash slot)
--- ARGV[1] owner token, ARGV[2] TTL in milliseconds
+-- KEYS[1] lease hash, KEYS[2] term record, KEYS[3] fencing counter (see
+-- acquire.lua; one hash slot)
+-- ARGV[1] owner token, ARGV[2] TTL in milliseconds, ARGV[3] keep: the key
+-- rules of acquire.lua (0 the election's; else an application lock's
+-- counter and term record expire keep ms after the new expiry)
 --
 -- Replies:
 --   {'ok'}                  extended to ARGV[2] ms
@@ -13,7 +16,7 @@
 -- every candidate off until then. PEXPIRE goes first: it needs no memory,
 -- and once a script has written, Redis lets it finish even when it is out
 -- of memory, so a renew keeps working on a full Redis under noeviction.
-local lease, term, token = KEYS[1], KEYS[2], ARGV[1]
+local lease, term, counter, token = KEYS[1], KEYS[2], KEYS[3], ARGV[1]
 
 -- Fences and times are decimal strings of at most 2^53 - 1: fence.lua,
 -- which the Go side compiles in front of this script, has the rules.
@@ -22,6 +25,10 @@ local MAX_FENCE, exact, fmt = F.MAX, F.exact, F.fmt
 local ttl = exact(ARGV[2])
 if not ttl or ttl < 1 then
   return redis.error_reply('ERR redislock: TTL ' .. tostring(ARGV[2]) .. ' is not a whole number of milliseconds')
+end
+local keep = exact(ARGV[3])
+if not keep then
+  return redis.error_reply('ERR redislock: key grace ' .. tostring(ARGV[3]) .. ' is not a whole number of milliseconds')
 end
 
 local r, ltype = read('HMGET', lease, 'owner', 'holder', 'fence')
@@ -57,6 +64,13 @@ if valid_until > tonumber(MAX_FENCE) then
 end
 
 redis.call('PEXPIRE', lease, ttl)
+local furthest = math.max(tuntil, valid_until)
 redis.call('HSET', term, 'fence', fmt(math.max(tfence, fence)),
-  'valid_until_us', fmt(math.max(tuntil, valid_until)))
+  'valid_until_us', fmt(furthest))
+if keep > 0 then
+  local expire = math.floor((furthest - valid_until + 999) / 1000) + ttl + keep
+  redis.call('PEXPIRE', term, expire)
+  -- A foreign counter is left untouched; the next acquire reports it.
+  if exact(read('GET', counter)) then redis.call('PEXPIRE', counter, expire) end
+end
 return {'ok'}

@@ -5,8 +5,6 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -28,10 +26,15 @@ var (
 	semRenewSource string
 	//go:embed semaphore_inspect.lua
 	semInspectSource string
+	//go:embed semaphore_keys.lua
+	semKeysSource string
+	// semKeysPrelude is the rules of the semaphore's keys, for every
+	// script that writes them.
+	semKeysPrelude = fenceSource + semKeysSource
 
-	semAcquireScript = redis.NewScript(queuePrelude + fenceSource + semAcquireSource)
-	semReleaseScript = redis.NewScript(queuePrelude + semReleaseSource)
-	semRenewScript   = redis.NewScript(semRenewSource)
+	semAcquireScript = redis.NewScript(queuePrelude + semKeysPrelude + semAcquireSource)
+	semReleaseScript = redis.NewScript(queuePrelude + semKeysPrelude + semReleaseSource)
+	semRenewScript   = redis.NewScript(semKeysPrelude + semRenewSource)
 	semInspectScript = redis.NewScript(semInspectSource)
 )
 
@@ -63,13 +66,22 @@ type SemaphoreOptions struct {
 //   - <prefix>:{N}:sem:permits, a sorted set, owner token by lease expiry
 //     (Redis server time, microseconds);
 //   - <prefix>:{N}:sem:holders, a hash, owner token -> "<fence>:<identity>";
-//   - <prefix>:{N}:sem:fence, the fence counter, never expires;
+//   - <prefix>:{N}:sem:fence, the fence counter;
+//   - <prefix>:{N}:sem:permit-count, the number of permits of its first
+//     user;
 //   - <prefix>:{N}:sem:queue and :sem:queue-deadlines, the fair queue;
 //   - <prefix>:{N}:sem:released, the release channel, and
 //     <prefix>:{N}:sem:wake:<token>, a fair waiter's own channel.
 //
 // Every user of one name must give the same number of permits: each
-// admits itself while fewer than its own number are held.
+// admits itself while fewer than its own number are held. The first user's
+// number is recorded, and an acquire with another one fails with a
+// *PermitsError (ErrPermits) and writes nothing.
+//
+// The permits, holders, fence and permit-count keys expire
+// Options.KeyGrace after the end of the furthest permit (after a release,
+// of the furthest one left), so that a name nobody holds leaves no key
+// behind; its next user may then choose another number.
 //
 // It is safe for concurrent use.
 type Semaphore struct {
@@ -77,11 +89,9 @@ type Semaphore struct {
 	permits int
 	fair    bool
 
-	permitsKey, holdersKey, fenceKey string
-	queueKey, deadlinesKey           string
-	channel, wakePrefix              string
-
-	seen atomic.Uint64
+	permitsKey, holdersKey, fenceKey, countKey string
+	queueKey, deadlinesKey                     string
+	channel, wakePrefix                        string
 }
 
 // NewSemaphore returns a semaphore of permits permits (1 to MaxPermits)
@@ -101,7 +111,7 @@ func NewSemaphore(client Client, name string, permits int, opts SemaphoreOptions
 	tag := l.opts.Prefix + ":{" + name + "}:sem:"
 	return &Semaphore{
 		lock: l, permits: permits, fair: opts.Fair,
-		permitsKey: tag + "permits", holdersKey: tag + "holders", fenceKey: tag + "fence",
+		permitsKey: tag + "permits", holdersKey: tag + "holders", fenceKey: tag + "fence", countKey: tag + "permit-count",
 		queueKey: tag + "queue", deadlinesKey: tag + "queue-deadlines",
 		channel: tag + "released", wakePrefix: tag + "wake:",
 	}, nil
@@ -119,14 +129,8 @@ func (s *Semaphore) Keys() (permits, holders, fence, queue, deadlines, channel, 
 	return s.permitsKey, s.holdersKey, s.fenceKey, s.queueKey, s.deadlinesKey, s.channel, s.wakePrefix
 }
 
-func (s *Semaphore) saw(fence uint64) {
-	for {
-		old := s.seen.Load()
-		if fence <= old || s.seen.CompareAndSwap(old, fence) {
-			return
-		}
-	}
-}
+// CountKey returns the key that records the semaphore's number of permits.
+func (s *Semaphore) CountKey() string { return s.countKey }
 
 // TryAcquire takes one permit, with TryLock's semantics: waitTime 0 makes a
 // single try (in fair mode it succeeds only when nobody is queued), a
@@ -260,10 +264,11 @@ func (e *semHeld) Unwrap() error { return e.HeldError }
 func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Duration, enqueue bool) (*Permit, error) {
 	l := s.lock
 	sentAt := l.opts.Now()
-	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.queueKey, s.deadlinesKey}
+	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.queueKey, s.deadlinesKey, s.countKey}
+	seen, seenMS := l.recall(s.fenceKey, true, ttl)
 	args := []any{token, l.opts.Identity, ttl.Milliseconds(), s.permits, s.channel,
-		strconv.FormatUint(s.seen.Load(), 10), flag(s.fair), semaphoreMode(s.fair, enqueue), s.wakePrefix,
-		entryLifetime(l.opts).Milliseconds()}
+		seen, flag(s.fair), semaphoreMode(s.fair, enqueue), s.wakePrefix,
+		entryLifetime(l.opts).Milliseconds(), l.keyRules(true), seenMS}
 	reply, err := bounded(ctx, l.opts.AttemptTimeout, l.direct, func(ctx context.Context) ([]any, error) {
 		return semAcquireScript.Run(ctx, l.client, keys, args...).Slice()
 	}, func([]any, error) { s.releaseOrphan(token) })
@@ -280,7 +285,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 			go s.releaseOrphan(token)
 			return nil, err
 		}
-		s.saw(fence)
+		l.saw(s.fenceKey, fence, ttl)
 		return &Permit{sem: s, token: token, identity: l.opts.Identity, fence: fence, ttl: ttl, sentAt: sentAt,
 			lost: make(chan struct{})}, nil
 	case "held":
@@ -295,8 +300,14 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		if !ok {
 			return nil, unexpected(reply)
 		}
-		s.saw(held.Holder.Fence)
+		l.saw(s.fenceKey, held.Holder.Fence, held.Holder.Remaining)
 		return nil, &semHeld{HeldError: held, free: int(free)}
+	case "permits":
+		recorded, err := replyUint(reply, 1)
+		if err != nil || len(reply) != 2 {
+			return nil, unexpected(reply)
+		}
+		return nil, &PermitsError{Semaphore: l.name, Recorded: int(recorded), Asked: s.permits}
 	}
 	return nil, refusal(reply, fmt.Sprintf("acquire semaphore %q", l.name))
 }
@@ -311,8 +322,9 @@ func flag(b bool) string {
 // release runs semaphore_release.lua for token: 1 when it gave a permit
 // back. It also removes token's queue entry.
 func (s *Semaphore) release(ctx context.Context, token string) (int64, error) {
-	keys := []string{s.permitsKey, s.holdersKey, s.queueKey, s.deadlinesKey}
-	reply, err := semReleaseScript.Run(ctx, s.lock.client, keys, token, s.channel, s.wakePrefix, s.permits, flag(s.fair)).Result()
+	keys := []string{s.permitsKey, s.holdersKey, s.queueKey, s.deadlinesKey, s.fenceKey, s.countKey}
+	reply, err := semReleaseScript.Run(ctx, s.lock.client, keys, token, s.channel, s.wakePrefix, s.permits, flag(s.fair),
+		s.lock.keyRules(true)).Result()
 	if err != nil {
 		return 0, err
 	}
@@ -325,6 +337,18 @@ func (s *Semaphore) release(ctx context.Context, token string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("%w: %v", ErrUnexpectedReply, reply)
+}
+
+// renew runs semaphore_renew.lua for token, and remembers the permit's
+// new end (see FenceMemory).
+func (s *Semaphore) renew(ctx context.Context, token string, fence uint64, ttl time.Duration) ([]any, error) {
+	l := s.lock
+	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.countKey}
+	reply, err := semRenewScript.Run(ctx, l.client, keys, token, ttl.Milliseconds(), l.keyRules(true)).Slice()
+	if err == nil && kind(reply) == "ok" {
+		l.saw(s.fenceKey, fence, ttl)
+	}
+	return reply, err
 }
 
 // releaseOrphan gives back the permit, and removes the queue entry, that a

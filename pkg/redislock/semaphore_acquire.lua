@@ -1,18 +1,23 @@
 -- semaphore_acquire.lua: one try to take a permit of a counting semaphore.
--- The Go side runs queue.lua and fence.lua in front of it.
+-- The Go side runs queue.lua, fence.lua and semaphore_keys.lua in front of
+-- it.
 --
 -- KEYS[1] permits: sorted set, owner token by lease expiry (Redis server
 --         time, microseconds); a permit past its expiry is free again
 -- KEYS[2] holders: hash, owner token -> '<fence>:<identity>'
--- KEYS[3] fence counter: a string, never expires, never deleted
+-- KEYS[3] fence counter: a string
 -- KEYS[4] queue, KEYS[5] deadlines (fair mode; see queue.lua)
+-- KEYS[6] permit count: a string, the N of the first user
+-- (KEYS 1, 2, 3 and 6 expire by semaphore_keys.lua's rules)
 -- (all in one hash slot through the {name} tag)
 -- ARGV[1] owner token, ARGV[2] identity, ARGV[3] TTL ms, ARGV[4] permits N,
 -- ARGV[5] release channel, ARGV[6] highest fence the caller has seen,
 -- ARGV[7] '1' fair, ARGV[8] '1' enqueue when not admitted (fair only),
 --         'j' (not fair) a plain waiter's try, which joins the fair queue
 --         when there is one and then answers as a fair try (head_ms >= 0),
--- ARGV[9] wake channel prefix, ARGV[10] queue entry lifetime ms
+-- ARGV[9] wake channel prefix, ARGV[10] queue entry lifetime ms,
+-- ARGV[11] keep: the keys' grace in ms, ARGV[12] how long, in ms, a permit
+-- at the seen fence may still be valid as far as the caller knows
 --
 -- Replies:
 --   {'ok', fence, ttl}
@@ -20,13 +25,14 @@
 --        identity, fence and pttl describe the permit that expires first
 --        ('', last fence, 0 when none is held); ahead and head_ms as in
 --        fair_acquire.lua; free is the number of permits not held
+--   {'permits', recorded}: another N is recorded; nothing was written
 --   {'foreign', key, what}  {'denied', command, channel}  {'invalid', what}
 --
 -- Every permit has its own lease: expired ones are pruned first, so a
 -- crashed holder's permit comes back when its lease ends in Redis time. In
 -- fair mode the caller is admitted only within the first `free` places of
 -- the queue; otherwise whenever fewer than N permits are held.
-local permits, holders, counter, queue, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local permits, holders, counter, queue, deadlines, count = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local token, identity, channel, wake_prefix = ARGV[1], ARGV[2], ARGV[5], ARGV[9]
 local fair, enqueue = ARGV[7] == '1', ARGV[8] == '1'
 -- A plain waiter joins a fair queue it finds (releases wake only the queue),
@@ -38,9 +44,12 @@ if not fair and ARGV[8] == 'j' and redis.call('EXISTS', queue) == 1 then
 end
 
 local ttl, n, seen, lifetime_ms = F.exact(ARGV[3]), F.exact(ARGV[4]), F.exact(ARGV[6]), F.exact(ARGV[10])
+local keep, seen_ms = F.exact(ARGV[11]), F.exact(ARGV[12])
 if not ttl or ttl < 1 then return {'invalid', 'TTL ' .. tostring(ARGV[3]) .. ' is not a whole number of milliseconds'} end
 if not n or n < 1 then return {'invalid', 'permits ' .. tostring(ARGV[4]) .. ' is not a positive integer'} end
 if not seen then return {'invalid', 'seen fence ' .. tostring(ARGV[6]) .. ' is not an integer of at most 2^53-1'} end
+if not keep then return {'invalid', 'key grace ' .. tostring(ARGV[11]) .. ' is not a whole number of milliseconds'} end
+if not seen_ms then return {'invalid', 'seen lease time ' .. tostring(ARGV[12]) .. ' is not a whole number of milliseconds'} end
 if fair and (not lifetime_ms or lifetime_ms < 1) then
   return {'invalid', 'queue entry lifetime ' .. tostring(ARGV[10]) .. ' is not a whole number of milliseconds'}
 end
@@ -70,6 +79,14 @@ if fair then
 end
 local last, bad = F.last(counter)
 if not last then return bad end
+bad = sem_count(count, n)
+if bad then return bad end
+-- The caller has seen a fence above the counter, at a permit that may
+-- still be valid: Redis lost writes. It admits nobody until that permit's
+-- end (a quarantine of this caller's own; nothing is written).
+if seen > last and seen_ms > 0 then
+  return {'held', '', F.fmt(seen), seen_ms, 0, -1, 0}
+end
 
 local now = Q.now_us()
 if now + ttl * 1000 > tonumber(F.MAX) then
@@ -111,6 +128,8 @@ if admitted then
   redis.call('SET', counter, F.fmt(fence))
   redis.call('ZADD', permits, now + ttl * 1000, token)
   redis.call('HSET', holders, token, F.fmt(fence) .. ':' .. identity)
+  redis.call('SET', count, F.fmt(n))
+  sem_expire(permits, holders, counter, count, keep, now)
   if fair then Q.remove(queue, deadlines, token) end
   if #dead > 0 and free > 1 then wake_free(free - 1) end
   return {'ok', F.fmt(fence), ttl}

@@ -1,11 +1,13 @@
 -- semaphore_release.lua: give a permit back if the caller's token holds
--- it, and tell the waiters, in one atomic step. The Go side runs queue.lua
--- in front of it.
+-- it, and tell the waiters, in one atomic step. The Go side runs queue.lua,
+-- fence.lua and semaphore_keys.lua in front of it.
 --
--- KEYS[1] permits, KEYS[2] holders, KEYS[3] queue, KEYS[4] deadlines (see
--- semaphore_acquire.lua)
+-- KEYS[1] permits, KEYS[2] holders, KEYS[3] queue, KEYS[4] deadlines,
+-- KEYS[5] fence counter, KEYS[6] permit count (see semaphore_acquire.lua)
 -- ARGV[1] owner token, ARGV[2] release channel, ARGV[3] wake prefix,
--- ARGV[4] permits N, ARGV[5] '1' fair
+-- ARGV[4] permits N, ARGV[5] '1' fair, ARGV[6] keep: the keys' grace in ms
+-- (semaphore_keys.lua: the keys expire keep ms after the furthest permit
+-- left, or after the release when none is)
 --
 -- Replies: 1 released; 0 not held by the token (expired, or never): then
 -- only the token's own queue entry is removed, which is how a fair waiter
@@ -16,6 +18,7 @@
 -- and when nobody is queued, the release channel. Permissions are checked
 -- before any write.
 local permits, holders, queue, deadlines = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local counter, count, keep = KEYS[5], KEYS[6], F.exact(ARGV[6]) or 0
 local token, channel, wake_prefix = ARGV[1], ARGV[2], ARGV[3]
 local n, fair = tonumber(ARGV[4]), ARGV[5] == '1'
 
@@ -40,6 +43,7 @@ if not held then
     -- The token's own permit, expired: it is free already; tidy it.
     redis.call('ZREM', permits, token)
     redis.call('HDEL', holders, token)
+    sem_expire(permits, holders, counter, count, keep, now)
   end
   if fair then
     local rank = Q.remove(queue, deadlines, token)
@@ -57,6 +61,7 @@ if not Q.may_publish(channel) then
 end
 redis.call('ZREM', permits, token)
 redis.call('HDEL', holders, token)
+sem_expire(permits, holders, counter, count, keep, now)
 local queued = 0
 if fair then
   Q.prune(queue, deadlines, now)

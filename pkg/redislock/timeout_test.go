@@ -37,7 +37,9 @@ func proxied(t *testing.T, opts redis.Options) (p *stallProxy, viaProxy, direct 
 // NOSCRIPT).
 func loadScripts(t *testing.T, c *redis.Client) {
 	t.Helper()
-	s, err := newLock(t, c, "warm-up").TryAcquire(t.Context(), "warm-up", time.Minute)
+	l := newLock(t, c, "warm-up")
+	knownStore(t, c, l)
+	s, err := l.TryAcquire(t.Context(), "warm-up", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,9 @@ func TestSubscribeOnASilentConnection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := newLock(t, direct, "job").TryAcquire(t.Context(), "holder", time.Hour); err != nil {
+		holder := newLock(t, direct, "job")
+		knownStore(t, direct, holder)
+		if _, err := holder.TryAcquire(t.Context(), "holder", time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		p.StallAfter("subscribe")
@@ -117,6 +121,7 @@ func TestAttemptTimeoutBoundsAStalledCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	loadScripts(t, direct)
+	knownStore(t, direct, l)
 	p.StallAfter("evalsha")
 	err = within(t, "Acquire", func() error {
 		_, err := l.Acquire(context.Background(), "a", time.Hour, nil)

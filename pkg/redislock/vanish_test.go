@@ -89,6 +89,7 @@ func TestVanishedLeaseQuarantinesEveryCandidate(t *testing.T) {
 			holder, waiter := newLock(t, c, "job"), newLock(t, c, "job")
 			leaseKey, fenceKey, _ := holder.Keys()
 			c.Del(ctx, leaseKey, fenceKey, holder.TermKey())
+			knownStore(t, c, holder)
 			const ttl = time.Minute
 			s, err := holder.TryAcquire(ctx, "a", ttl)
 			if err != nil {
@@ -133,6 +134,7 @@ func TestVanishedLeaseIsFreeOnceItsTermEnded(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
+	knownStore(t, c, l)
 	leaseKey, _, _ := l.Keys()
 	const ttl = 300 * time.Millisecond
 	a, err := l.TryAcquire(ctx, "a", ttl)
@@ -159,6 +161,7 @@ func TestReleaseEndsTheTermAtOnce(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
+	knownStore(t, c, l)
 	a, err := l.TryAcquire(ctx, "a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +195,7 @@ func TestRenewExtendsTheTerm(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
+	knownStore(t, c, l)
 	const ttl = time.Minute
 	a, err := l.TryAcquire(ctx, "a", ttl)
 	if err != nil {
@@ -221,6 +225,7 @@ func TestRenewOnAFullRedis(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
+	knownStore(t, c, l)
 	a, err := l.TryAcquire(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -257,6 +262,7 @@ func TestTermRecordFormats(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
+	knownStore(t, c, l)
 	leaseKey, fenceKey, _ := l.Keys()
 	termKey := l.TermKey()
 
@@ -319,6 +325,7 @@ func TestTermRecordFormats(t *testing.T) {
 	} {
 		t.Run("foreign "+foreign.name+" at term during a term stops the renew", func(t *testing.T) {
 			c.Del(ctx, leaseKey, fenceKey, termKey)
+			knownStore(t, c, l)
 			// A fresh Lock: l has seen fences above an empty counter, which
 			// would start a data-loss quarantine.
 			s, err := newLock(t, c, "job").TryAcquire(ctx, "a", time.Minute)

@@ -34,7 +34,7 @@ const wakeSlack = 5 * time.Millisecond
 // ctx's end interrupts any of them at once. A try that fails for another
 // reason than a held lease ends Acquire with its error.
 //
-// Acquire knows nothing of a fair queue (see acquireWaiting): it is the
+// Acquire knows nothing of a fair queue (see acquireAppWaiting): it is the
 // elector's, whose lock has none.
 func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, onHeld func(Holder)) (*Lease, error) {
 	var lease *Lease
@@ -53,14 +53,15 @@ func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, 
 	return lease, err
 }
 
-// acquireWaiting is TryLock's waiting: Acquire's, except that a try that
+// acquireAppWaiting is TryLock's waiting: Acquire's, under an
+// application's key rules (see Lock.keyRules), except that a try that
 // finds a fair queue joins it (fair_acquire.lua's join mode), and the
 // waiter then waits in the queue as TryLockFair's waiters do, under the
 // same owner token, until its wait ends. A release wakes only a queue's
 // head, so a plain waiter outside the queue would wait for the lease it
 // saw to expire. The fair try that starts a queue announces it on the
 // release channel, so a plain waiter that saw none tries again and joins.
-func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
+func (l *Lock) acquireAppWaiting(ctx context.Context, identity string, ttl time.Duration, onHeld func(*HeldError)) (*Lease, error) {
 	if err := checkAcquire(identity, ttl); err != nil {
 		return nil, err
 	}
@@ -71,7 +72,7 @@ func (l *Lock) acquireWaiting(ctx context.Context, identity string, ttl time.Dur
 	var lease *Lease
 	joined := false
 	err = awaitTurn(ctx, l.Watch, func(ctx context.Context) (time.Duration, bool, error) {
-		s, err := l.acquireAs(ctx, token, identity, ttl, &fairTry{mode: tryJoin})
+		s, err := l.acquireAs(ctx, token, identity, ttl, true, &fairTry{mode: tryJoin})
 		var held *HeldError
 		if !errors.As(err, &held) {
 			lease = s

@@ -98,6 +98,8 @@ func (c *config) validateExec() error {
 type execRun struct {
 	sup *supervisor.Supervisor
 	log *slog.Logger
+	// elector is the sidecar's, once built.
+	elector func() *election.Elector
 
 	mu sync.Mutex
 	// stop ends the election; set by run before the election starts.
@@ -120,7 +122,7 @@ var supervisorFields = map[string]string{
 // the recampaign policy.
 func newExecRun(cfg *config, apiURL string, elector func() *election.Elector, m *metrics.Exec, log *slog.Logger) (*execRun, error) {
 	policy, _ := supervisor.ParseOnExit(cfg.Exec.OnExit) // validated
-	x := &execRun{log: log}
+	x := &execRun{log: log, elector: elector}
 	sup, err := supervisor.New(supervisor.Options{
 		Command:   cfg.Exec.Command,
 		Stdin:     os.Stdin,
@@ -178,6 +180,43 @@ func (x *execRun) setStop(stop context.CancelFunc) {
 	x.mu.Lock()
 	x.stop = stop
 	x.mu.Unlock()
+}
+
+// stoppedAfter returns a channel that is closed once trigger is closed and
+// then the job has stopped for good: the elector has stepped down (so the
+// job hears of it after the status flipped), and Supervisor.Stop has
+// returned, with no child left and none to start. That is when the elector
+// releases its lease, and the application's locks, which the job may hold,
+// are released alongside. Like the elector's wait for the job, it waits at
+// most timeout after trigger.
+func (x *execRun) stoppedAfter(trigger <-chan struct{}, timeout time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-trigger
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		awaitStepDown(ctx, x.elector())
+		if err := x.sup.Stop(ctx); err != nil {
+			x.log.Warn("the job did not stop within the release timeout; releasing the application's locks anyway", "err", err)
+		}
+	}()
+	return done
+}
+
+// awaitStepDown returns once e does not lead, or when ctx ends.
+func awaitStepDown(ctx context.Context, e *election.Elector) {
+	for {
+		changed := e.Changed()
+		if !e.IsLeader() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // signalled notes, at the first SIGTERM, whether a child was running: its

@@ -206,6 +206,9 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 		return nil, err
 	}
 	if command != nil {
+		if !set["kill-grace"] && getenv(envName("kill-grace")) == "" {
+			c.Exec.KillGrace = c.defaultKillGrace()
+		}
 		if err := c.validateExec(); err != nil {
 			return nil, err
 		}

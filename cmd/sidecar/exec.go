@@ -23,12 +23,46 @@ type execConfig struct {
 	OnExit    string
 }
 
-// addExecFlags registers the flags of `baton run`.
+// addExecFlags registers the flags of `baton run`. --kill-grace has no
+// static default: it follows the timings (see defaultKillGrace).
 func (x *execConfig) addExecFlags(fs *flag.FlagSet) {
-	fs.DurationVar(&x.KillGrace, "kill-grace", supervisor.DefaultKillGrace,
-		"time between SIGTERM and SIGKILL to the job's process group when leadership ends; must be below lease-ttl - renew-deadline and below --release-timeout")
+	fs.DurationVar(&x.KillGrace, "kill-grace", 0,
+		"time between SIGTERM and SIGKILL to the job's process group when leadership ends; at most the smaller of lease-ttl - renew-deadline and --release-timeout, less a slack of a quarter of that (at most 1s) for SIGKILL and the reap (default: that maximum, at most 4s; 4s with the default timings)")
 	fs.StringVar(&x.OnExit, "on-exit", string(supervisor.OnExitExit),
 		"when the job exits while leading: exit (release, and exit with its status), restart (again in the same term, with a backoff) or recampaign (release, and run it again on the next win)")
+}
+
+// maxStopSlack caps the slack that a job's stop keeps beyond --kill-grace.
+const maxStopSlack = time.Second
+
+// stopBudget is the time a job's stop must fit in: the elector's margin
+// lease-ttl - renew-deadline after a deadline step-down (the lease may then
+// expire in Redis), and --release-timeout after a graceful one (the lock is
+// then released anyway).
+func (c *config) stopBudget() time.Duration {
+	return min(c.LeaseTTL-c.RenewDeadline, c.ReleaseTimeout)
+}
+
+// stopSlack is what a stop takes beyond --kill-grace: SIGKILL, the reap,
+// the group's drain and a step-down timer that fires late, a few
+// milliseconds on a busy machine. A quarter of the budget, at most
+// maxStopSlack.
+func stopSlack(budget time.Duration) time.Duration {
+	return min(maxStopSlack, budget/4)
+}
+
+// maxKillGrace is the longest --kill-grace that leaves the stop its slack.
+func (c *config) maxKillGrace() time.Duration {
+	b := c.stopBudget()
+	return b - stopSlack(b)
+}
+
+// defaultKillGrace is --kill-grace when it is not set: the longest that
+// fits, at most supervisor.DefaultKillGrace. With the default timings (5s
+// margin and release timeout) that is DefaultKillGrace itself; any valid
+// --lease-ttl alone gets a grace that fits.
+func (c *config) defaultKillGrace() time.Duration {
+	return min(supervisor.DefaultKillGrace, c.maxKillGrace())
 }
 
 // splitCommand splits `baton run` arguments at the first "--".
@@ -52,10 +86,9 @@ func (c *config) validateExec() error {
 	if _, err := supervisor.ParseOnExit(x.OnExit); err != nil {
 		return fmt.Errorf("%w: --on-exit must be exit, restart or recampaign (got %q)", errUsage, x.OnExit)
 	}
-	margin := c.LeaseTTL - c.RenewDeadline
-	if x.KillGrace <= 0 || x.KillGrace >= margin || x.KillGrace >= c.ReleaseTimeout {
-		return fmt.Errorf("%w: --kill-grace must be greater than 0 and less than both --lease-ttl - --renew-deadline (%v) and --release-timeout (%v), so that the job is dead before another replica can lead (got %v)",
-			errUsage, margin, c.ReleaseTimeout, x.KillGrace)
+	if maxGrace := c.maxKillGrace(); x.KillGrace <= 0 || x.KillGrace > maxGrace {
+		return fmt.Errorf("%w: --kill-grace must be greater than 0 and at most %v (got %v): the job's stop must fit in the smaller of --lease-ttl - --renew-deadline (%v) and --release-timeout (%v), less a slack of a quarter of that, at most %v, for SIGKILL, the reap and a late step-down timer, so that the job is dead before another replica can lead",
+			errUsage, maxGrace, x.KillGrace, c.LeaseTTL-c.RenewDeadline, c.ReleaseTimeout, maxStopSlack)
 	}
 	return nil
 }
@@ -65,6 +98,8 @@ func (c *config) validateExec() error {
 type execRun struct {
 	sup *supervisor.Supervisor
 	log *slog.Logger
+	// elector is the sidecar's, once built.
+	elector func() *election.Elector
 
 	mu sync.Mutex
 	// stop ends the election; set by run before the election starts.
@@ -87,7 +122,7 @@ var supervisorFields = map[string]string{
 // the recampaign policy.
 func newExecRun(cfg *config, apiURL string, elector func() *election.Elector, m *metrics.Exec, log *slog.Logger) (*execRun, error) {
 	policy, _ := supervisor.ParseOnExit(cfg.Exec.OnExit) // validated
-	x := &execRun{log: log}
+	x := &execRun{log: log, elector: elector}
 	sup, err := supervisor.New(supervisor.Options{
 		Command:   cfg.Exec.Command,
 		Stdin:     os.Stdin,
@@ -145,6 +180,43 @@ func (x *execRun) setStop(stop context.CancelFunc) {
 	x.mu.Lock()
 	x.stop = stop
 	x.mu.Unlock()
+}
+
+// stoppedAfter returns a channel that is closed once trigger is closed and
+// then the job has stopped for good: the elector has stepped down (so the
+// job hears of it after the status flipped), and Supervisor.Stop has
+// returned, with no child left and none to start. That is when the elector
+// releases its lease, and the application's locks, which the job may hold,
+// are released alongside. Like the elector's wait for the job, it waits at
+// most timeout after trigger.
+func (x *execRun) stoppedAfter(trigger <-chan struct{}, timeout time.Duration) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		<-trigger
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		awaitStepDown(ctx, x.elector())
+		if err := x.sup.Stop(ctx); err != nil {
+			x.log.Warn("the job did not stop within the release timeout; releasing the application's locks anyway", "err", err)
+		}
+	}()
+	return done
+}
+
+// awaitStepDown returns once e does not lead, or when ctx ends.
+func awaitStepDown(ctx context.Context, e *election.Elector) {
+	for {
+		changed := e.Changed()
+		if !e.IsLeader() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // signalled notes, at the first SIGTERM, whether a child was running: its

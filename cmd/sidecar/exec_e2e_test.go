@@ -170,7 +170,7 @@ func TestExecUsageErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"run", "--lock", "j", "--redis-addr", addr}, "needs the job's command after --"},
-		{[]string{"run", "--lock", "j", "--redis-addr", addr, "--kill-grace", "6s", "--", "true"}, "--kill-grace must be greater than 0 and less than both"},
+		{[]string{"run", "--lock", "j", "--redis-addr", addr, "--kill-grace", "6s", "--", "true"}, "--kill-grace must be greater than 0 and at most 4s (got 6s)"},
 		{[]string{"run", "--lock", "j", "--redis-addr", addr, "--on-exit", "sometimes", "--", "true"}, "--on-exit must be exit, restart or recampaign"},
 		{[]string{"run", "--lock", "j", "--redis-addr", addr, "--", "/nonexistent/job"}, "the command after --"},
 		{[]string{"install"}, "usage: baton install DEST"},
@@ -287,7 +287,7 @@ func TestExecSecondSignalKillsAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	log := newJobLog(t)
 	a := startExec(t, srv.Addr(), "job", "a", fmt.Sprintf(`trap '' TERM; echo "start $$" >> %s; while :; do sleep 1; done`, log),
-		"--kill-grace", "900ms", "--release-timeout", "30s")
+		"--kill-grace", "700ms", "--release-timeout", "30s")
 	pid, _ := strconv.Atoi(log.lines(t, "start", 1)[0][1])
 	_ = a.cmd.Process.Signal(syscall.SIGTERM)
 	// Two signals sent at once can merge into one; send the second once

@@ -64,6 +64,3 @@ func (s *sidecar) releaseLocksAt(trigger <-chan struct{}) <-chan struct{} {
 	}()
 	return done
 }
-
-// closed is a channel that is closed.
-var closed = func() <-chan struct{} { c := make(chan struct{}); close(c); return c }()

@@ -248,6 +248,19 @@ func newProbeMux(cfg *config, client redis.UniversalClient, elector *election.El
 	})
 }
 
+// shutdownBound is how long the process takes at most from the first
+// SIGTERM to its exit, whatever Redis does: the election's release and the
+// application locks' (side by side) within --release-timeout, and the HTTP
+// shutdown within httpShutdownTimeout; in exec mode the job's stop first,
+// within --kill-grace.
+func (s *sidecar) shutdownBound() time.Duration {
+	d := s.cfg.ReleaseTimeout + httpShutdownTimeout
+	if s.exec != nil {
+		d += s.cfg.Exec.KillGrace
+	}
+	return d
+}
+
 // run serves until the first SIGTERM or SIGINT, then steps down, releases
 // the lock, stops the servers and returns the process's exit code: in exec
 // mode the job's status (see execRun.exitStatus), otherwise 0.
@@ -279,6 +292,10 @@ func (s *sidecar) run() (int, error) {
 
 	electionCtx, cancelElection := context.WithCancel(ctx)
 	defer cancelElection()
+	// The shutdown starts when the election's context ends: at the first
+	// signal, or when the job or a server ended the process.
+	stopping := make(chan time.Time, 1)
+	context.AfterFunc(electionCtx, func() { stopping <- time.Now() })
 	if s.exec != nil {
 		s.exec.setStop(cancelElection)
 		stopReaper := s.startReaper()
@@ -288,13 +305,14 @@ func (s *sidecar) run() (int, error) {
 	stopKube := s.startKube()
 	electionDone := make(chan error, 1)
 	go func() { electionDone <- s.elector.Run(electionCtx) }()
-	// The application's locks are released at the first signal, alongside
-	// the step-down; in exec mode only once the job, which may hold them,
-	// has exited with the term.
-	var locksReleased <-chan struct{}
-	if s.exec == nil {
-		locksReleased = s.releaseLocksAt(electionCtx.Done())
+	// The application's locks are released alongside the election's
+	// release, not after it: at the first signal in sidecar mode, and in
+	// exec mode once the job, which may hold them, has stopped.
+	trigger := electionCtx.Done()
+	if s.exec != nil {
+		trigger = s.exec.stoppedAfter(trigger, s.cfg.ReleaseTimeout)
 	}
+	locksReleased := s.releaseLocksAt(trigger)
 
 	var runErr error
 	select {
@@ -308,13 +326,16 @@ func (s *sidecar) run() (int, error) {
 	// leader=false, for the last time.
 	stopKube()
 	cancelElection()
-	if locksReleased == nil {
-		locksReleased = s.releaseLocksAt(closed)
-	}
 	<-locksReleased
 
 	s.httpCancel()
-	sctx, cancel := context.WithTimeout(context.Background(), httpShutdownTimeout)
+	// Within httpShutdownTimeout, and within the shutdown's bound even if
+	// the steps before took a little longer than theirs.
+	end := (<-stopping).Add(s.shutdownBound())
+	if d := time.Now().Add(httpShutdownTimeout); d.Before(end) {
+		end = d
+	}
+	sctx, cancel := context.WithDeadline(context.Background(), end)
 	defer cancel()
 	_ = s.apiSrv.Shutdown(sctx)
 	_ = s.probeSrv.Shutdown(sctx)

@@ -26,7 +26,10 @@ const (
 	// expire in the store), and within its ReleaseTimeout after a resign or
 	// shutdown (the lock is then released anyway). Both are 5s with
 	// election's defaults, hence 4s, which leaves a second for SIGKILL. The
-	// sidecar checks the fit; New cannot, as it does not know the elector.
+	// sidecar checks the fit, with a slack of a quarter of the smaller of
+	// the two (at most a second), and takes the longest grace that fits, at
+	// most this one, when --kill-grace is not set; New cannot, as it does
+	// not know the elector.
 	DefaultKillGrace = 4 * time.Second
 	// DefaultRestartBackoff is the first wait between quick exits.
 	DefaultRestartBackoff = time.Second

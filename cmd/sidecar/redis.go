@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-dev/baton/pkg/redislock"
 )
 
 // redisClient builds the election's client for the configured mode. It
@@ -25,8 +27,10 @@ func newRedisClient(c *config, poolSize int, name string) (redis.UniversalClient
 		return nil, err
 	}
 	// Every command is also bounded by its context (the renew deadline);
-	// these timeouts only cap what has no deadline of its own.
-	timeout := min(5*time.Second, c.RenewInterval)
+	// these timeouts only cap what has no deadline of its own. They never
+	// cut a renewal's round trip below renew-deadline − renew-interval,
+	// which may not cost a term.
+	timeout := max(min(5*time.Second, c.RenewInterval), c.RenewDeadline-c.RenewInterval)
 	opts := &redis.UniversalOptions{
 		Addrs:                 c.RedisAddrs,
 		MasterName:            c.RedisMasterName,
@@ -55,6 +59,21 @@ func newRedisClient(c *config, poolSize int, name string) (redis.UniversalClient
 	default:
 		return redis.NewClient(opts.Simple()), nil
 	}
+}
+
+// electionAttemptTimeout is the election lock's bound on one call to
+// Redis: redislock's default (0), unless a renewal may take longer. A
+// renewal may use renew-deadline − renew-interval (plus the replica-ack
+// wait), and the attempt timeout must not cut it shorter.
+func electionAttemptTimeout(c *config) time.Duration {
+	rtt := c.RenewDeadline - c.RenewInterval
+	if rtt <= redislock.DefaultAttemptTimeout {
+		return 0
+	}
+	if c.RedisMinReplicasAck > 0 {
+		rtt += c.RedisReplicaAckTimeout
+	}
+	return rtt
 }
 
 func redisTLS(c *config) (*tls.Config, error) {

@@ -73,6 +73,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	lock, err := redislock.New(client, cfg.Lock, redislock.Options{
 		Prefix: cfg.KeyPrefix, Identity: cfg.Identity,
 		MinReplicas: cfg.RedisMinReplicasAck, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
+		AttemptTimeout: electionAttemptTimeout(cfg),
 		// SIGTERM must not wait for a stalled call's socket deadline.
 		GuardCalls: true,
 	})

@@ -49,10 +49,12 @@ type Config struct {
 	// LeaseTTL: the difference is the margin that absorbs clock-rate drift.
 	RenewDeadline time.Duration
 	// RetryPeriod is the wait before a failed renew is retried and the first
-	// back-off after a failed acquire (doubling up to LeaseTTL). Each renew
-	// attempt is also bounded by 2*RetryPeriod (and by the term's deadline),
-	// so one stalled connection costs one attempt, not the term. Default
-	// RenewInterval/4.
+	// back-off after a failed acquire (doubling up to LeaseTTL). A renewal
+	// may use the time left before the term's deadline, so a round trip
+	// below RenewDeadline-RenewInterval never costs a term; when it has no
+	// answer within 2*RetryPeriod, quick attempts bounded by 2*RetryPeriod
+	// go out beside it, so one stalled connection costs one attempt, not
+	// the term. Default RenewInterval/4.
 	RetryPeriod time.Duration
 	// ReleaseTimeout bounds each of the two waits of a graceful step-down:
 	// for OnStartedLeading to return, and then for the release to be

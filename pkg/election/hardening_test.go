@@ -111,7 +111,63 @@ func TestNextCampaignWaitsForTheWorkOnlyUpToItsBound(t *testing.T) {
 	recv(t, h.locker.acquires, "a campaign at the bound")
 }
 
-func TestRenewAttemptsHaveTheirOwnTimeout(t *testing.T) {
+// TestSlowRenewalKeepsTheTerm: a renewal may use the time left before the
+// term's deadline, so a round trip just below RenewDeadline-RenewInterval
+// costs no term, whatever RetryPeriod is. (It used to be cut at
+// 2*RetryPeriod: at a 600ms round trip and a 3s TTL the leader lost its
+// term at every renewal.)
+func TestSlowRenewalKeepsTheTerm(t *testing.T) {
+	tests := []struct {
+		name            string
+		interval, retry time.Duration
+		deadline        time.Duration
+	}{
+		{"defaults", 0, 0, 0},
+		{"short interval", time.Second, 0, 9 * time.Second},
+		{"short retry period", 0, 10 * time.Millisecond, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) {
+				c.RenewInterval, c.RenewDeadline, c.RetryPeriod = tc.interval, tc.deadline, tc.retry
+			})
+			cfg := h.e.Config()
+			rtt := cfg.RenewDeadline - cfg.RenewInterval - time.Millisecond
+			h.grant(1)
+			recv(t, h.started, "OnStartedLeading")
+			waitWaiters(t, h.clock.FakeClock, 2)
+			before := time.Now()
+			h.clock.Step(cfg.RenewInterval)
+			slow := recv(t, h.locker.renews, "renew")
+			dl, ok := slow.ctx.Deadline()
+			if left := cfg.RenewDeadline - cfg.RenewInterval; !ok || dl.Sub(before) < left || time.Until(dl) > left {
+				t.Fatalf("renew attempt bounded at %v from its send (deadline set: %v), want the %v left of the term",
+					dl.Sub(before), ok, left)
+			}
+			// The reply takes rtt. Past the stall bound a quick attempt
+			// goes out beside it, which stalls: the slow one still counts.
+			waitWaiters(t, h.clock.FakeClock, 2)
+			h.clock.Step(2 * cfg.RetryPeriod)
+			quick := recv(t, h.locker.renews, "a quick attempt beside the slow one")
+			h.clock.Step(rtt - 2*cfg.RetryPeriod)
+			if slow.ctx.Err() != nil {
+				t.Fatalf("the slow attempt was cut after %v on the elector's clock: %v", rtt, slow.ctx.Err())
+			}
+			slow.reply <- nil
+			s := waitFor(t, h.e, "renewed", func(s Status) bool { return s.Remaining == cfg.RenewDeadline-rtt })
+			if !s.Leader || s.Fence != 1 {
+				t.Fatalf("status %+v after a renewal of %v", s, rtt)
+			}
+			recv(t, quick.ctx.Done(), "the quick attempt cancelled once the renewal succeeded")
+			none(t, h.stopped, "step-down")
+		})
+	}
+}
+
+// TestStalledRenewalIsRetriedBesideIt: a renewal stalled on its connection
+// keeps running until the term's deadline, while quick attempts bounded by
+// 2*RetryPeriod go out beside it; one that succeeds renews the term.
+func TestStalledRenewalIsRetriedBesideIt(t *testing.T) {
 	const retry = 50 * time.Millisecond
 	h := newHarness(t, func(c *Config) { c.RetryPeriod = retry })
 	h.grant(1)
@@ -119,21 +175,33 @@ func TestRenewAttemptsHaveTheirOwnTimeout(t *testing.T) {
 	waitWaiters(t, h.clock.FakeClock, 2)
 	h.clock.Step(renewInterval)
 	stalled := recv(t, h.locker.renews, "renew")
-	dl, ok := stalled.ctx.Deadline()
-	if !ok || time.Until(dl) > 2*retry {
-		t.Fatalf("renew attempt deadline in %v (set %v), want at most %v: the remaining validity is %v",
-			time.Until(dl), ok, 2*retry, renewDeadline-renewInterval)
+	waitWaiters(t, h.clock.FakeClock, 2) // the stall bound
+	h.clock.Step(2 * retry)
+	quick := recv(t, h.locker.renews, "a quick attempt beside the stalled one")
+	before := time.Now()
+	dl, ok := quick.ctx.Deadline()
+	if !ok || dl.Sub(before) > 2*retry {
+		t.Fatalf("quick attempt deadline in %v (set %v), want at most %v", dl.Sub(before), ok, 2*retry)
 	}
-	<-stalled.ctx.Done() // the stalled attempt gives up on its own
+	<-quick.ctx.Done() // the quick attempt gives up on its own
 	waitFor(t, h.e, "the timeout recorded", func(s Status) bool { return s.LastError != "" })
 	waitWaiters(t, h.clock.FakeClock, 2) // the retry is scheduled
 	h.clock.Step(retry)
 	next := recv(t, h.locker.renews, "the retry")
+	if stalled.ctx.Err() != nil {
+		t.Fatalf("the stalled attempt was cut before the term's deadline: %v", stalled.ctx.Err())
+	}
 	next.reply <- nil
 	waitFor(t, h.e, "renewed", func(s Status) bool { return s.LastError == "" })
 	if !h.e.IsLeader() {
 		t.Error("one stalled attempt ended the term")
 	}
+	recv(t, stalled.ctx.Done(), "the stalled attempt cancelled once the renewal succeeded")
+	// Its late answer is ignored: the next renewal goes out on schedule.
+	waitWaiters(t, h.clock.FakeClock, 2)
+	h.clock.Step(renewInterval)
+	recv(t, h.locker.renews, "the next renewal").reply <- nil
+	none(t, h.stopped, "step-down")
 }
 
 func TestResignReplacesTheHoldOff(t *testing.T) {

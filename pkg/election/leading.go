@@ -46,9 +46,15 @@ func (t *term) workStopped() bool {
 	}
 }
 
+// renewResult is the outcome of one renew attempt.
 type renewResult struct {
 	sent time.Time
 	err  error
+	// round is the renewal the attempt belongs to; it counts only there.
+	round uint64
+	// full: the attempt was bounded by the term's deadline, not by the
+	// stall bound.
+	full bool
 }
 
 // begin turns an acquired lease into a term and starts its work, or gives
@@ -114,6 +120,14 @@ func (e *Elector) begin(ctx context.Context, lease Lease, epoch uint64) *term {
 // lead holds term t until it ends and returns why it ended. It renews every
 // RenewInterval; the term stays valid until RenewDeadline after the last
 // successful acquire or renew was sent, and not a moment longer.
+//
+// A renewal may use all the time left before the term's deadline, so a
+// round trip below RenewDeadline-RenewInterval never costs the term: its
+// full attempt runs until that deadline. Only a stalled connection is
+// worked around: when the full attempt has no answer within the stall
+// bound, quick attempts, each bounded by it, go out beside it on other
+// connections, one at a time. The first success renews, and the
+// renewal's other attempts are then cancelled and ignored.
 func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
 	clk := e.cfg.Clock
 	now := clk.Now()
@@ -121,8 +135,16 @@ func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
 	defer cancelRenew()
 	renewTimer := clk.NewTimer(max(0, e.cfg.RenewInterval-now.Sub(t.sentAt)))
 	deadline := clk.NewTimer(t.validUntil.Sub(now))
-	results := make(chan renewResult, 1)
-	renewing := false
+	results := make(chan renewResult, 2)
+	// round counts the renewals; full and quick say which of its attempts
+	// are in flight, and endRound cancels them once it has succeeded.
+	var (
+		round       uint64
+		full, quick bool
+	)
+	// Each round's context is a child of renewCtx, which ends with the term.
+	newRound := func() (context.Context, context.CancelFunc) { return context.WithCancel(renewCtx) }
+	roundCtx, endRound := newRound()
 
 	var reason StepDownReason
 	for reason == "" {
@@ -137,20 +159,46 @@ func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
 			reason = ReasonDeadline
 		case <-renewTimer.C():
 			// After a suspend the timer fires late: check the term first.
-			if !renewing && clk.Now().Before(t.validUntil) {
-				renewing = true
-				go e.renewOnce(renewCtx, t.lease, t.validUntil, results)
+			if !clk.Now().Before(t.validUntil) {
+				break
+			}
+			switch {
+			case !full:
+				full = true
+				go e.renewOnce(renewCtx, roundCtx, t.lease, t.validUntil, round, true, results)
+				// No answer within the stall bound: a quick attempt
+				// goes out beside it.
+				renewTimer.Reset(e.renewStallBound())
+			case !quick:
+				quick = true
+				go e.renewOnce(renewCtx, roundCtx, t.lease, t.validUntil, round, false, results)
 			}
 		case r := <-results:
-			renewing = false
+			current := r.round == round
+			if current && r.full {
+				full = false
+			} else if current {
+				quick = false
+			}
 			now := clk.Now()
 			switch {
 			case !now.Before(t.validUntil):
 				// Whatever the reply, the term ran out before it was
 				// handled; once invalid, a term stays over.
 				reason = ReasonDeadline
+			case errors.Is(r.err, ErrLost):
+				// Even from an earlier round: the lease is gone.
+				e.recordError("renew", r.err)
+				reason = ReasonLost
+			case !current:
+				// Its round was renewed by another attempt, which
+				// cancelled it.
 			case r.err == nil:
 				e.clearError()
+				round++
+				endRound()
+				roundCtx, endRound = newRound()
+				full, quick = false, false
 				if r.sent.After(t.sentAt) {
 					t.sentAt = r.sent
 				}
@@ -160,12 +208,10 @@ func (e *Elector) lead(ctx context.Context, t *term) StepDownReason {
 					resetTimer(deadline, next.Sub(now))
 				}
 				resetTimer(renewTimer, max(0, e.cfg.RenewInterval-now.Sub(r.sent)))
-			case errors.Is(r.err, ErrLost):
-				e.recordError("renew", r.err)
-				reason = ReasonLost
 			default:
 				// Retry a RetryPeriod after the failed attempt was sent;
-				// an attempt that timed out is retried at once.
+				// an attempt that timed out is retried at once. A full
+				// attempt still in flight keeps running meanwhile.
 				e.recordError("renew", r.err)
 				retry := max(0, e.cfg.RetryPeriod-now.Sub(r.sent))
 				resetTimer(renewTimer, min(retry, t.validUntil.Sub(now)))
@@ -282,19 +328,29 @@ func (e *Elector) awaitWork(ctx context.Context, t *term) error {
 	return ctx.Err()
 }
 
-// renewAttemptTimeout bounds one renew attempt: a single stalled connection
-// must cost one attempt, not the whole term.
-func (e *Elector) renewAttemptTimeout() time.Duration { return 2 * e.cfg.RetryPeriod }
+// renewStallBound is how long a renewal waits for an answer before it
+// suspects a stalled connection and sends a quick attempt beside it, and
+// the bound of each quick attempt: a single stalled connection must cost
+// one attempt, not the whole term.
+func (e *Elector) renewStallBound() time.Duration { return 2 * e.cfg.RetryPeriod }
 
-// renewOnce sends one renewal, bounded by its own attempt timeout and by
-// the term's deadline.
-func (e *Elector) renewOnce(ctx context.Context, lease Lease, validUntil time.Time, out chan<- renewResult) {
+// renewOnce sends one renew attempt of round under roundCtx, bounded by
+// the term's deadline and, unless full, by the stall bound. The result is
+// delivered until the term's loop ends (loopCtx).
+func (e *Elector) renewOnce(loopCtx, roundCtx context.Context, lease Lease, validUntil time.Time, round uint64, full bool, out chan<- renewResult) {
 	sent := e.cfg.Clock.Now()
-	rctx, cancel := context.WithTimeout(ctx, min(e.renewAttemptTimeout(), validUntil.Sub(sent)))
+	bound := validUntil.Sub(sent)
+	if !full {
+		bound = min(bound, e.renewStallBound())
+	}
+	rctx, cancel := context.WithTimeout(roundCtx, bound)
 	err := lease.Renew(rctx)
 	cancel()
 	e.cfg.Recorder.Renewed(e.cfg.Clock.Since(sent), err)
-	out <- renewResult{sent: sent, err: err}
+	select {
+	case out <- renewResult{sent: sent, err: err, round: round, full: full}:
+	case <-loopCtx.Done():
+	}
 }
 
 // monotonicAt maps a time on the elector's clock to CLOCK_MONOTONIC, given

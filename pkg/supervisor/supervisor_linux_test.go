@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -240,6 +241,16 @@ func TestSignalReachesTheChildsGroup(t *testing.T) {
 	for _, sig := range []syscall.Signal{syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2} {
 		t.Run(sig.String(), func(t *testing.T) {
 			name := strings.TrimPrefix(unixSignalName(sig), "SIG")
+			// baton handles each signal it forwards (cmd/sidecar's
+			// signalContext), so its child starts with the signal at its
+			// default action. So does this test: a test binary started
+			// with SIGHUP ignored (under nohup) would hand the ignore on,
+			// and a non-interactive shell cannot trap a signal ignored on
+			// entry (this failed as "timed out waiting for the trap's
+			// output").
+			handled := make(chan os.Signal, 1)
+			signal.Notify(handled, sig)
+			defer signal.Stop(handled)
 			w, lines := output(t)
 			var got <-chan Exit
 			s := newTestSupervisor(t, `trap 'echo got; exit 7' `+name+`; sleep 1000 & echo ready; wait`,

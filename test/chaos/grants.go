@@ -72,7 +72,7 @@ func (g *Grant) String() string {
 type Grants struct {
 	mu      sync.Mutex
 	list    []*Grant
-	flushes []int64
+	flushes []Flush
 	changed chan struct{}
 }
 
@@ -117,11 +117,15 @@ func (r *Grants) Leased(g *Grant, end int64) {
 	g.LeaseEnd = max(g.LeaseEnd, end)
 }
 
-// Flushed records a loss of every key (FLUSHALL) at at.
-func (r *Grants) Flushed(at int64) {
+// Flush is a loss of every key (FLUSHALL): Redis ran it between Sent and
+// Done.
+type Flush struct{ Sent, Done int64 }
+
+// Flushed records a FLUSHALL sent at sent and answered at done.
+func (r *Grants) Flushed(sent, done int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.flushes = append(r.flushes, at)
+	r.flushes = append(r.flushes, Flush{sent, done})
 }
 
 // Count is the number of grants so far.
@@ -139,14 +143,14 @@ func (r *Grants) Changed() <-chan struct{} {
 }
 
 // Snapshot copies the grants and the flushes.
-func (r *Grants) Snapshot() ([]Grant, []int64) {
+func (r *Grants) Snapshot() ([]Grant, []Flush) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Grant, len(r.list))
 	for i, g := range r.list {
 		out[i] = *g
 	}
-	return out, append([]int64(nil), r.flushes...)
+	return out, append([]Flush(nil), r.flushes...)
 }
 
 // GrantReport is what CheckGrants found.
@@ -175,6 +179,9 @@ type GrantReport struct {
 	Excused int
 	// MaxExcused is the longest of those excused overlaps.
 	MaxExcused time.Duration
+	// Unusable counts the lease-form grants whose answer came when their
+	// lease could have run out already (their holder does not use them).
+	Unusable int
 	// MinMargin is, over the locks, the smallest time from the latest end
 	// of the earlier holders to the next grant (negative on overlap;
 	// excused holders not counted).
@@ -206,12 +213,18 @@ func (r *GrantReport) Problems() string {
 // holder and that no two permits share a fence. flushes are the FLUSHALLs
 // of the run, and excuse the bound after one within which a holder from
 // before it must be told (see GrantReport.Excused).
-func CheckGrants(grants []Grant, flushes []int64, end int64, excuse time.Duration) *GrantReport {
+func CheckGrants(grants []Grant, flushes []Flush, end int64, excuse time.Duration) *GrantReport {
 	r := &GrantReport{Grants: len(grants), ByName: map[string]int{}, MinMargin: time.Duration(1<<63 - 1)}
 	byName := map[string][]*Grant{}
 	for i := range grants {
 		g := &grants[i]
 		r.ByName[g.Name]++
+		if g.LeaseEnd != 0 && g.LeaseEnd <= g.Start {
+			// Its lease could have run out before its answer came: its
+			// holder never used it.
+			r.Unusable++
+			continue
+		}
 		if e, _ := g.End(end); e < g.Start {
 			r.RecordErrors = append(r.RecordErrors, fmt.Sprintf("%s: grant of %s ends %v before it starts", g.Name, g, time.Duration(g.Start-e)))
 			continue
@@ -233,17 +246,17 @@ func CheckGrants(grants []Grant, flushes []int64, end int64, excuse time.Duratio
 }
 
 // checkName checks the grants of one name.
-func (r *GrantReport) checkName(gs []*Grant, flushes []int64, end int64, excuse time.Duration) {
+func (r *GrantReport) checkName(gs []*Grant, flushes []Flush, end int64, excuse time.Duration) {
 	sort.SliceStable(gs, func(i, j int) bool { return gs[i].Start < gs[j].Start })
 	endOf := func(g *Grant) int64 { e, _ := g.End(end); return e }
-	// excused: g, granted before a FLUSHALL at or before at, through
-	// another sidecar than h, and told within excuse after it.
+	// excused: g, granted before a FLUSHALL ran, h after it, through
+	// another sidecar than g, and g told within excuse after it.
 	excused := func(g, h *Grant) (bool, time.Duration) {
 		if g.Sidecar == h.Sidecar {
 			return false, 0
 		}
 		for _, f := range flushes {
-			if g.Start < f && f <= h.Start && endOf(g) <= f+int64(excuse) {
+			if g.Start < f.Done && f.Sent <= h.Start && endOf(g) <= f.Done+int64(excuse) {
 				return true, time.Duration(endOf(g) - h.Start)
 			}
 		}
@@ -350,6 +363,7 @@ func (r *GrantReport) Table() string {
 	row("overlaps (over the limit)", len(r.Overlaps))
 	row("holders told late or never", len(r.LateTold))
 	row("fence errors", len(r.FenceErrors))
+	row("unusable on arrival (lease form)", r.Unusable)
 	row("excused (FLUSHALL, another sidecar)", r.Excused)
 	row("longest excused overlap", r.MaxExcused.Round(time.Microsecond))
 	row("smallest lock margin (end -> next grant)", r.MinMargin.Round(time.Microsecond))

@@ -20,7 +20,7 @@ func TestCheckGrants(t *testing.T) {
 	tests := []struct {
 		name    string
 		grants  []Grant
-		flushes []int64
+		flushes []Flush
 		// want are substrings of Problems, none when OK.
 		want    []string
 		excused int
@@ -73,7 +73,7 @@ func TestCheckGrants(t *testing.T) {
 				told(lock("a", "s1", 1, 0), 80*ms, "lost event"),
 				released(lock("b", "s4", 2, 60*ms), 90*ms),
 			},
-			flushes: []int64{50 * ms},
+			flushes: []Flush{{50 * ms, 50*ms + 100}},
 			excused: 1,
 		},
 		{
@@ -82,7 +82,7 @@ func TestCheckGrants(t *testing.T) {
 				told(lock("a", "s1", 1, 0), 2000*ms, "lost event"),
 				released(lock("b", "s4", 2, 60*ms), 90*ms),
 			},
-			flushes: []int64{50 * ms},
+			flushes: []Flush{{50 * ms, 50*ms + 100}},
 			want:    []string{"was told (lost event) 1.94s after"},
 		},
 		{
@@ -91,7 +91,7 @@ func TestCheckGrants(t *testing.T) {
 				leased(lock("a", "s1", 1, 0), 100*ms),
 				released(lock("b", "s1", 2, 60*ms), 90*ms),
 			},
-			flushes: []int64{50 * ms},
+			flushes: []Flush{{50 * ms, 50*ms + 100}},
 			want:    []string{"2 holders at once"},
 		},
 		{
@@ -100,7 +100,7 @@ func TestCheckGrants(t *testing.T) {
 				leased(lock("a", "s1", 1, 0), 100*ms),
 				released(lock("b", "s2", 2, 60*ms), 90*ms),
 			},
-			flushes: []int64{70 * ms},
+			flushes: []Flush{{70 * ms, 70*ms + 100}},
 			want:    []string{"2 holders at once"},
 		},
 		{
@@ -128,6 +128,13 @@ func TestCheckGrants(t *testing.T) {
 				sem(released(lock("b", "s2", 7, 5*ms), 30*ms), 2),
 			},
 			want: []string{"fence 7 held by a via s1 fence 7 and by b"},
+		},
+		{
+			name: "a lease-form grant whose answer came after its lease end is not used",
+			grants: []Grant{
+				leased(lock("a", "s1", 1, 50*ms), 40*ms),
+				released(lock("b", "s2", 2, 60*ms), 70*ms),
+			},
 		},
 		{
 			name:   "a grant that ends before it starts",
@@ -175,7 +182,7 @@ func TestGrantsRecorder(t *testing.T) {
 	r.Released(g, "DELETE 200", 45)
 	r.Leased(g, 30)
 	r.Leased(g, 20)
-	r.Flushed(35)
+	r.Flushed(35, 36)
 	gs, flushes := r.Snapshot()
 	if len(gs) != 1 || len(flushes) != 1 || r.Count() != 1 {
 		t.Fatalf("grants %+v flushes %v", gs, flushes)

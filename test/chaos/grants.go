@@ -332,10 +332,10 @@ func (r *GrantReport) violation(h *Grant, held []*Grant, limit int, end int64) {
 			r.LateTold = append(r.LateTold, fmt.Sprintf("%s: %s was told (%s) %v after %s was granted",
 				h.Name, g, g.ToldHow, time.Duration(g.Told-h.Start).Round(time.Microsecond), h))
 		case g.Released != 0:
-			r.LateTold = append(r.LateTold, fmt.Sprintf("%s: %s was never told; it gave the grant back (%s) %v after %s was granted",
+			r.LateTold = append(r.LateTold, fmt.Sprintf("%s: %s was not told; it still held, and gave the grant back (%s) %v after %s was granted",
 				h.Name, g, g.ReleasedHow, time.Duration(g.Released-h.Start).Round(time.Microsecond), h))
 		case g.LeaseEnd != 0:
-			r.LateTold = append(r.LateTold, fmt.Sprintf("%s: %s was never told; its lease ran out %v after %s was granted",
+			r.LateTold = append(r.LateTold, fmt.Sprintf("%s: %s was not told; its lease ran out %v after %s was granted",
 				h.Name, g, time.Duration(g.LeaseEnd-h.Start).Round(time.Microsecond), h))
 		default:
 			r.LateTold = append(r.LateTold, fmt.Sprintf("%s: %s was never told, and still held at the end of the run, when %s was granted", h.Name, g, h))

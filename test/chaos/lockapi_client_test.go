@@ -128,8 +128,8 @@ func (c *apiClient) between(lo, hi time.Duration) time.Duration {
 }
 
 // acquireQuery is an acquire's query.
-func (c *apiClient) acquireQuery(wait time.Duration, fair bool) map[string]string {
-	q := map[string]string{"lease": c.w.lease.String()}
+func (c *apiClient) acquireQuery(wait, lease time.Duration, fair bool) map[string]string {
+	q := map[string]string{"lease": lease.String()}
 	if wait > 0 {
 		q["wait"] = wait.String()
 	}
@@ -167,32 +167,33 @@ func (c *apiClient) granted(n *node, fence uint64, at int64) *Grant {
 	})
 }
 
-// leaseOnce takes c's name in the lease form, holds it for a while,
-// renewing every third of the lease, and releases it. It reports whether
-// the acquire failed otherwise than by its wait.
+// leaseOnce takes c's name in the lease form, with a lease of twice the
+// run's, holds it for a while, renewing every sixth of the lease, and
+// releases it. It reports whether the acquire failed otherwise than by its
+// wait.
 func (c *apiClient) leaseOnce(ctx context.Context, fair bool) bool {
 	n, done := c.w.use(c.slot)
 	defer done()
-	l := c.w.lease
-	// A short wait: the lease counts from the acquire's sending, as far
-	// as the client knows.
-	wait := c.between(0, l/4).Truncate(time.Millisecond)
+	l := 2 * c.w.lease
+	// As far as the client knows, the lease counts from the acquire's
+	// sending: a wait of at most half the lease leaves at least half.
+	wait := c.between(0, l/2).Truncate(time.Millisecond)
 	path := "/" + c.kind.path
 	c.w.inject(n, "acquire")
 	sent := clocks.MonotonicNS()
-	res, err := c.call(ctx, n, http.MethodPost, path, c.acquireQuery(wait, fair), wait+attemptTimeout+slack)
+	res, err := c.call(ctx, n, http.MethodPost, path, c.acquireQuery(wait, l, fair), wait+attemptTimeout+slack)
 	c.w.stats.add("acquire " + result(res, err) + " (" + c.form() + ")")
 	if err != nil || res.code != http.StatusOK {
 		if err == nil && res.code == http.StatusConflict {
 			// One try or a short wait: do not spin on a held lock.
-			sleepCtx(ctx, c.between(0, l/2))
+			sleepCtx(ctx, c.between(0, l/4))
 		}
 		return err != nil || res.code != http.StatusConflict
 	}
 	g := c.granted(n, res.lock.Fence, res.at)
 	leaseEnd := sent + int64(l)
 	c.w.grants.Leased(g, leaseEnd)
-	holdEnd := res.at + int64(c.between(0, 2*l))
+	holdEnd := res.at + int64(c.between(0, l))
 	lastRenew := sent
 	rctx := context.WithoutCancel(ctx)
 	for ctx.Err() == nil {
@@ -200,7 +201,7 @@ func (c *apiClient) leaseOnce(ctx context.Context, fair bool) bool {
 		if now >= holdEnd || now >= leaseEnd {
 			break
 		}
-		next := lastRenew + int64(l/3)
+		next := lastRenew + int64(l/6)
 		if now < next {
 			sleepCtx(ctx, time.Duration(min(holdEnd, next)-now))
 			continue
@@ -246,7 +247,7 @@ func (c *apiClient) streamOnce(ctx context.Context, fair bool) bool {
 	c.w.inject(n, "acquire")
 	sctx, cancel := context.WithCancel(context.Background())
 	timer := time.AfterFunc(wait+attemptTimeout+slack, cancel)
-	req, err := http.NewRequestWithContext(sctx, http.MethodPost, n.apiURL+"/"+c.kind.path+"/stream"+query(c.acquireQuery(wait, fair)), nil)
+	req, err := http.NewRequestWithContext(sctx, http.MethodPost, n.apiURL+"/"+c.kind.path+"/stream"+query(c.acquireQuery(wait, l, fair)), nil)
 	if err != nil {
 		cancel()
 		return true

@@ -40,6 +40,9 @@ type Grant struct {
 	// 409 on DELETE.
 	Told    int64
 	ToldHow string
+	// Notes are what else its holder saw, such as a failed DELETE, for a
+	// report.
+	Notes []string
 	// LeaseEnd is, in the lease form, the sending of the last acquire or
 	// renew answered 200 plus the lease: the lease cannot expire in Redis
 	// before, and the holder stops using it then. 0 for a stream.
@@ -109,6 +112,14 @@ func (r *Grants) Released(g *Grant, how string, at int64) {
 	}
 }
 
+// Note records what g's holder saw at at that ended nothing, such as a
+// DELETE that failed.
+func (r *Grants) Note(g *Grant, what string, at int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.Notes = append(g.Notes, fmt.Sprintf("%s at +%v", what, time.Duration(at-g.Start).Round(time.Microsecond)))
+}
+
 // Leased records g's lease end as its holder knows it after an acquire or
 // a renew answered 200.
 func (r *Grants) Leased(g *Grant, end int64) {
@@ -149,6 +160,7 @@ func (r *Grants) Snapshot() ([]Grant, []Flush) {
 	out := make([]Grant, len(r.list))
 	for i, g := range r.list {
 		out[i] = *g
+		out[i].Notes = append([]string(nil), g.Notes...)
 	}
 	return out, append([]Flush(nil), r.flushes...)
 }

@@ -183,12 +183,14 @@ func TestGrantsRecorder(t *testing.T) {
 	r.Leased(g, 30)
 	r.Leased(g, 20)
 	r.Flushed(35, 36)
+	r.Note(g, "DELETE 503", 25)
 	gs, flushes := r.Snapshot()
 	if len(gs) != 1 || len(flushes) != 1 || r.Count() != 1 {
 		t.Fatalf("grants %+v flushes %v", gs, flushes)
 	}
 	got := gs[0]
-	if got.Told != 40 || got.ToldHow != "stream ended" || got.Released != 45 || got.LeaseEnd != 30 {
+	if got.Told != 40 || got.ToldHow != "stream ended" || got.Released != 45 || got.LeaseEnd != 30 ||
+		len(got.Notes) != 1 || got.Notes[0] != "DELETE 503 at +0s" {
 		t.Fatalf("grant %+v", got)
 	}
 	if at, how := got.End(1000); at != 30 || how != "its lease ran out" {

@@ -415,7 +415,11 @@ func grantsAround(grants []Grant, flushes []Flush, at int64, window time.Duratio
 	for _, g := range grants {
 		if d := rel(g.Start); d > -window && d < window {
 			e, how := g.End(end)
-			fmt.Fprintf(&b, "  %s %s: %v .. %v (%s)\n", g.Name, &g, d, rel(e), how)
+			fmt.Fprintf(&b, "  %s %s: %v .. %v (%s)", g.Name, &g, d, rel(e), how)
+			if len(g.Notes) > 0 {
+				fmt.Fprintf(&b, "; %s", strings.Join(g.Notes, ", "))
+			}
+			b.WriteString("\n")
 		}
 	}
 	return b.String()

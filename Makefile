@@ -19,7 +19,7 @@ help:
 	@echo "make demo        run three sidecars on a throwaway Redis: handover and failover"
 	@echo "make demo-locks  the shop: 1000 concurrent purchases at a stock of 100 with a lock, without, and fair"
 	@echo "make test        vet, gofmt and go test -race against real Redis"
-	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m); CHAOS_SEED=N reproduces one"
+	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the locks and the lock API (3m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
@@ -105,6 +105,10 @@ CHAOS_EXEC_DURATION ?= 2m
 # Then the application locks (mutex, fair, semaphore) under the client
 # faults, this long per run.
 CHAOS_LOCKS_DURATION ?= 2m
+# Then the lock API: HTTP clients of three sidecars under faults timed to
+# their acquires, renewals, DELETEs and stream closes, and FLUSHALL with a
+# fresh sidecar.
+CHAOS_LOCKAPI_DURATION ?= 3m
 chaos: deps-redis
 	$(GO) test -count=1 -timeout 40m -v -run 'TestChaos$$' ./test/chaos \
 	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
@@ -112,6 +116,8 @@ chaos: deps-redis
 	  -chaos.exec-duration=$(CHAOS_EXEC_DURATION) -chaos.seed=$(CHAOS_SEED)
 	$(GO) test -count=1 -timeout 20m -v -run 'TestLocks(Mutex|Semaphore)$$' ./test/chaos \
 	  -chaos.locks-duration=$(CHAOS_LOCKS_DURATION) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosLockAPI$$' ./test/chaos \
+	  -chaos.lockapi-duration=$(CHAOS_LOCKAPI_DURATION) -chaos.seed=$(CHAOS_SEED)
 
 # The core figures are one step of the benchmark (bench/cmd/bench -only
 # core): the sidecar alone, no kube-apiserver, nothing written to

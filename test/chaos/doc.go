@@ -36,6 +36,19 @@
 // more than the permits are held at once. -chaos.locks-duration sets the
 // length of each run.
 //
+// The lock API test (lockapi_test.go, TestChaosLockAPI) runs the
+// sidecar's lock API through real sidecars: HTTP clients in this process
+// loop on one lock (stream and lease form, plain and fair) and on a
+// 1-permit and a 2-permit semaphore, while faults in their sidecar's proxy
+// are timed to hit their acquires, renewals, DELETEs and stream closes,
+// and FLUSHALL comes with a freshly started sidecar. CheckGrants proves
+// that no name has more holders than its limit, a grant ending when its
+// holder gave it back or was told it ended (or its lease ran out), and that
+// every holder was told before the next grant; then every sidecar must
+// grant all its --locks-max-held slots again. -chaos.lockapi-duration sets
+// its length. The exec topology (exec_test.go) stops baton alone, not its
+// job, beyond the TTL: the job must be dead before the lease can expire.
+//
 // Run the short seeded run with `go test ./test/chaos`, and the long one
 // with `make chaos` (go test ./test/chaos -run TestChaos -chaos.duration=10m).
 // -chaos.logs DIR keeps every sidecar's log; -chaos.sidecar BIN runs another

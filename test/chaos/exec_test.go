@@ -300,32 +300,26 @@ func childrenOf(pid int) []int {
 	return out
 }
 
-// faultFreezeTree stops the leader's baton and then its job with SIGSTOP,
-// as a frozen VM or node would, for d (above the TTL), and resumes baton
-// alone. Stopping baton alone is not meaningful: its job would run on while
-// another replica's job starts. The bound this fault checks: a frozen job
-// executes nothing from the moment it was seen stopped, so its interval
-// ends there; on resume baton finds its term over and SIGTERMs the group
-// (pending on a stopped process) and SIGKILLs it after --kill-grace, so the
-// job dies without running again, within kill-grace and slack of the
-// resume. A real freeze resumes the whole tree at once; then the job runs
-// for that moment beside the new term's job, which only a fence checked by
-// whatever the job writes to can reject, and no lease can prevent.
+// faultFreezeTree stops the leader's baton and then every process under
+// it (its job, and whatever stands between them) with SIGSTOP, as a frozen
+// VM or node would, for d (above the TTL), and resumes baton and the
+// processes between it and its job, not the job. (faultStopBaton stops
+// baton alone.) The bound this fault checks: a frozen job executes nothing
+// from the moment it was seen stopped, so its interval ends there; on
+// resume baton finds its term over and kills the group (SIGTERM pending on
+// a stopped process, then SIGKILL after --kill-grace), so the job dies
+// without running again, within kill-grace and slack of the resume. A real
+// freeze resumes the whole tree at once; then the job runs for that moment
+// beside the new term's job, which only a fence checked by whatever the
+// job writes to can reject, and no lease can prevent.
 func (e *env) faultFreezeTree(w *execWatch, d time.Duration) error {
 	l, err := e.findLeader()
 	if err != nil {
 		return err
 	}
 	_, fence, _ := e.leaderFence(l)
-	deadline := time.Now().Add(slack)
-	for {
-		if _, ok := w.running(l.name, fence); ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s leads under fence %d without a running job", l.name, fence)
-		}
-		time.Sleep(5 * time.Millisecond)
+	if _, err := e.awaitJob(w, l, fence); err != nil {
+		return err
 	}
 	e.hist.Fault(kindFreeze)
 	pid := l.cmd.Process.Pid
@@ -334,11 +328,15 @@ func (e *env) faultFreezeTree(w *execWatch, d time.Duration) error {
 		return fmt.Errorf("%s not stopped after SIGSTOP: state %q", l.name, procState(pid))
 	}
 	// baton is stopped: it starts and reaps nothing now.
-	kids := childrenOf(pid)
+	kids := descendantsOf(pid)
+	var jobs []int
 	for _, k := range kids {
 		_ = syscall.Kill(k, syscall.SIGSTOP)
 		if !awaitState(k, "T", slack) && procState(k) != "" && procState(k) != "Z" {
-			return fmt.Errorf("job %d of %s not stopped after SIGSTOP: state %q", k, l.name, procState(k))
+			return fmt.Errorf("process %d under %s not stopped after SIGSTOP: state %q", k, l.name, procState(k))
+		}
+		if w.isJob(k) {
+			jobs = append(jobs, k)
 		}
 		w.froze(k, clocks.MonotonicNS())
 	}
@@ -346,6 +344,11 @@ func (e *env) faultFreezeTree(w *execWatch, d time.Duration) error {
 	_, _, werr := e.awaitNewTerm(fence, e.ttl+slack)
 	e.cont(l)
 	for _, k := range kids {
+		if !w.isJob(k) {
+			resume(k)
+		}
+	}
+	for _, k := range jobs {
 		deadline := time.Now().Add(execKillGrace + slack)
 		for st := procState(k); st != "" && st != "Z"; st = procState(k) {
 			if time.Now().After(deadline) {
@@ -361,8 +364,8 @@ func (e *env) faultFreezeTree(w *execWatch, d time.Duration) error {
 	return nil
 }
 
-// execFaults are the faults of randomFaults that apply to exec mode, and
-// the whole-tree freeze instead of SIGSTOP of baton alone.
+// execFaults are the faults of randomFaults that apply to exec mode, the
+// whole-tree freeze, and SIGSTOP of baton alone (not its job).
 func execFaults(ttl time.Duration, w *execWatch) []weightedFault {
 	keep := map[string]bool{
 		"resign via API": true, "sigterm leader": true, "kill -9 leader": true,
@@ -377,6 +380,8 @@ func execFaults(ttl time.Duration, w *execWatch) []weightedFault {
 	}
 	return append(out, weightedFault{kindFreeze, 4, func(e *env, rng *rand.Rand, _ redisDoer) error {
 		return e.faultFreezeTree(w, 2*ttl+time.Duration(rng.Int64N(int64(ttl)+1)))
+	}}, weightedFault{kindStopBaton, 4, func(e *env, rng *rand.Rand, _ redisDoer) error {
+		return e.faultStopBaton(w, 2*ttl+time.Duration(rng.Int64N(int64(ttl)+1)))
 	}})
 }
 

@@ -80,6 +80,16 @@ while :; do echo "stamp $(date +%%s%%N) $BATON_IDENTITY" >> %[1]s; sleep 0.02; d
 		time.Sleep(20 * time.Millisecond) // b starts on its own schedule
 	}
 
+	// The guard takes each renewal's deadline: a's job outlives the first
+	// term's deadline plus the kill grace (2.5 s) while baton runs.
+	startA, _ := strconv.ParseInt(first[2], 10, 64)
+	for time.Since(time.Unix(0, startA)) < 3*time.Second {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !running(jobA) {
+		t.Fatalf("a's job (pid %d) died while its baton renewed", jobA)
+	}
+
 	batonA := a.cmd.Process.Pid
 	if err := syscall.Kill(batonA, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
@@ -102,8 +112,9 @@ while :; do echo "stamp $(date +%%s%%N) $BATON_IDENTITY" >> %[1]s; sleep 0.02; d
 	if running(jobA) {
 		t.Errorf("a's job (pid %d) still runs when b's job starts, %v after a's baton was stopped", jobA, time.Unix(0, startB).Sub(stopped))
 	}
-	// Let b's job run a while beside the stopped baton.
-	for len(log.stamps(t, "b")) < 25 {
+	// Keep a's baton stopped for the 6 s (twice the TTL), and
+	// until b's job has stamped a while beside it.
+	for len(log.stamps(t, "b")) < 25 || time.Since(stopped) < 6*time.Second {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if running(jobA) {

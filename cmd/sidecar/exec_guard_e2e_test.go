@@ -192,3 +192,34 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestExecGuardTakesTheGroupAlongWhenBatonIsKilled: a baton killed by
+// SIGKILL closes its guard's pipe, and the guard kills the whole group, so
+// the job's own children die too, not only the job (PR_SET_PDEATHSIG).
+func TestExecGuardTakesTheGroupAlongWhenBatonIsKilled(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	a := startExec(t, srv.Addr(), "job", "a", fmt.Sprintf(`sleep 1000 & echo "start $$ $!" >> %s; wait`, log))
+	start := log.lines(t, "start", 1)[0]
+	job, _ := strconv.Atoi(start[1])
+	sleep, _ := strconv.Atoi(start[2])
+	_, guard, _ := procState(job)
+	killed := time.Now()
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	a.wait(t)
+	defer func() { t.Logf("the group was gone %v after the kill", time.Since(killed)) }()
+	for _, p := range []struct {
+		pid  int
+		what string
+	}{{job, "the job"}, {sleep, "the job's child"}, {guard, "the guard"}} {
+		deadline := time.Now().Add(e2eGuard)
+		for running(p.pid) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s (pid %d) outlived its baton's kill -9", p.what, p.pid)
+			}
+			time.Sleep(5 * time.Millisecond) // the kernel and the guard act on their own
+		}
+	}
+}

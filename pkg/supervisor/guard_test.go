@@ -28,8 +28,20 @@ func startWatch(t0 time.Time, first time.Duration, buffered ...guardMsg) *watchR
 	return w
 }
 
-// settle waits until the watch has returned, or waits on its next timer;
-// it reports whether it returned, and how.
+// result waits until the watch has returned.
+func (w *watchRun) result(t *testing.T) (returned, kill bool, why string) {
+	t.Helper()
+	select {
+	case r := <-w.done:
+		return true, r[0].(bool), r[1].(string)
+	case <-time.After(10 * time.Second): // a bound for a broken watch
+		return false, false, ""
+	}
+}
+
+// settle waits, after a step of the clock has fired its only timer, until
+// the watch has returned or waits on its next timer; it reports whether
+// it returned, and how.
 func (w *watchRun) settle(t *testing.T) (returned, kill bool, why string) {
 	t.Helper()
 	end := time.Now().Add(10 * time.Second) // a bound for a broken watch, never what passes
@@ -106,7 +118,19 @@ func TestGuardWatchesItsDeadline(t *testing.T) {
 				if s.close {
 					close(w.msgs)
 				}
-				returned, kill, why := w.settle(t)
+				var (
+					returned, kill bool
+					why            string
+				)
+				switch {
+				case s.want != "":
+					returned, kill, why = w.result(t)
+				case s.send != nil:
+					// A later deadline: the next steps tell what it did.
+					continue
+				default:
+					returned, kill, why = w.settle(t)
+				}
 				got := ""
 				switch {
 				case returned && kill:

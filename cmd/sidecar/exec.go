@@ -133,6 +133,7 @@ func newExecRun(cfg *config, apiURL string, elector func() *election.Elector, m 
 		APIURL:    apiURL,
 		KillGrace: cfg.Exec.KillGrace,
 		OnExit:    policy,
+		Guard:     execGuard(elector),
 		OnChildExit: func(ctx context.Context, ex supervisor.Exit) {
 			switch ex.Policy {
 			case supervisor.OnExitRecampaign:

@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"runtime"
+
+	"github.com/baton-dev/baton/pkg/supervisor"
 )
 
 // Exit codes.
@@ -35,6 +37,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if len(args) > 0 && (args[0] == "version" || args[0] == "--version" || args[0] == "-version") {
 		fmt.Fprintf(stdout, "baton %s (revision %s, %s)\n", version, buildRevision(), runtime.Version())
 		return exitOK
+	}
+	if len(args) > 0 && args[0] == guardArg {
+		return supervisor.RunGuard(os.Stdin, stderr)
 	}
 	if len(args) > 0 && args[0] == "install" {
 		return install(args[1:], stderr)

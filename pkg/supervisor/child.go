@@ -24,6 +24,14 @@ type child struct {
 	pid     int
 	fence   uint64
 	started time.Time
+	// pgid is the child's process group: its own PID, or its guard's
+	// when it has one (Options.Guard).
+	pgid int
+	// guard kills the group should baton stall; nil without
+	// Options.Guard. feedStop ends its feed, which closes feedDone.
+	guard    *guardProc
+	feedStop chan struct{}
+	feedDone chan struct{}
 
 	// Guarded by Supervisor.mu.
 	exited  bool // the child has exited: no more signals to its PID
@@ -49,10 +57,30 @@ func (s *Supervisor) start(term election.Term) (*child, error) {
 		WaitDelay:   pipeWaitDelay,
 	}
 	c := &child{cmd: cmd, fence: term.Fence, done: make(chan struct{})}
+	if s.opts.Guard != nil {
+		// The guard first, as the group's leader: the child joins its
+		// group, and is guarded from its first instruction on.
+		g, err := s.startGuard(term)
+		if err != nil {
+			return nil, err
+		}
+		c.guard = g
+		joinGroup(cmd.SysProcAttr, g.pid)
+	}
 	started := make(chan error, 1)
 	go s.keep(c, started)
 	if err := <-started; err != nil {
+		if c.guard != nil {
+			c.guard.finish()
+		}
 		return nil, err
+	}
+	if c.guard != nil {
+		c.feedStop, c.feedDone = make(chan struct{}), make(chan struct{})
+		go func() {
+			defer close(c.feedDone)
+			s.feedGuard(c, term, c.feedStop)
+		}()
 	}
 	s.opts.Recorder.ChildStarted()
 	s.log.Info("child started", "pid", c.pid, "fence", term.Fence)
@@ -86,6 +114,10 @@ func (s *Supervisor) keep(c *child, started chan<- error) {
 		return
 	}
 	c.pid = c.cmd.Process.Pid
+	c.pgid = c.pid
+	if c.guard != nil {
+		c.pgid = c.guard.pid
+	}
 	c.started = s.opts.Clock.Now()
 	s.cur = c
 	s.starts++
@@ -95,6 +127,11 @@ func (s *Supervisor) keep(c *child, started chan<- error) {
 	started <- nil
 
 	waitExited(c.pid)
+	if c.guard != nil {
+		if why, ok := c.guard.killedBy(); ok {
+			s.guardKilled(c, why)
+		}
+	}
 	s.markExited(c)
 	err := c.cmd.Wait()
 	s.markExited(c) // where waitExited cannot wait without reaping
@@ -165,7 +202,7 @@ func (s *Supervisor) sendStop(c *child, sig syscall.Signal) {
 	if !c.exited {
 		c.byBaton = true
 	}
-	err := signalGroup(c.pid, sig)
+	err := signalGroup(c.pgid, sig)
 	s.mu.Unlock()
 	switch {
 	case err == nil:
@@ -175,6 +212,6 @@ func (s *Supervisor) sendStop(c *child, sig syscall.Signal) {
 	case errors.Is(err, syscall.ESRCH):
 		// The whole group is gone already.
 	default:
-		s.log.Error("signalling the child's process group failed", "pid", c.pid, "signal", sig.String(), "err", err)
+		s.log.Error("signalling the child's process group failed", "pid", c.pid, "pgid", c.pgid, "signal", sig.String(), "err", err)
 	}
 }

@@ -34,7 +34,11 @@
 // What the supervisor guarantees, on Linux: while the child's group has a
 // live process, Lead has not returned; and a baton killed by SIGKILL takes
 // its child along (PR_SET_PDEATHSIG), so the job never runs on without a
-// renewing leader.
+// renewing leader. With Options.Guard, the child joins the process group of
+// a guard process, which SIGKILLs that group by itself once the term's
+// validity plus KillGrace has passed without a renewal, on CLOCK_BOOTTIME,
+// and at once when baton dies: the job is then dead before the lease can
+// expire even when baton is stopped, starved or swapped out.
 //
 // What escapes it:
 //   - A descendant that leaves the child's process group (setsid, setpgid,

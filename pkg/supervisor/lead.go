@@ -77,7 +77,7 @@ func (s *Supervisor) Lead(ctx context.Context, term election.Term) {
 // could not start), false when baton stopped it.
 func (s *Supervisor) runOnce(ctx context.Context, term election.Term) (status ExitStatus, own bool) {
 	c, err := s.start(term)
-	if errors.Is(err, errStopped) {
+	if errors.Is(err, errStopped) || errors.Is(err, errTermOver) {
 		return ExitStatus{}, false
 	}
 	if err != nil {
@@ -89,7 +89,7 @@ func (s *Supervisor) runOnce(ctx context.Context, term election.Term) (status Ex
 	}
 	select {
 	case <-c.done:
-		if groupAlive(c.pid) {
+		if c.groupAlive() {
 			s.stopGroup(c, "the child exited, and its process group lives on", false)
 		}
 	case <-ctx.Done():
@@ -97,6 +97,7 @@ func (s *Supervisor) runOnce(ctx context.Context, term election.Term) (status Ex
 	case <-s.halted:
 		s.stopGroup(c, "stop requested", true)
 	}
+	c.endGuard()
 	status = c.status
 	s.update(func() {
 		if s.cur == c {

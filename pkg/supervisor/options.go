@@ -136,6 +136,14 @@ type Options struct {
 	// (Kill is fine). Optional.
 	OnChildExit func(leaderCtx context.Context, ex Exit)
 
+	// Guard, when set, starts a guard process with each child, on Linux
+	// only (New refuses it elsewhere): the child joins the guard's process
+	// group, and the guard kills that group by itself when the term's
+	// validity plus KillGrace passes without a renewal, on CLOCK_BOOTTIME,
+	// or when baton dies; so the job is dead by then even when baton is
+	// stopped, starved or swapped out. See Guard. Default: none.
+	Guard *Guard
+
 	// Logger receives a line per start, exit and stop. Default: a logger
 	// that discards.
 	Logger *slog.Logger

@@ -27,7 +27,7 @@ func (s *Supervisor) stopGroup(c *child, why string, measure bool) {
 	begin := clk.Now()
 	select {
 	case <-c.done:
-		if !groupExists(c.pid) {
+		if c.groupGone() {
 			// Gone already: and once its group is empty, the number may
 			// in principle be handed to another group, which must not be
 			// signalled.
@@ -67,9 +67,9 @@ func (s *Supervisor) stopGroup(c *child, why string, measure bool) {
 	}
 	// Then what is left of its group (consul's bug #2022 was to stop at the
 	// shell and leave its children running).
-	for groupAlive(c.pid) {
+	for c.groupAlive() {
 		if graceC == nil && !clk.Now().Before(drainUntil) {
-			s.log.Error("processes of the child's group survived SIGKILL", "pgid", c.pid)
+			s.log.Error("processes of the child's group survived SIGKILL", "pgid", c.pgid)
 			break
 		}
 		poll := clk.NewTimer(groupPollInterval)

@@ -15,9 +15,10 @@ import (
 // elector's OnStartedLeading. It runs at most one child at a time.
 type Supervisor struct {
 	opts Options
-	// path is Command[0] resolved on PATH.
-	path string
-	log  *slog.Logger
+	// path is Command[0] resolved on PATH; guardPath is Guard.Command[0].
+	path      string
+	guardPath string
+	log       *slog.Logger
 
 	// run is held by the Lead that runs a child, so that one process never
 	// runs two children at once, even when the elector starts a term's
@@ -56,13 +57,23 @@ func New(opts Options) (*Supervisor, error) {
 	if err != nil {
 		return nil, err
 	}
+	var guardPath string
+	if o.Guard != nil {
+		g := *o.Guard
+		g.Command = append([]string(nil), g.Command...)
+		if guardPath, err = g.check(); err != nil {
+			return nil, err
+		}
+		o.Guard = &g
+	}
 	return &Supervisor{
-		opts:    o,
-		path:    path,
-		log:     o.Logger.With("command", o.Command[0]),
-		run:     make(chan struct{}, 1),
-		halted:  make(chan struct{}),
-		changed: make(chan struct{}),
+		opts:      o,
+		path:      path,
+		guardPath: guardPath,
+		log:       o.Logger.With("command", o.Command[0]),
+		run:       make(chan struct{}, 1),
+		halted:    make(chan struct{}),
+		changed:   make(chan struct{}),
 	}, nil
 }
 
@@ -130,13 +141,14 @@ func (s *Supervisor) Signal(sig os.Signal) error {
 		s.mu.Unlock()
 		return ErrNoChild
 	}
-	err := signalGroup(c.pid, ssig)
+	pgid := c.pgid
+	err := signalGroup(pgid, ssig)
 	s.mu.Unlock()
 	if errors.Is(err, syscall.ESRCH) {
 		return ErrNoChild
 	}
 	if err != nil {
-		return fmt.Errorf("supervisor: signal %v to process group %d: %w", ssig, c.pid, err)
+		return fmt.Errorf("supervisor: signal %v to process group %d: %w", ssig, pgid, err)
 	}
 	s.log.Info("forwarded signal to the child's process group", "signal", ssig.String(), "pid", c.pid)
 	return nil

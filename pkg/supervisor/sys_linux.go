@@ -38,14 +38,19 @@ func waitExited(pid int) {
 // own children (orphans of the group reparented to baton as PID 1 or as a
 // subreaper) are reaped on the way, so that the group really disappears;
 // zombies of other parents are left to them.
-func groupAlive(pgid int) bool {
+func groupAlive(pgid int) bool { return groupAliveExcept(pgid, 0) }
+
+// groupAliveExcept is groupAlive that does not count the process except:
+// the child's guard, which leads the group until it is told that the rest
+// is gone.
+func groupAliveExcept(pgid, except int) bool {
 	if !groupExists(pgid) {
 		return false
 	}
 	self := os.Getpid()
 	alive := false
 	err := scanProcs(func(p procStat) {
-		if p.pgrp != pgid {
+		if p.pgrp != pgid || p.pid == except {
 			return
 		}
 		if !p.dead() {

@@ -32,7 +32,8 @@ type Grant struct {
 	// Released is when the holder gave the grant back by itself: the
 	// sending of a DELETE that was answered 200, or the closing of its
 	// stream. A DELETE that failed otherwise releases nothing: the holder
-	// still holds (the API's contract).
+	// still holds (the API's contract), unless it was told that its grant
+	// ended while the DELETE was under way (see Grants.FailedRelease).
 	Released    int64
 	ReleasedHow string
 	// Told is when the holder was first told that its grant ended: a lost
@@ -112,8 +113,22 @@ func (r *Grants) Released(g *Grant, how string, at int64) {
 	}
 }
 
-// Note records what g's holder saw at at that ended nothing, such as a
-// DELETE that failed.
+// FailedRelease records a DELETE of g sent at sent whose failure (a 503, a
+// transport error) came at answered. The holder stopped using g when it
+// sent the DELETE; the failure tells it that it still holds, unless it was
+// told before that its grant had ended (a lost event while the DELETE was
+// under way: the release may well have run in Redis and only its reply was
+// lost). In that case g ended at sent; otherwise the holder holds on.
+func (r *Grants) FailedRelease(g *Grant, how string, sent, answered int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	g.Notes = append(g.Notes, fmt.Sprintf("%s at +%v", how, time.Duration(answered-g.Start).Round(time.Microsecond)))
+	if g.Told != 0 && g.Told <= answered && (g.Released == 0 || sent < g.Released) {
+		g.Released, g.ReleasedHow = sent, how+" (sent before it was told)"
+	}
+}
+
+// Note records what g's holder saw at at that ended nothing.
 func (r *Grants) Note(g *Grant, what string, at int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -184,8 +184,21 @@ func TestGrantsRecorder(t *testing.T) {
 	r.Leased(g, 20)
 	r.Flushed(35, 36)
 	r.Note(g, "DELETE 503", 25)
+	// A failed DELETE ends nothing, unless the holder was told before its
+	// answer came: then the grant ended when the DELETE was sent.
+	h := r.Granted(Grant{Name: "locks/m", Limit: 1, Client: "b", Start: 100})
+	r.FailedRelease(h, "DELETE 503", 110, 120)
+	if h.Released != 0 {
+		t.Fatalf("a failed DELETE before any news ended the grant: %+v", h)
+	}
+	r.Told(h, "lost event", 130)
+	r.FailedRelease(h, "DELETE retry 503", 125, 140)
+	if h.Released != 125 || h.ReleasedHow != "DELETE retry 503 (sent before it was told)" {
+		t.Fatalf("a DELETE under way when the holder was told: %+v", h)
+	}
 	gs, flushes := r.Snapshot()
-	if len(gs) != 1 || len(flushes) != 1 || r.Count() != 1 {
+	gs = gs[:1]
+	if len(gs) != 1 || len(flushes) != 1 || r.Count() != 2 {
 		t.Fatalf("grants %+v flushes %v", gs, flushes)
 	}
 	got := gs[0]

@@ -375,7 +375,7 @@ func (c *apiClient) release(ctx context.Context, n *node, g *Grant, token string
 			return
 		}
 		// Still held: wait a while, then retry or close the stream.
-		c.w.grants.Note(g, op+" "+result(res, err), clocks.MonotonicNS())
+		c.w.grants.FailedRelease(g, op+" "+result(res, err), s, clocks.MonotonicNS())
 		if attempt == 3 {
 			if st != nil {
 				c.closeStream(n, g, st, "stream closed after failed DELETEs")

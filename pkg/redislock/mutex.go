@@ -190,9 +190,10 @@ func (m *Locked) Holds() int {
 // A release that fails for another reason (a transport or server error)
 // leaves the lock held, as if Unlock had not been called: the hold is
 // counted again, so a retry releases, and the watchdog renews on from its
-// last successful renew, or closes Lost as it would have. Under the
-// watchdog the release is cut where Lost would close, two thirds of the
-// TTL after the last successful renew was sent.
+// last successful renew. Under the watchdog the release is cut where Lost
+// would close, two thirds of the TTL after the last successful renew was
+// sent; a release that fails there closes Lost, and its error matches
+// ErrLost: the holding has ended, and the lease expires by its TTL.
 func (m *Locked) Unlock(ctx context.Context) error {
 	m.mu.Lock()
 	holds := m.holds
@@ -222,14 +223,18 @@ func (m *Locked) Unlock(ctx context.Context) error {
 // releaseHeld releases a lease under its watchdog w (nil for a lease
 // nothing renews): it stops w, so that no renew races the release, cuts
 // the release where the lease's validity ends, and resumes w when the
-// release failed without ending the holding (releaseFinal).
+// release failed without ending the holding (releaseFinal). A release
+// that failed past the lease's validity ends it: the error then matches
+// ErrLost, and Lost is closed.
 func releaseHeld(ctx context.Context, w *watchdog, release func(context.Context) error) error {
 	w.stop()
 	rctx, cancel := w.bound(ctx)
 	err := release(rctx)
 	cancel()
 	if err != nil && !releaseFinal(err) {
-		w.resume()
+		if lost := w.resume(err); lost != nil {
+			return lost
+		}
 	}
 	return err
 }

@@ -263,3 +263,53 @@ func TestAReleaseRacingARenew(t *testing.T) {
 		}
 	}
 }
+
+// A release still unanswered when the lease's validity runs out (a long
+// attempt timeout, Redis black-holed) is cut there, and its error says the
+// holding has ended: it matches ErrLost, and Lost is closed when it
+// returns, a third of the TTL before the lease can expire. A failure that
+// left the holder believing it holds would have it learn the loss only
+// from a later renew, after others could be granted the name.
+func TestAReleaseCutAtTheValidityEndsTheHolding(t *testing.T) {
+	for _, k := range releaseKinds {
+		t.Run(k.name, func(t *testing.T) {
+			p, c, _ := behindProxy(t)
+			opts := releaseOpts()
+			opts.AttemptTimeout = 3 * releaseWD // longer than the validity
+			var h heldThing
+			if k.name == "lock" {
+				l, err := redislock.New(c, "rel", opts)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := l.TryLock(t.Context(), 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h = heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
+			} else {
+				s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
+				if err != nil {
+					t.Fatal(err)
+				}
+				pm, err := s.TryAcquire(t.Context(), 0, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				h = heldThing{release: pm.Release, lost: pm.Lost(), err: pm.Err}
+			}
+			p.SetBlackhole(true)
+			err := h.release(context.Background())
+			if !errors.Is(err, redislock.ErrLost) || !isClosed(h.lost) {
+				t.Fatalf("release cut at the validity = %v, Lost closed %v; want ErrLost with Lost closed", err, isClosed(h.lost))
+			}
+			if !errors.Is(h.err(), redislock.ErrLost) {
+				t.Errorf("Err() = %v; want ErrLost", h.err())
+			}
+			p.SetBlackhole(false)
+			if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+				t.Errorf("a second release = %v; want ErrNotHeld", err)
+			}
+		})
+	}
+}

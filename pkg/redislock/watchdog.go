@@ -85,20 +85,33 @@ func (w *watchdog) stop() {
 	}
 }
 
-// resume undoes stop after a release that failed without proving the
-// lease lost: renews start again from the last successful one. A watchdog
-// that gave up (Lost is closed) stays stopped.
-func (w *watchdog) resume() {
+// resume undoes stop after a release that failed with failure, without
+// proving the lease lost: renews start again from the last successful one.
+// A watchdog that gave up (Lost is closed) stays stopped. When the lease's
+// validity ran out during the release, the holding is lost now: resume
+// closes Lost itself and returns why (it matches ErrLost), so that the
+// holder hears it from the failed release, not from a renew after it.
+func (w *watchdog) resume(failure error) error {
 	if w == nil {
-		return
+		return nil
 	}
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	if !w.stopped || w.gaveUp {
-		return
+		w.mu.Unlock()
+		return nil
+	}
+	validFor := w.ttl * 2 / 3
+	if !w.now().Before(w.sentAt.Add(validFor)) {
+		w.mu.Unlock()
+		err := fmt.Errorf("%w: the release failed and no renew succeeded within %v of the last one, %v before the lease may expire: %w",
+			ErrLost, validFor, w.ttl-validFor, failure)
+		w.giveUp(err)
+		return err
 	}
 	w.stopped = false
 	w.armLocked()
+	w.mu.Unlock()
+	return nil
 }
 
 // bound returns ctx cut at the end of the lease's validity, two thirds of

@@ -30,8 +30,8 @@ type Grant struct {
 	// come with the acquired event).
 	Start int64
 	// Released is when the holder gave the grant back by itself: the
-	// sending of a DELETE that was answered 200, or the closing of its
-	// stream. A DELETE that failed otherwise releases nothing: the holder
+	// sending of a DELETE that was answered 200 or 409, or the closing of
+	// its stream. A DELETE that failed otherwise releases nothing: the holder
 	// still holds (the API's contract), unless it was told that its grant
 	// ended while the DELETE was under way (see Grants.FailedRelease).
 	Released    int64

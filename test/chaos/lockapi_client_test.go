@@ -363,6 +363,9 @@ func (c *apiClient) release(ctx context.Context, n *node, g *Grant, token string
 			}
 			return
 		case err == nil && res.code == http.StatusConflict:
+			// The holder stopped using it when it sent the DELETE, and the
+			// answer does not tell it that it still holds.
+			c.w.grants.Released(g, op+" 409", s)
 			c.w.grants.Told(g, op+" 409", res.at)
 			if attempt > 0 && leaseEnd != 0 && s < leaseEnd {
 				c.w.stats.add("DELETE retry 409 while its lease was valid")

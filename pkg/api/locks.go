@@ -312,7 +312,9 @@ func (rt *lockRoutes) renew(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = e.h.Renew(r.Context())
-	rt.l.reg.renewed(e, err == nil, rt.l.opts.Now())
+	// A renew that failed otherwise than on lost ownership may have run in
+	// Redis (its reply was lost): its lease may live its TTL from now.
+	rt.l.reg.renewed(e, !notOwner(err), rt.l.opts.Now())
 	switch {
 	case err == nil:
 		rt.ok(w, op, lockBody(req.res.Name, e.h), e.h.Fence())

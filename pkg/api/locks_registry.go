@@ -158,15 +158,16 @@ func (g *registry) renewing(e *heldEntry) bool {
 }
 
 // renewed puts e back in the expiry heap after renewing: its validity is
-// its TTL from returnedAt when the renew succeeded, else as it was (the
-// next prune forgets it if that has passed).
-func (g *registry) renewed(e *heldEntry, ok bool, returnedAt time.Time) {
+// its TTL from returnedAt when the renew may have run in Redis (mayHave:
+// it succeeded, or its reply was lost), else as it was (the next prune
+// forgets it if that has passed).
+func (g *registry) renewed(e *heldEntry, mayHave bool, returnedAt time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.held[e.h.Token()] != e || e.heapIndex >= 0 {
 		return
 	}
-	if ok {
+	if mayHave {
 		e.validUntil = returnedAt.Add(e.h.TTL())
 	}
 	heap.Push(&g.expiry, e)

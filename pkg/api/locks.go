@@ -101,7 +101,7 @@ func (l *Locks) end(ctx context.Context, e *heldEntry, reason string) error {
 // tell ends e's stream, if any, with a lost event saying reason, before
 // its lease is released: a release runs in Redis, where another client can
 // be granted the name at once, before its reply comes back. It returns once
-// the stream has ended, or ctx has.
+// the stream has ended, or e has (a stream that never started), or ctx has.
 func tell(ctx context.Context, e *heldEntry, reason string) {
 	if !e.stream {
 		return
@@ -112,6 +112,7 @@ func tell(ctx context.Context, e *heldEntry, reason string) {
 	})
 	select {
 	case <-e.told:
+	case <-e.ended:
 	case <-ctx.Done():
 	}
 }

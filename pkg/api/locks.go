@@ -60,7 +60,9 @@ func (l *Locks) ReleaseAll(ctx context.Context) (int, error) {
 	)
 	for _, e := range entries {
 		wg.Go(func() {
-			err := l.end(ctx, e, "released: the sidecar is shutting down")
+			const reason = "released: the sidecar is shutting down"
+			tell(ctx, e, reason)
+			err := l.end(ctx, e, reason)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -94,6 +96,25 @@ func (l *Locks) end(ctx context.Context, e *heldEntry, reason string) error {
 	}
 	l.finish(e, err == nil, reason)
 	return err
+}
+
+// tell ends e's stream, if any, with a lost event saying reason, before
+// its lease is released: a release runs in Redis, where another client can
+// be granted the name at once, before its reply comes back. It returns once
+// the stream has ended, or e has (a stream that never started), or ctx has.
+func tell(ctx context.Context, e *heldEntry, reason string) {
+	if !e.stream {
+		return
+	}
+	e.stopOnce.Do(func() {
+		e.stopReason = reason
+		close(e.stop)
+	})
+	select {
+	case <-e.told:
+	case <-e.ended:
+	case <-ctx.Done():
+	}
 }
 
 // finish ends e, whose mu the caller holds: released by this sidecar, or
@@ -315,7 +336,9 @@ func (rt *lockRoutes) renew(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = e.h.Renew(r.Context())
-	rt.l.reg.renewed(e, err == nil, rt.l.opts.Now())
+	// A renew that failed otherwise than on lost ownership may have run in
+	// Redis (its reply was lost): its lease may live its TTL from now.
+	rt.l.reg.renewed(e, !notOwner(err), rt.l.opts.Now())
 	switch {
 	case err == nil:
 		rt.ok(w, op, lockBody(req.res.Name, e.h), e.h.Fence())
@@ -349,7 +372,9 @@ func (rt *lockRoutes) release(w http.ResponseWriter, r *http.Request) {
 		rt.fail(w, r, op, req.res.Name, notHeldHere(rt.label(), req.res.Name))
 		return
 	}
-	err = rt.l.end(r.Context(), e, "released by DELETE")
+	const reason = "released by DELETE"
+	tell(r.Context(), e, reason)
+	err = rt.l.end(r.Context(), e, reason)
 	rt.l.recordHeld()
 	if err != nil {
 		rt.fail(w, r, op, req.res.Name, err)

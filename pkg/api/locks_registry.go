@@ -42,6 +42,15 @@ type heldEntry struct {
 	// ended is closed when a DELETE or a shutdown released the holding,
 	// which ends its stream.
 	ended chan struct{}
+	// stop, for a stream's holding, is closed (with stopReason) to end the
+	// stream with lost before a DELETE or a shutdown releases the lease:
+	// the release may run in Redis, and another client be granted the
+	// name, before its reply comes back. told is closed once the stream
+	// has ended, lost sent.
+	stop       chan struct{}
+	stopOnce   sync.Once
+	stopReason string
+	told       chan struct{}
 
 	mu   sync.Mutex
 	done bool
@@ -107,7 +116,9 @@ func (g *registry) add(res Resource, h Holding, stream bool, sentAt time.Time) (
 	}
 	e := &heldEntry{res: res, h: h, stream: stream, ended: make(chan struct{}), heapIndex: -1}
 	g.held[h.Token()] = e
-	if !stream {
+	if stream {
+		e.stop, e.told = make(chan struct{}), make(chan struct{})
+	} else {
 		e.validUntil = sentAt.Add(h.TTL())
 		heap.Push(&g.expiry, e)
 	}
@@ -158,15 +169,16 @@ func (g *registry) renewing(e *heldEntry) bool {
 }
 
 // renewed puts e back in the expiry heap after renewing: its validity is
-// its TTL from returnedAt when the renew succeeded, else as it was (the
-// next prune forgets it if that has passed).
-func (g *registry) renewed(e *heldEntry, ok bool, returnedAt time.Time) {
+// its TTL from returnedAt when the renew may have run in Redis (mayHave:
+// it succeeded, or its reply was lost), else as it was (the next prune
+// forgets it if that has passed).
+func (g *registry) renewed(e *heldEntry, mayHave bool, returnedAt time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.held[e.h.Token()] != e || e.heapIndex >= 0 {
 		return
 	}
-	if ok {
+	if mayHave {
 		e.validUntil = returnedAt.Add(e.h.TTL())
 	}
 	heap.Push(&g.expiry, e)

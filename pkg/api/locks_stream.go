@@ -14,8 +14,8 @@ import (
 // 503) answers as for an acquire when it is not taken; else 200 with
 // application/x-ndjson events, one per line (LockEvent): acquired,
 // keepalive every Keepalive, and lost when the watchdog loses the lease or
-// a DELETE or the sidecar's shutdown releases it; the stream ends after
-// lost. The watchdog renews the lease while the stream is open. When the
+// a DELETE or the sidecar's shutdown releases it (sent before the release
+// is); the stream ends after lost. The watchdog renews the lease while the stream is open. When the
 // client closes the stream, or its process dies and the kernel closes the
 // connection, net/http ends the request's context and the lock is released
 // at once; if that release fails, releaseLater retries it.
@@ -42,6 +42,9 @@ func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 		}
 		rt.l.recordHeld()
 	}()
+	// Runs before the release above: a DELETE or a shutdown waiting in
+	// tell releases as soon as the stream has ended.
+	defer close(e.told)
 
 	hdr := w.Header()
 	hdr.Set("Content-Type", "application/x-ndjson")
@@ -90,6 +93,12 @@ func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 			// back by token, so the next holder need not wait out the TTL.
 			reason = "lost: " + err.Error()
 			send(LockEvent{Event: "lost", Error: err.Error()})
+			return
+		case <-e.stop:
+			// A DELETE or the shutdown releases the lease once the client
+			// has been told.
+			reason = e.stopReason
+			send(LockEvent{Event: "lost", Error: reason})
 			return
 		case <-e.ended:
 			e.mu.Lock()

@@ -98,3 +98,33 @@ func TestAStreamIsToldBeforeItsReleaseRuns(t *testing.T) {
 		}
 	}
 }
+
+// Regression (review of issue 17, item 2): a DELETE whose release ran in
+// Redis though its reply was lost (latency past the 300ms attempt bound)
+// answers 503; its retry found the lease gone and answered 409, though the
+// lease could not have expired yet. DELETE is idempotent: the retry
+// answers 200, and nothing is left in Redis.
+func TestARetriedDeleteAfterALostReplyAnswers200(t *testing.T) {
+	for _, path := range []string{"/locks/d", "/semaphores/d"} {
+		t.Run(path, func(t *testing.T) {
+			e, p := newProxiedLockEnv(t, api.LocksOptions{}, nil)
+			q := "?lease=1m"
+			if strings.HasPrefix(path, "/semaphores") {
+				q += "&permits=1"
+			}
+			// Load the release script: a release is then one round trip.
+			w := e.acquire(t, strings.Replace(path, "/d", "/w", 1)+q)
+			e.call(t, http.MethodDelete, strings.Replace(path, "/d", "/w", 1)+"?token="+w.Token, http.StatusOK)
+			a := e.acquire(t, path+q)
+			p.SetLatency(250 * time.Millisecond)
+			e.call(t, http.MethodDelete, path+"?token="+a.Token, http.StatusServiceUnavailable)
+			p.SetLatency(0)
+			e.call(t, http.MethodDelete, path+"?token="+a.Token, http.StatusOK)
+			// A lock's lease, or a semaphore's permits (a sorted set).
+			held := e.exists(t, leaseKey("d")) || e.rdb.ZCard(t.Context(), api.DefaultLocksPrefix+":{d}:sem:permits").Val() > 0
+			if held {
+				t.Error("still held in Redis after the retried DELETE")
+			}
+		})
+	}
+}

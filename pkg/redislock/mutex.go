@@ -14,6 +14,7 @@ type Locked struct {
 	lease *Lease
 
 	watchdog *watchdog // nil for a lock with a lease time
+	releases *releaseRecord
 	lost     chan struct{}
 	lostOnce sync.Once
 
@@ -83,7 +84,8 @@ func (l *Lock) tryLock(ctx context.Context, waitTime, leaseTime time.Duration,
 	if err != nil {
 		return nil, err
 	}
-	m := &Locked{lease: lease, lost: make(chan struct{}), holds: 1}
+	m := &Locked{lease: lease, lost: make(chan struct{}), holds: 1,
+		releases: newReleaseRecord(l.opts.Now, ttl, lease.sentAt)}
 	if o != nil {
 		o.hold(l.reentryKey, m)
 	}
@@ -94,7 +96,7 @@ func (l *Lock) tryLock(ctx context.Context, waitTime, leaseTime time.Duration,
 		m.markLost(err)
 		return m, nil
 	}
-	m.watchdog = startWatchdog(ctx, l.opts.Now, ttl, lease.sentAt, lease.Renew, m.markLost)
+	m.watchdog = startWatchdog(ctx, l.opts.Now, ttl, lease.sentAt, m.releases.renewing(lease.Renew), m.markLost)
 	return m, nil
 }
 
@@ -153,7 +155,7 @@ func (m *Locked) Renew(ctx context.Context) error {
 	if m.Holds() == 0 {
 		return fmt.Errorf("%w: lock %q was already unlocked", ErrNotHeld, m.lease.lock.name)
 	}
-	err := m.lease.Renew(ctx)
+	err := m.releases.renewing(m.lease.Renew)(ctx)
 	if lostOrForeign(err) {
 		m.markLost(err)
 	}
@@ -207,7 +209,7 @@ func (m *Locked) Unlock(ctx context.Context) error {
 	case holds == 0:
 		return fmt.Errorf("%w: lock %q was already unlocked", ErrNotHeld, m.lease.lock.name)
 	}
-	err := releaseHeld(ctx, m.watchdog, m.lease.Release)
+	err := m.releases.release(ctx, m.watchdog, m.lease.Release)
 	if err != nil && !releaseFinal(err) {
 		m.mu.Lock()
 		m.holds++
@@ -218,31 +220,6 @@ func (m *Locked) Unlock(ctx context.Context) error {
 		m.owner.forget(m.ownerKey, m)
 	}
 	return err
-}
-
-// releaseHeld releases a lease under its watchdog w (nil for a lease
-// nothing renews): it stops w, so that no renew races the release, cuts
-// the release where the lease's validity ends, and resumes w when the
-// release failed without ending the holding (releaseFinal). A release
-// that failed past the lease's validity ends it: the error then matches
-// ErrLost, and Lost is closed.
-func releaseHeld(ctx context.Context, w *watchdog, release func(context.Context) error) error {
-	w.stop()
-	rctx, cancel := w.bound(ctx)
-	err := release(rctx)
-	cancel()
-	if err != nil && !releaseFinal(err) {
-		if lost := w.resume(err); lost != nil {
-			return lost
-		}
-	}
-	return err
-}
-
-// releaseFinal reports whether a release's error still ends the holding:
-// the lease was no longer this owner's.
-func releaseFinal(err error) bool {
-	return errors.Is(err, ErrNotHeld) || lostOrForeign(err)
 }
 
 func (m *Locked) markLost(err error) {

@@ -18,6 +18,7 @@ type Permit struct {
 	sentAt   time.Time
 
 	watchdog *watchdog // nil for a permit with a lease time
+	releases *releaseRecord
 	lost     chan struct{}
 	lostOnce sync.Once
 
@@ -76,7 +77,7 @@ func (p *Permit) Renew(ctx context.Context) error {
 	if released {
 		return fmt.Errorf("%w: permit of %q (fence %d) was already released", ErrNotHeld, p.sem.lock.name, p.fence)
 	}
-	err := p.renew(ctx)
+	err := p.releases.renewing(p.renew)(ctx)
 	if lostOrForeign(err) {
 		p.markLost(err)
 	}
@@ -116,7 +117,7 @@ func (p *Permit) Release(ctx context.Context) error {
 	if released {
 		return fmt.Errorf("%w: permit of %q (fence %d) was already released", ErrNotHeld, p.sem.lock.name, p.fence)
 	}
-	err := releaseHeld(ctx, p.watchdog, p.release)
+	err := p.releases.release(ctx, p.watchdog, p.release)
 	if err != nil && !releaseFinal(err) {
 		p.mu.Lock()
 		p.released = false

@@ -5,6 +5,7 @@ package redislock_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -311,5 +312,92 @@ func TestAReleaseCutAtTheValidityEndsTheHolding(t *testing.T) {
 				t.Errorf("a second release = %v; want ErrNotHeld", err)
 			}
 		})
+	}
+}
+
+// A release that ran in Redis though its reply was lost (latency past the
+// attempt timeout) fails; the retry finds the lease gone while it could
+// not have expired yet, which is the first try's work: it succeeds, so a
+// release is idempotent, and nothing is left in Redis. Both forms: a lease
+// time, and the watchdog.
+func TestARetriedReleaseAfterALostReplySucceeds(t *testing.T) {
+	for _, k := range releaseKinds {
+		for _, lease := range []time.Duration{time.Minute, 0} {
+			t.Run(fmt.Sprintf("%s/lease=%v", k.name, lease), func(t *testing.T) {
+				p, c, direct := behindProxy(t)
+				opts := releaseOpts()
+				opts.AttemptTimeout = 300 * time.Millisecond
+				var h heldThing
+				if k.name == "lock" {
+					l, err := redislock.New(c, "rel", opts)
+					if err != nil {
+						t.Fatal(err)
+					}
+					m, err := l.TryLock(t.Context(), 0, lease)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h = heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
+				} else {
+					s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
+					if err != nil {
+						t.Fatal(err)
+					}
+					pm, err := s.TryAcquire(t.Context(), 0, lease)
+					if err != nil {
+						t.Fatal(err)
+					}
+					h = heldThing{release: pm.Release, lost: pm.Lost(), err: pm.Err}
+				}
+				// Load the release script, so that the slow try is one
+				// round trip, then slow every packet past the attempt timeout.
+				warmRelease(t, c, k.name, opts)
+				p.SetLatency(250 * time.Millisecond)
+				if err := h.release(t.Context()); err == nil || errors.Is(err, redislock.ErrNotHeld) {
+					t.Fatalf("release with a lost reply = %v; want a transport error", err)
+				}
+				if left := k.left(t, direct); left != 0 {
+					t.Fatalf("the slow release did not run in Redis: %v left", left)
+				}
+				p.SetLatency(0)
+				if err := h.release(t.Context()); err != nil {
+					t.Fatalf("retry after a release whose reply was lost = %v; want nil (idempotent)", err)
+				}
+				if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+					t.Errorf("a release after the successful retry = %v; want ErrNotHeld", err)
+				}
+			})
+		}
+	}
+}
+
+// warmRelease takes and releases another lock or permit through c, which
+// loads the release script into Redis's cache.
+func warmRelease(t *testing.T, c redislock.Client, kind string, opts redislock.Options) {
+	t.Helper()
+	if kind == "lock" {
+		l, err := redislock.New(c, "warm", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := l.TryLock(t.Context(), 0, time.Minute)
+		if err == nil {
+			err = m.Unlock(t.Context())
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	s, err := redislock.NewSemaphore(c, "warm", 1, redislock.SemaphoreOptions{Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.TryAcquire(t.Context(), 0, time.Minute)
+	if err == nil {
+		err = p.Release(t.Context())
+	}
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -178,7 +178,7 @@ func (s *Semaphore) TryAcquire(ctx context.Context, waitTime, leaseTime time.Dur
 		p.markLost(err)
 		return p, nil
 	}
-	p.watchdog = startWatchdog(ctx, s.lock.opts.Now, p.ttl, p.sentAt, p.renew, p.markLost)
+	p.watchdog = startWatchdog(ctx, s.lock.opts.Now, p.ttl, p.sentAt, p.releases.renewing(p.renew), p.markLost)
 	return p, nil
 }
 
@@ -287,7 +287,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		}
 		l.saw(s.fenceKey, fence, ttl)
 		return &Permit{sem: s, token: token, identity: l.opts.Identity, fence: fence, ttl: ttl, sentAt: sentAt,
-			lost: make(chan struct{})}, nil
+			lost: make(chan struct{}), releases: newReleaseRecord(l.opts.Now, ttl, sentAt)}, nil
 	case "held":
 		if len(reply) != 7 {
 			return nil, unexpected(reply)

@@ -192,7 +192,9 @@ func (m *Locked) Holds() int {
 // A release that fails for another reason (a transport or server error)
 // leaves the lock held, as if Unlock had not been called: the hold is
 // counted again, so a retry releases, and the watchdog renews on from its
-// last successful renew. Under the watchdog the release is cut where Lost
+// last successful renew. Stop using the lock all the same: the release may
+// have run in Redis with only its reply lost. A retry that then finds the
+// lease gone, while it could not have expired yet, returns nil. Under the watchdog the release is cut where Lost
 // would close, two thirds of the TTL after the last successful renew was
 // sent; a release that fails there closes Lost, and its error matches
 // ErrLost: the holding has ended, and the lease expires by its TTL.

@@ -222,7 +222,7 @@ var ciChecks = map[string]func(t *testing.T, r rendered){
 		if len(r.app.Args) != 1 || !strings.Contains(r.app.Args[0], "$BATON_FENCE") {
 			t.Errorf("args: want app.args as they are, got %q", r.app.Args)
 		}
-		wantEnv(t, r.baton, "BATON_KILL_GRACE", "2500ms")
+		wantEnv(t, r.baton, "BATON_KILL_GRACE", "2s")
 		wantEnv(t, r.baton, "BATON_ON_EXIT", "recampaign")
 		wantEnv(t, r.baton, "BATON_LEASE_TTL", "10s")
 		wantEnv(t, r.baton, "BATON_RELEASE_TIMEOUT", "3s")
@@ -562,7 +562,7 @@ func checkExec(t *testing.T, r rendered) {
 	if app.Lifecycle != nil {
 		t.Errorf("exec: baton stops the command itself; unexpected lifecycle %+v", app.Lifecycle)
 	}
-	for _, name := range []string{"BATON_KILL_GRACE", "BATON_ON_EXIT", "BATON_LOCK", "BATON_REDIS_ADDR"} {
+	for _, name := range []string{"BATON_ON_EXIT", "BATON_LOCK", "BATON_REDIS_ADDR"} {
 		if envVar(app, name) == nil {
 			t.Errorf("exec: the app container lacks baton's %s", name)
 		}
@@ -653,7 +653,6 @@ func TestSchemaRejects(t *testing.T) {
 		{"killGrace without a unit", []string{"--set", "mode=exec", "--set", "exec.killGrace=4"}, "killGrace"},
 		{"killGrace nonsense", []string{"--set", "mode=exec", "--set", "exec.killGrace=soon"}, "killGrace"},
 		{"killGrace zero", []string{"--set", "mode=exec", "--set", "exec.killGrace=0.0s"}, "killGrace"},
-		{"killGrace empty", []string{"--set", "mode=exec", "--set", "exec.killGrace="}, "killGrace"},
 		{"killGrace a number", []string{"--set", "mode=exec", "--set-json", "exec.killGrace=4"}, "killGrace"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -691,18 +690,20 @@ func TestTemplateRejects(t *testing.T) {
 			"--skip-schema-validation", "--set", "mode=exec", "--set", "exec.killGrace=0s",
 		}, "above 0"},
 		// killGrace against the timings, defaulted (15s - 2*15s/3 = 5s,
-		// releaseTimeout 5s) or set.
+		// releaseTimeout 5s: a budget of 5s, a slack of 1s) or set.
+		{"killGrace in the default slack", []string{"--set", "mode=exec", "--set", "exec.killGrace=4001ms"},
+			"exec.killGrace 4001ms must be at most 4s"},
 		{"killGrace at the default margin", []string{"--set", "mode=exec", "--set", "exec.killGrace=5s"},
 			"timings.leaseTTL - timings.renewDeadline (15s - 2*leaseTTL/3 = 5s)"},
-		{"killGrace at the margin", []string{
-			"--set", "mode=exec", "--set", "timings.leaseTTL=9s", "--set", "timings.renewDeadline=6s", "--set", "exec.killGrace=3000ms",
-		}, "timings.leaseTTL - timings.renewDeadline (9s - 6s = 3s)"},
+		{"killGrace at the margin, a slack of a quarter", []string{
+			"--set", "mode=exec", "--set", "timings.leaseTTL=9s", "--set", "timings.renewDeadline=6s", "--set", "exec.killGrace=2251ms",
+		}, "must be at most 2.25s: your command's stop must fit in the smaller of timings.leaseTTL - timings.renewDeadline (9s - 6s = 3s)"},
 		{"killGrace at the release timeout", []string{
 			"--set", "mode=exec", "--set", "timings.releaseTimeout=2s", "--set", "exec.killGrace=2s",
-		}, "timings.releaseTimeout (2s)"},
+		}, "timings.releaseTimeout (2s), less a slack of a quarter of that, at most 1s, for SIGKILL, the reap and a late step-down timer (0.5s here)"},
 		{"killGrace above the release timeout, in minutes", []string{
 			"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=1m", "--set", "exec.killGrace=1m0.5s",
-		}, "timings.releaseTimeout (1m)"},
+		}, "must be at most 59s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(t, chartDir, "default", c.args...)
@@ -732,9 +733,11 @@ func TestSchemaAccepts(t *testing.T) {
 		{"--set", "commonLabels.team=reporting", "--set-string", "podLabels.tier=batch", "--set-string", "podAnnotations.retries=3"},
 		{"--set", `commonLabels.example\.com/team=reporting`, "--set-json", `extraObjects=[{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}]`},
 		{"--set", "mode=exec"},
-		{"--set", "mode=exec", "--set", "exec.onExit=restart", "--set", "exec.killGrace=4999ms"},
+		{"--set", "mode=exec", "--set", "exec.killGrace="},
+		{"--set", "mode=exec", "--set", "timings.leaseTTL=3s", "--set", "exec.killGrace="},
+		{"--set", "mode=exec", "--set", "exec.onExit=restart", "--set", "exec.killGrace=4s"},
 		{"--set", "mode=exec", "--set", "exec.onExit=recampaign", "--set", "exec.killGrace=1ns"},
-		{"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=10m", "--set", "exec.killGrace=9m59.5s"},
+		{"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=10m", "--set", "exec.killGrace=9m59s"},
 		// What the removed values meant by default is still accepted.
 		{"--set", "readyWhen=connected", "--set", "readinessGate.enabled=false"},
 		{"--set", "mode=exec", "--set", "readyWhen=connected", "--set", "readinessGate.enabled=false", "--set-json", "leaderGatedStrategy={}"},
@@ -791,7 +794,8 @@ func TestNotes(t *testing.T) {
 			"--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
 		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "every replica that reaches Redis is Ready"}},
 		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}},
-		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after 4s", "on exit: restart", "BATON_FENCE"}},
+		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after baton's default grace", "on exit: restart", "BATON_FENCE"}},
+		{"exec with a grace", []string{"--set", "mode=exec", "--set", "exec.killGrace=2s"}, []string{"SIGKILL after 2s"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ns := manifesttest.Namespace(t, env.Client(t), "baton-notes-")
@@ -943,23 +947,31 @@ func envOfFlags(t *testing.T, bin string, args ...string) map[string]bool {
 	return known
 }
 
-// TestExecTimingsAreBatons: the chart's check of exec.killGrace takes
-// baton's own defaults for the timings left empty (pkg/election), and its
-// killGrace default is baton run's (pkg/supervisor). At the bound
-// min(leaseTTL - renewDeadline, releaseTimeout), to the nanosecond, the
-// chart refuses; 1ns below, it accepts.
+// TestExecTimingsAreBatons: the chart's check of exec.killGrace is baton
+// run's (cmd/sidecar's maxKillGrace), with baton's own defaults for the
+// timings left empty (pkg/election): the stop's budget is
+// min(leaseTTL - renewDeadline, releaseTimeout), and the grace may take it
+// less a slack of a quarter of it, at most 1s. At that bound, to the
+// nanosecond, the chart accepts; 1ns above, it refuses. An empty
+// killGrace sets no BATON_KILL_GRACE: baton run's default, which follows
+// the timings, applies.
 func TestExecTimingsAreBatons(t *testing.T) {
 	r := newRendered(t, "default", render(t, "default", "--set", "mode=exec"))
-	wantEnv(t, r.baton, "BATON_KILL_GRACE", supervisor.DefaultKillGrace.String())
+	if v := envVar(r.baton, "BATON_KILL_GRACE"); v != nil {
+		t.Errorf("exec.killGrace empty: want no BATON_KILL_GRACE (baton's default), got %+v", v)
+	}
 	wantEnv(t, r.baton, "BATON_ON_EXIT", string(supervisor.OnExitExit))
+	r = newRendered(t, "default", render(t, "default", "--set", "mode=exec", "--set", "exec.killGrace=1500ms"))
+	wantEnv(t, r.baton, "BATON_KILL_GRACE", "1500ms")
 
 	for _, c := range []struct {
 		name                                string
 		leaseTTL, renewDeadline, releaseTTL time.Duration // 0: empty, baton's default
 	}{
-		{"all defaults", 0, 0, 0},
+		{"all defaults: a slack of 1s", 0, 0, 0},
 		{"leaseTTL 10s: the default deadline rounds down", 10 * time.Second, 0, 0},
-		{"leaseTTL 7s, releaseTimeout 2s", 7 * time.Second, 0, 2 * time.Second},
+		{"leaseTTL 7s, releaseTimeout 2s: a slack of a quarter", 7 * time.Second, 0, 2 * time.Second},
+		{"leaseTTL 3s", 3 * time.Second, 0, 0},
 		{"all set", 12 * time.Second, 9500 * time.Millisecond, 4 * time.Second},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -976,15 +988,19 @@ func TestExecTimingsAreBatons(t *testing.T) {
 			if release == 0 {
 				release = election.DefaultReleaseTimeout
 			}
-			bound := min(ttl-deadline, release)
+			budget := min(ttl-deadline, release)
+			bound := budget - min(time.Second, budget/4)
 			grace := func(d time.Duration) []string {
 				return append(slices.Clone(args), "--set", fmt.Sprintf("exec.killGrace=%dns", d.Nanoseconds()))
 			}
-			if _, err := helmTemplate(t, chartDir, "default", grace(bound-1)...); err != nil {
-				t.Errorf("killGrace %v, 1ns below the bound %v: %v", bound-1, bound, err)
+			if _, err := helmTemplate(t, chartDir, "default", grace(bound)...); err != nil {
+				t.Errorf("killGrace at the bound %v: %v", bound, err)
 			}
-			if _, err := helmTemplate(t, chartDir, "default", grace(bound)...); err == nil || !strings.Contains(err.Error(), "exec.killGrace") {
-				t.Errorf("killGrace at the bound %v: want the chart's refusal, got %v", bound, err)
+			if _, err := helmTemplate(t, chartDir, "default", grace(bound+1)...); err == nil || !strings.Contains(err.Error(), "exec.killGrace") {
+				t.Errorf("killGrace %v, 1ns above the bound %v: want the chart's refusal, got %v", bound+1, bound, err)
+			}
+			if _, err := helmTemplate(t, chartDir, "default", args...); err != nil {
+				t.Errorf("killGrace empty: %v", err)
 			}
 		})
 	}

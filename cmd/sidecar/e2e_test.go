@@ -20,6 +20,8 @@ import (
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/internal/sidecartest"
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/redis/go-redis/v9"
 )
 
 const e2eGuard = 30 * time.Second
@@ -79,6 +81,29 @@ func startSidecar(t *testing.T, redisAddr, id string, extra ...string) *sidecart
 	return s
 }
 
+// knownStore seeds the election's term record of lock through c, as a
+// release leaves it (redistest.KnownStore): an unknown store makes the
+// first term wait one lease TTL, and these tests are about other things.
+func knownStore(t *testing.T, c *redis.Client, lock string) {
+	t.Helper()
+	l, err := redislock.New(c, lock, redislock.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redistest.KnownStore(t, c, l.TermKey())
+}
+
+// mustLead long-polls s's /leader for up to 20s and fails the test unless s
+// leads.
+func mustLead(t *testing.T, ctx context.Context, s *sidecartest.Sidecar) api.StatusBody {
+	t.Helper()
+	st, err := s.Leader(ctx, 20*time.Second)
+	if err != nil || !st.Leader {
+		t.Fatalf("%s does not lead: %+v, %v", s.Identity, st, err)
+	}
+	return st
+}
+
 type httpResult struct {
 	code int
 	body map[string]any
@@ -108,12 +133,11 @@ func call(t *testing.T, method, url string) httpResult {
 
 func TestSidecarEndToEnd(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	a := startSidecar(t, srv.Addr(), "a", "--lease-ttl", "2s")
 	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 	defer cancel()
-	if _, err := a.Leader(ctx, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	mustLead(t, ctx, a)
 	b := startSidecar(t, srv.Addr(), "b", "--lease-ttl", "2s")
 
 	// GET /leader: 200 with the term for the leader, 503 for the follower.
@@ -221,13 +245,12 @@ func watch(t *testing.T, ctx context.Context, url string) <-chan map[string]any 
 
 func TestSIGTERMReleasesAndExitsZero(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	// An hour-long lease: only a release can hand over within the guard.
 	a := startSidecar(t, srv.Addr(), "a", "--lease-ttl", "1h")
 	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 	defer cancel()
-	if _, err := a.Leader(ctx, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	mustLead(t, ctx, a)
 	b := startSidecar(t, srv.Addr(), "b", "--lease-ttl", "1h")
 	waiting := make(chan api.StatusBody, 1)
 	go func() {
@@ -252,13 +275,12 @@ func TestSIGTERMReleasesAndExitsZero(t *testing.T) {
 
 func TestProbesWhenRedisIsDown(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	f := startSidecar(t, srv.Addr(), "f", "--lease-ttl", "1s")
 	l := startSidecar(t, srv.Addr(), "l", "--lease-ttl", "1s", "--ready-when", "leader")
 	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 	defer cancel()
-	if _, err := f.Leader(ctx, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	mustLead(t, ctx, f)
 	if r := call(t, "GET", l.ProbeURL+"/readyz"); r.code == 200 {
 		t.Errorf("ready-when=leader follower is ready: %s", r.raw)
 	}
@@ -309,6 +331,9 @@ func TestTLSAndACLUser(t *testing.T) {
 		"user default off",
 		"user baton on >s3cret ~baton:* &baton:* +@all",
 	)
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), TLSConfig: files.Config, Username: "baton", Password: "s3cret"})
+	defer c.Close()
+	knownStore(t, c, "job")
 	pw := filepath.Join(t.TempDir(), "pw")
 	if err := os.WriteFile(pw, []byte("s3cret\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -317,10 +342,7 @@ func TestTLSAndACLUser(t *testing.T) {
 		"--redis-username", "baton", "--redis-password-file", pw)
 	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 	defer cancel()
-	st, err := a.Leader(ctx, 20*time.Second)
-	if err != nil || !st.Leader {
-		t.Fatalf("over TLS with an ACL user: %+v, %v", st, err)
-	}
+	mustLead(t, ctx, a) // over TLS with an ACL user
 
 	// Without trusting the CA, the sidecar never leads and is not ready.
 	b, err := sidecartest.Launch(binary(t), t.TempDir(), "tls-b", srv.Addr(), "job", "--redis-tls",
@@ -349,12 +371,11 @@ func TestTLSAndACLUser(t *testing.T) {
 
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	a := startSidecar(t, srv.Addr(), "a", "--lease-ttl", "30s", "--release-timeout", "1m")
 	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 	defer cancel()
-	if _, err := a.Leader(ctx, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	mustLead(t, ctx, a)
 	// With Redis stopped, the graceful release hangs until its one-minute
 	// bound; only the second signal can end the process within the guard.
 	if err := srv.Signal(syscall.SIGSTOP); err != nil {

@@ -151,6 +151,7 @@ func TestExecExitStatusPassesThrough(t *testing.T) {
 		{"kill -KILL $$", 128 + 9},
 	} {
 		t.Run(tc.script, func(t *testing.T) {
+			knownStore(t, srv.Client(), fmt.Sprintf("status-%d", i))
 			b := startExec(t, srv.Addr(), fmt.Sprintf("status-%d", i), "a", tc.script)
 			if got := b.wait(t); got != tc.want {
 				t.Errorf("baton run exited with %d, want %d", got, tc.want)
@@ -206,6 +207,7 @@ func TestInstallCopiesItself(t *testing.T) {
 // SIGTERM makes baton exit with the job's status.
 func TestExecHandsTheJobOver(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	log := newJobLog(t)
 	script := fmt.Sprintf(`trap 'echo hup $$ >> %[1]s' HUP
 sleep 1000 & echo "start $$ $! $BATON_FENCE $BATON_IDENTITY" >> %[1]s
@@ -271,6 +273,7 @@ while :; do wait; done`, log)
 // job, so the kernel does (PR_SET_PDEATHSIG).
 func TestExecKill9TakesTheJobAlong(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	log := newJobLog(t)
 	a := startExec(t, srv.Addr(), "job", "a", fmt.Sprintf(`echo "start $$" >> %s; exec sleep 1000`, log))
 	pid, _ := strconv.Atoi(log.lines(t, "start", 1)[0][1])
@@ -285,6 +288,7 @@ func TestExecKill9TakesTheJobAlong(t *testing.T) {
 // first shutdown for the kill grace; a second signal kills it at once.
 func TestExecSecondSignalKillsAtOnce(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	log := newJobLog(t)
 	a := startExec(t, srv.Addr(), "job", "a", fmt.Sprintf(`trap '' TERM; echo "start $$" >> %s; while :; do sleep 1; done`, log),
 		"--kill-grace", "700ms", "--release-timeout", "30s")
@@ -310,6 +314,7 @@ func TestExecSecondSignalKillsAtOnce(t *testing.T) {
 // job starts only with the next term.
 func TestExecClientPauseStopsTheJobInsideTheMargin(t *testing.T) {
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	log := newJobLog(t)
 	const (
 		interval = 500 * time.Millisecond

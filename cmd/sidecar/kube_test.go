@@ -120,6 +120,7 @@ func TestSidecarPublishesOnItsPod(t *testing.T) {
 		}
 	}
 	srv := redistest.Start(t)
+	knownStore(t, srv.Client(), "job")
 	t.Setenv("POD_NAMESPACE", ns)
 	kubeFlags := []string{"--lease-ttl", "2s", "--kube=true", "--kubeconfig", kubeconfig}
 
@@ -127,9 +128,7 @@ func TestSidecarPublishesOnItsPod(t *testing.T) {
 	a := startSidecar(t, srv.Addr(), "baton-a", kubeFlags...)
 	ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 	defer cancel()
-	if _, err := a.Leader(ctx, 20*time.Second); err != nil {
-		t.Fatal(err)
-	}
+	mustLead(t, ctx, a)
 	t.Setenv("POD_NAME", "baton-b")
 	b := startSidecar(t, srv.Addr(), "baton-b", kubeFlags...)
 

@@ -41,9 +41,7 @@ func TestSIGTERMBoundWithRedisBlackholed(t *testing.T) {
 			s := startSidecar(t, redisAddr, "a", append(timings, "--kube", "false")...)
 			ctx, cancel := context.WithTimeout(t.Context(), e2eGuard)
 			defer cancel()
-			if _, err := s.Leader(ctx, 20*time.Second); err != nil {
-				t.Fatal(err)
-			}
+			mustLead(t, ctx, s)
 			return s.APIURL, func() { _ = s.Signal(syscall.SIGTERM) }, s.Exited()
 		}},
 		{"exec", killGrace + releaseTimeout + httpShutdownTimeout, func(t *testing.T, redisAddr string) (string, func(), <-chan struct{}) {
@@ -57,6 +55,7 @@ func TestSIGTERMBoundWithRedisBlackholed(t *testing.T) {
 	} {
 		t.Run(tc.mode, func(t *testing.T) {
 			srv := redistest.Start(t)
+			knownStore(t, srv.Client(), "job")
 			proxy, err := chaos.NewProxy(srv.Addr())
 			if err != nil {
 				t.Fatal(err)

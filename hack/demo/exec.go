@@ -103,11 +103,12 @@ func runExec(ctx context.Context, baton, dir string, redis *redistest.Process, t
 		return rs
 	}
 
-	leader, st, _, err := sidecartest.FirstLeader(ctx, apis(live))
+	up := time.Now()
+	leader, st, at, err := sidecartest.FirstLeader(ctx, apis(live))
 	if err != nil {
 		return err
 	}
-	say("leader: %s with fence %d", leader.Identity, st.Fence)
+	say("leader: %s with fence %d, %.1f ms after the start (a new lock: the first term waits one lease TTL)", leader.Identity, st.Fence, ms(at.Sub(up)))
 	pause(ctx, 1600*time.Millisecond)
 
 	i := byAPI(leader)

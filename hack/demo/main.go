@@ -91,11 +91,13 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	}
 	say("3 sidecars up, lock %q, lease TTL %v; each job works only while its sidecar leads", lock, ttl)
 
-	leader, st, _, err := sidecartest.FirstLeader(ctx, sidecars)
+	say("a Redis that has never seen the lock could also be one that lost its data while a leader still works: the first term waits one lease TTL")
+	up := time.Now()
+	leader, st, at, err := sidecartest.FirstLeader(ctx, sidecars)
 	if err != nil {
 		return err
 	}
-	say("leader: %s with fence %d", leader.Identity, st.Fence)
+	say("leader: %s with fence %d, %.1f ms after the sidecars were up", leader.Identity, st.Fence, ms(at.Sub(up)))
 	pause(ctx, 1500*time.Millisecond)
 
 	// Graceful handover: SIGTERM makes the sidecar step down, release and

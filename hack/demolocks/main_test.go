@@ -73,8 +73,16 @@ func TestShop(t *testing.T) {
 			t.Errorf("%s: %d order reports, want one per web server", title, len(r.orders))
 		}
 	}
-	if fair := rep.round("fair lock (FIFO)"); fair.orders[0].Pairs == 0 && fair.orders[1].Pairs == 0 && fair.orders[2].Pairs == 0 {
-		t.Error("fair round: no pair of requests was queued far enough apart to check the order")
+	// The FIFO check compares the grants with the arrival order in Redis
+	// (MONITOR). The order the web servers sent their requests in is only
+	// reported: requests fired at once may all be sent within the order
+	// gap on a fast machine, leaving no pair to compare.
+	pairs := 0
+	for _, a := range rep.round("fair lock (FIFO)").arrival {
+		pairs += a.pairs
+	}
+	if pairs == 0 {
+		t.Error("fair round: no pair of grants was checked against the waiters' arrival order in Redis")
 	}
 	if u := rep.round("without the lock").unseen(); u <= 0 {
 		t.Errorf("without the lock: %d sales the stock never saw; the oversell should show", u)

@@ -72,3 +72,16 @@ func TestRestart(t *testing.T) {
 		t.Errorf("EXISTS k after Restart = %d, %v; want 0", n, err)
 	}
 }
+
+// TestKnownStore leaves the term record a release leaves.
+func TestKnownStore(t *testing.T) {
+	c := Start(t).Client()
+	KnownStore(t, c, "baton:{job}:term")
+	got, err := c.HGetAll(t.Context(), "baton:{job}:term").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got["fence"] != "1" || got["valid_until_us"] != "0" {
+		t.Errorf("term record = %v, want fence 1, valid_until_us 0", got)
+	}
+}

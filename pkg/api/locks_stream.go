@@ -34,6 +34,14 @@ func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 	// However the stream ends, the holding ends with it.
 	reason := "stream closed"
 	defer func() {
+		if rt.l.closing.Err() != nil {
+			// ReleaseAll has begun: it releases every holding itself,
+			// within its own bound. A second try here would hold the
+			// server's shutdown for another ReleaseTimeout when Redis
+			// does not answer.
+			rt.l.recordHeld()
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rt.l.opts.ReleaseTimeout)
 		defer cancel()
 		if err := rt.l.end(ctx, e, reason); err != nil && !notOwner(err) {

@@ -70,19 +70,9 @@ func waitStatus(t *testing.T, e *election.Elector, what string, cond func(electi
 
 func isLeader(s election.Status) bool { return s.Leader }
 
-// knownStore writes the term record of "job" as a release leaves it: a
-// store without one is unknown, and its first term waits one TTL
-// (redislock's TryAcquire), which tests with hour-long TTLs skip this way.
-func knownStore(t *testing.T, c *redis.Client) {
-	t.Helper()
-	if err := c.HSet(t.Context(), "baton:{job}:term", "fence", "1", "valid_until_us", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestHandoverOnShutdown(t *testing.T) {
 	srv := redistest.Start(t)
-	knownStore(t, srv.Client())
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term")
 	a := startCandidate(t, srv.Client(), "a", time.Hour)
 	sa := waitStatus(t, a.e, "a leads", isLeader)
 	b := startCandidate(t, srv.Client(), "b", time.Hour)
@@ -105,7 +95,7 @@ func TestHandoverOnShutdown(t *testing.T) {
 
 func TestResignHandsOver(t *testing.T) {
 	srv := redistest.Start(t)
-	knownStore(t, srv.Client())
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term")
 	a := startCandidate(t, srv.Client(), "a", time.Hour)
 	waitStatus(t, a.e, "a leads", isLeader)
 	b := startCandidate(t, srv.Client(), "b", time.Hour)
@@ -187,7 +177,7 @@ func TestCrashedHolderIsReplacedAtTTL(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	lock, _ := redislock.New(c, "job", redislock.Options{})
-	knownStore(t, c)
+	redistest.KnownStore(t, c, "baton:{job}:term")
 	const ttl = 600 * time.Millisecond
 	crashed, err := lock.TryAcquire(t.Context(), "crashed", ttl)
 	if err != nil {

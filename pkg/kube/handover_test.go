@@ -80,6 +80,7 @@ func TestHandoverShowsOnBothPods(t *testing.T) {
 	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term") // the first term at once
 	podA := pod(t, admin, ns, "baton-a", nil, nil)
 	podB := pod(t, admin, ns, "baton-b", nil, nil)
 
@@ -132,6 +133,7 @@ func TestStaleLeaderLabelIsCorrected(t *testing.T) {
 	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term") // the first term at once
 	leaderLabel := map[string]string{kube.DefaultLabelKey: "true"}
 	stale := pod(t, admin, ns, "baton-a", leaderLabel, map[string]string{kube.LockAnnotation: "job"})
 	setCondition(t, admin, ns, stale.Name, corev1.ConditionTrue)

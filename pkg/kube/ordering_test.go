@@ -137,6 +137,7 @@ func TestGracefulHandoverNeverShowsTwoLeaders(t *testing.T) {
 	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term") // the first term at once
 	names := []string{"baton-a", "baton-b"}
 	for _, n := range names {
 		pod(t, admin, ns, n, nil, nil)
@@ -193,6 +194,7 @@ func TestNewLeaderClearsStaleMarkFirst(t *testing.T) {
 	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term") // the first term at once
 	pod(t, admin, ns, "baton-crashed", map[string]string{kube.DefaultLabelKey: "true"}, map[string]string{kube.LockAnnotation: "job"})
 	pod(t, admin, ns, "baton-b", nil, nil)
 	marks := watchMarks(t, admin, ns)
@@ -215,6 +217,7 @@ func TestTerminatingPodTakesNoNewTerm(t *testing.T) {
 	admin, client := clientset(t, cfg), leanClient(t, cfg)
 	ns := namespace(t, admin)
 	srv := redistest.Start(t)
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term") // the first term at once
 	pod(t, admin, ns, "baton-a", nil, nil)
 	leaving := pod(t, admin, ns, "baton-leaving", nil, nil)
 	fin := []byte(`{"metadata":{"finalizers":["baton.dev/test-keeps-the-pod"]}}`)

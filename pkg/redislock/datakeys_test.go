@@ -111,7 +111,7 @@ func TestApplicationKeysExpire(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		knownStore(t, c, l)
+		redistest.KnownStore(t, c, l.TermKey())
 		s, err := l.TryAcquire(ctx, "a", time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -178,7 +178,7 @@ func TestUnknownStoreWaitsOneTTL(t *testing.T) {
 
 	t.Run("FLUSHALL under a leader, then a brand-new candidate", func(t *testing.T) {
 		a := newLock(t, c, "job")
-		knownStore(t, c, a)
+		redistest.KnownStore(t, c, a.TermKey())
 		held, err := a.TryAcquire(ctx, "a", ttl)
 		if err != nil {
 			t.Fatal(err)

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
@@ -109,16 +107,4 @@ func helperSpec(t *testing.T, env string) (addr, name string, d time.Duration) {
 		t.Fatal(err)
 	}
 	return addr, name, d
-}
-
-// knownStore writes l's term record as a release leaves it: a term that
-// has ended. Under the election's rules (TryAcquire, Acquire) a store with
-// neither the counter nor the term record is unknown, and its first term
-// waits one TTL (acquire.lua); tests of other things start from a known
-// store this way.
-func knownStore(t *testing.T, c redis.Cmdable, l *redislock.Lock) {
-	t.Helper()
-	if err := c.HSet(t.Context(), l.TermKey(), "fence", "1", "valid_until_us", "0").Err(); err != nil {
-		t.Fatalf("knownStore: %v", err)
-	}
 }

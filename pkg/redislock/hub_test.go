@@ -182,7 +182,7 @@ func TestHubReplacesASilentConnection(t *testing.T) {
 
 	// A release on the new connection wakes wa.
 	la := newLock(t, direct, "a")
-	knownStore(t, direct, la)
+	redistest.KnownStore(t, direct, la.TermKey())
 	s, err := la.TryAcquire(ctx, "x", time.Minute)
 	if err != nil {
 		t.Fatal(err)

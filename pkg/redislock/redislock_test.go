@@ -29,7 +29,7 @@ func TestAcquireRenewRelease(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 
 	a, err := l.TryAcquire(ctx, "a", 10*time.Second)
 	if err != nil {
@@ -100,7 +100,7 @@ func TestRenewTransportErrorIsNotLost(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), MaxRetries: -1, DialTimeout: 100 * time.Millisecond})
 	t.Cleanup(func() { _ = c.Close() })
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	s, err := l.TryAcquire(t.Context(), "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +116,7 @@ func TestReleaseWakesWaiter(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	a, err := l.TryAcquire(t.Context(), "a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -152,7 +152,7 @@ func TestCrashFailoverAtTTL(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	const ttl = 300 * time.Millisecond
 	start := time.Now()
 	a, err := l.TryAcquire(t.Context(), "a", ttl)
@@ -241,7 +241,7 @@ func TestForeignValuesAreNeverTouched(t *testing.T) {
 			// A fresh Lock, on a name whose last term was not released:
 			// l has seen fences above the emptied counter.
 			c.Del(ctx, leaseKey, fenceKey, l.TermKey())
-			knownStore(t, c, l)
+			redistest.KnownStore(t, c, l.TermKey())
 			s, err := newLock(t, c, "job").TryAcquire(ctx, "a", time.Minute)
 			if err != nil {
 				t.Fatal(err)
@@ -270,7 +270,7 @@ func TestFenceGrowsAcrossDataLoss(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 	t.Cleanup(func() { _ = c.Close() })
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 
 	var last uint64
 	take := func(step string) {
@@ -304,12 +304,12 @@ func TestFenceGrowsAcrossDataLoss(t *testing.T) {
 	// TestUnknownStoreWaitsOneTTL); a known one, as a release leaves it
 	// with fence 1, shows that the clock alone keeps fences growing.
 	l = newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	last = ahead - 1_000_000_000 // the clock-based floor is all that survives FLUSHALL
 	take("after FLUSHALL")
 	srv.Restart()
 	l = newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	take("after restart without persistence")
 }
 
@@ -332,7 +332,7 @@ func TestDataLossQuarantine(t *testing.T) {
 		t.Run(loss.name, func(t *testing.T) {
 			const ttl = 500 * time.Millisecond
 			holder, waiter := newLock(t, c, "job"), newLock(t, c, "job")
-			knownStore(t, c, holder)
+			redistest.KnownStore(t, c, holder.TermKey())
 			s, err := holder.TryAcquire(ctx, "a", time.Minute)
 			if err != nil {
 				t.Fatal(err)
@@ -445,7 +445,7 @@ func TestACLUser(t *testing.T) {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "baton", Password: "s3cret"})
 		t.Cleanup(func() { _ = c.Close() })
 		l := newLock(t, c, "acl-baton")
-		knownStore(t, c, l)
+		redistest.KnownStore(t, c, l.TermKey())
 		s, err := l.TryAcquire(t.Context(), "a", time.Minute)
 		if err != nil {
 			t.Fatalf("TryAcquire: %v", err)
@@ -480,7 +480,7 @@ func TestACLUser(t *testing.T) {
 		c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "revoked", Password: "s3cret"})
 		t.Cleanup(func() { _ = c.Close() })
 		l := newLock(t, c, "acl-revoked")
-		knownStore(t, c, l)
+		redistest.KnownStore(t, c, l.TermKey())
 		s, err := l.TryAcquire(t.Context(), "a", time.Minute)
 		if err != nil {
 			t.Fatalf("TryAcquire: %v", err)
@@ -541,7 +541,7 @@ func TestMinReplicasWaitsForReplicaAck(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.ScriptFlush(ctx) // the first acquire must survive NOSCRIPT
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	s, err := l.TryAcquire(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatalf("TryAcquire with a live replica: %v", err)

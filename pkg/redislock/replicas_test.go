@@ -50,7 +50,7 @@ func TestRenewWaitsForReplicaAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	s, err := l.TryAcquire(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)

@@ -38,7 +38,7 @@ func proxied(t *testing.T, opts redis.Options) (p *stallProxy, viaProxy, direct 
 func loadScripts(t *testing.T, c *redis.Client) {
 	t.Helper()
 	l := newLock(t, c, "warm-up")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	s, err := l.TryAcquire(t.Context(), "warm-up", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +91,7 @@ func TestSubscribeOnASilentConnection(t *testing.T) {
 			t.Fatal(err)
 		}
 		holder := newLock(t, direct, "job")
-		knownStore(t, direct, holder)
+		redistest.KnownStore(t, direct, holder.TermKey())
 		if _, err := holder.TryAcquire(t.Context(), "holder", time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -121,7 +121,7 @@ func TestAttemptTimeoutBoundsAStalledCall(t *testing.T) {
 		t.Fatal(err)
 	}
 	loadScripts(t, direct)
-	knownStore(t, direct, l)
+	redistest.KnownStore(t, direct, l.TermKey())
 	p.StallAfter("evalsha")
 	err = within(t, "Acquire", func() error {
 		_, err := l.Acquire(context.Background(), "a", time.Hour, nil)

@@ -89,7 +89,7 @@ func TestVanishedLeaseQuarantinesEveryCandidate(t *testing.T) {
 			holder, waiter := newLock(t, c, "job"), newLock(t, c, "job")
 			leaseKey, fenceKey, _ := holder.Keys()
 			c.Del(ctx, leaseKey, fenceKey, holder.TermKey())
-			knownStore(t, c, holder)
+			redistest.KnownStore(t, c, holder.TermKey())
 			const ttl = time.Minute
 			s, err := holder.TryAcquire(ctx, "a", ttl)
 			if err != nil {
@@ -134,7 +134,7 @@ func TestVanishedLeaseIsFreeOnceItsTermEnded(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	leaseKey, _, _ := l.Keys()
 	const ttl = 300 * time.Millisecond
 	a, err := l.TryAcquire(ctx, "a", ttl)
@@ -161,7 +161,7 @@ func TestReleaseEndsTheTermAtOnce(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	a, err := l.TryAcquire(ctx, "a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +195,7 @@ func TestRenewExtendsTheTerm(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	const ttl = time.Minute
 	a, err := l.TryAcquire(ctx, "a", ttl)
 	if err != nil {
@@ -225,7 +225,7 @@ func TestRenewOnAFullRedis(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	a, err := l.TryAcquire(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -262,7 +262,7 @@ func TestTermRecordFormats(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	knownStore(t, c, l)
+	redistest.KnownStore(t, c, l.TermKey())
 	leaseKey, fenceKey, _ := l.Keys()
 	termKey := l.TermKey()
 
@@ -325,7 +325,7 @@ func TestTermRecordFormats(t *testing.T) {
 	} {
 		t.Run("foreign "+foreign.name+" at term during a term stops the renew", func(t *testing.T) {
 			c.Del(ctx, leaseKey, fenceKey, termKey)
-			knownStore(t, c, l)
+			redistest.KnownStore(t, c, l.TermKey())
 			// A fresh Lock: l has seen fences above an empty counter, which
 			// would start a data-loss quarantine.
 			s, err := newLock(t, c, "job").TryAcquire(ctx, "a", time.Minute)

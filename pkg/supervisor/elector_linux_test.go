@@ -24,9 +24,7 @@ func newElector(t *testing.T, sup *Supervisor, mutate func(*election.Config), bu
 	}
 	// A known store, as a release leaves it: an unknown one makes the first
 	// term wait one TTL (redislock's TryAcquire).
-	if err := srv.Client().HSet(t.Context(), lock.TermKey(), "fence", "1", "valid_until_us", "0").Err(); err != nil {
-		t.Fatal(err)
-	}
+	redistest.KnownStore(t, srv.Client(), lock.TermKey())
 	cfg := election.Config{
 		Locker:           election.RedisLocker(lock),
 		Name:             "job",

@@ -177,7 +177,8 @@ func TestPubsubKilledBeforeRelease(t *testing.T) {
 
 // TestForeignValue: a value baton did not write sits at the lease key. No
 // replica ever leads, each says why in /leader and in its log, and once the
-// value is removed a leader comes at once.
+// value is removed a leader comes within a TTL (nothing was written, so the
+// store is unknown and the first term waits one).
 func TestForeignValue(t *testing.T) {
 	const ttl = time.Second
 	e := newEnvNoNodes(t, ttl)

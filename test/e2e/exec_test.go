@@ -56,7 +56,21 @@ terminationGracePeriodSeconds: 15
 	}
 	installD := time.Since(start)
 	dep := "deployment/" + release + "-baton"
-	time.Sleep(leaseTTL)
+	// A child runs before the rollout: the lock is new to Redis, so its
+	// first term waits one lease TTL (an unknown store), then the leader's
+	// child starts.
+	var polled time.Time
+	if err := poll(s.ctx, leaseTTL+30*time.Second, func() bool {
+		if time.Since(polled) < 250*time.Millisecond {
+			return false
+		}
+		polled = time.Now()
+		s.logs.Poll()
+		return len(jobIntervals(s.logs.Lines(ns, release+"-baton", "app"))) > 0
+	}); err != nil {
+		s.report(t, 8, "exec mode", false, "no child started within %v of the install: %v\n%s", leaseTTL+30*time.Second, err, s.describe(ns))
+		return
+	}
 	rs := time.Now()
 	_, err = s.kubectl(t, "-n", ns, "rollout", "restart", dep)
 	if err == nil {

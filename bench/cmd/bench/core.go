@@ -142,7 +142,11 @@ func coreIdle(ctx context.Context, e *env, c *CoreResult) error {
 	if err != nil {
 		return err
 	}
-	lease, err := lock.TryAcquire(ctx, "holder", ttl)
+	// A lock Redis has never seen is quarantined for one TTL before its
+	// first term (the election's unknown-store rule): wait it out.
+	actx, cancel := context.WithTimeout(ctx, ttl+5*time.Second)
+	lease, err := lock.Acquire(actx, "holder", ttl, nil)
+	cancel()
 	if err != nil {
 		return err
 	}

@@ -84,6 +84,8 @@ func TestExecTable(t *testing.T) {
 		BeyondExit:  stats.Summarize([]time.Duration{5 * time.Millisecond}),
 		KillLatency: stats.Summarize([]time.Duration{-50 * time.Microsecond, 150 * time.Microsecond}),
 		Startup:     stats.Summarize([]time.Duration{14 * time.Millisecond}),
+		FirstStart:  2015 * time.Millisecond,
+		LeaseTTL:    "2s",
 		RSS:         17 << 20,
 	}
 	got := execTable(x)
@@ -93,6 +95,7 @@ func TestExecTable(t *testing.T) {
 		"| p50 5.00 ms, p99 5.00 ms, max 5.00 ms | p99 ≤ 10 ms |",
 		"n=2 | p50 −0.050 ms",
 		"| 17.0 MiB | ≤ 30 MiB |",
+		"never seen (its first term waits one lease TTL, 2s) | 2015",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)

@@ -190,8 +190,10 @@ baton run too in exec mode.
 - name: BATON_KUBE_LABEL_KEY
   value: {{ $v.kube.labelKey | quote }}
 {{- if eq $v.mode "exec" }}
+{{- with $v.exec.killGrace }}
 - name: BATON_KILL_GRACE
-  value: {{ $v.exec.killGrace | quote }}
+  value: {{ . | quote }}
+{{- end }}
 - name: BATON_ON_EXIT
   value: {{ $v.exec.onExit | quote }}
 {{- end }}
@@ -418,17 +420,21 @@ admits it, in nanoseconds (a float64, exact below 104 days); "0" for "".
 baton.checkExec fails on values that exec mode cannot run, before any pod
 crash-loops on them: no app.command (the schema refuses it too), and an
 exec.killGrace that baton run would refuse. The command must be dead, its
-SIGKILL included, before the lease can expire after a deadline step-down
-(leaseTTL - renewDeadline) and within the elector's bound on a graceful one
-(releaseTimeout). Empty timings take baton's defaults, as pkg/election
-defines them (the chart's tests compare): leaseTTL 15s, renewDeadline
-2*leaseTTL/3, releaseTimeout 5s.
+SIGKILL and reap included, before the lease can expire after a deadline
+step-down (leaseTTL - renewDeadline) and within the elector's bound on a
+graceful one (releaseTimeout): the grace may take that budget, the smaller
+of the two, less a slack of a quarter of it, at most 1s (cmd/sidecar's
+maxKillGrace). An empty killGrace is baton's default, which fits by
+construction. Empty timings take baton's defaults, as pkg/election defines
+them (the chart's tests compare): leaseTTL 15s, renewDeadline 2*leaseTTL/3,
+releaseTimeout 5s.
 */}}
 {{- define "baton.checkExec" -}}
 {{- $v := .values }}
 {{- if not $v.app.command }}
 {{- fail "mode=exec needs app.command: baton runs it while the replica leads, and Kubernetes cannot read the image's entrypoint" }}
 {{- end }}
+{{- if $v.exec.killGrace }}
 {{- $t := $v.timings }}
 {{- $ttl := include "baton.durationNs" ($t.leaseTTL | default "15s") | float64 }}
 {{- $deadline := include "baton.durationNs" $t.renewDeadline | float64 }}
@@ -440,14 +446,21 @@ defines them (the chart's tests compare): leaseTTL 15s, renewDeadline
 {{- $release := include "baton.durationNs" ($t.releaseTimeout | default "5s") | float64 }}
 {{- $grace := include "baton.durationNs" $v.exec.killGrace | float64 }}
 {{- $margin := subf $ttl $deadline }}
+{{- $budget := $margin }}
+{{- if lt $release $budget }}
+{{- $budget = $release }}
+{{- end }}
+{{- $slack := divf $budget 4 | floor }}
+{{- if gt $slack 1e9 }}
+{{- $slack = 1e9 }}
+{{- end }}
+{{- $max := subf $budget $slack }}
 {{- if le $grace 0.0 }}
-{{- fail (printf "exec.killGrace %q must be a Go duration above 0, such as 4s" $v.exec.killGrace) }}
+{{- fail (printf "exec.killGrace %q must be a Go duration above 0, such as 2s, or empty for baton's default" $v.exec.killGrace) }}
 {{- end }}
-{{- if ge $grace $margin }}
-{{- fail (printf "exec.killGrace %s must be below timings.leaseTTL - timings.renewDeadline (%s - %s = %gs), so that your command is dead before the lease can expire after a deadline step-down" $v.exec.killGrace ($t.leaseTTL | default "15s") $deadlineName (divf $margin 1e9)) }}
+{{- if gt $grace $max }}
+{{- fail (printf "exec.killGrace %s must be at most %gs: your command's stop must fit in the smaller of timings.leaseTTL - timings.renewDeadline (%s - %s = %gs) and timings.releaseTimeout (%s), less a slack of a quarter of that, at most 1s, for SIGKILL, the reap and a late step-down timer (%gs here), so that your command is dead before another replica can lead; leave it empty for baton's default" $v.exec.killGrace (divf $max 1e9) ($t.leaseTTL | default "15s") $deadlineName (divf $margin 1e9) ($t.releaseTimeout | default "5s") (divf $slack 1e9)) }}
 {{- end }}
-{{- if ge $grace $release }}
-{{- fail (printf "exec.killGrace %s must be below timings.releaseTimeout (%s), which bounds a graceful step-down" $v.exec.killGrace ($t.releaseTimeout | default "5s")) }}
 {{- end }}
 {{- end }}
 

@@ -35,7 +35,21 @@ type FenceMemory struct {
 // memo is what a FenceMemory holds for one name.
 type memo struct {
 	fence uint64
-	until time.Time // the latest end of a lease seen; zero when none
+	// ends holds, by fence, the latest end seen of each lease or permit
+	// that can still be valid: a semaphore's permits each have their own,
+	// and the release of one says nothing of the others.
+	ends map[uint64]time.Time
+}
+
+// until is the latest end of m's leases; zero when none is remembered.
+func (m memo) until() time.Time {
+	var u time.Time
+	for _, end := range m.ends {
+		if end.After(u) {
+			u = end
+		}
+	}
+	return u
 }
 
 // NewFenceMemory returns a memory of size names (DefaultFenceMemory when 0).
@@ -62,10 +76,11 @@ func (f *FenceMemory) recall(key string, now time.Time) (fence uint64, left time
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.m[key]
-	return m.fence, max(m.until.Sub(now), 0)
+	return m.fence, max(m.until().Sub(now), 0)
 }
 
-// saw raises key's fence to fence and its lease end to until.
+// saw raises key's fence to fence and the end of the lease at fence to
+// until; the ends already past are forgotten.
 func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -73,21 +88,28 @@ func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time) {
 	if !ok && len(f.m) >= f.size {
 		f.evict(now)
 	}
+	if m.ends == nil {
+		m.ends = make(map[uint64]time.Time)
+	}
+	for fe, end := range m.ends {
+		if !end.After(now) {
+			delete(m.ends, fe)
+		}
+	}
 	m.fence = max(m.fence, fence)
-	if until.After(m.until) {
-		m.until = until
+	if until.After(now) && until.After(m.ends[fence]) {
+		m.ends[fence] = until
 	}
 	f.m[key] = m
 }
 
-// ended says that the lease at fence on key was released: unless a later
-// lease was seen there, none can be valid any more.
+// ended says that the lease at fence on key was released: it can be valid
+// no more. Other leases seen there (a semaphore's other permits) still can.
 func (f *FenceMemory) ended(key string, fence uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if m, ok := f.m[key]; ok && m.fence == fence {
-		m.until = time.Time{}
-		f.m[key] = m
+	if m, ok := f.m[key]; ok {
+		delete(m.ends, fence)
 	}
 }
 
@@ -98,13 +120,14 @@ func (f *FenceMemory) evict(now time.Time) {
 	var first time.Time
 	freed := false
 	for key, m := range f.m {
-		if !m.until.After(now) {
+		until := m.until()
+		if !until.After(now) {
 			delete(f.m, key)
 			freed = true
 			continue
 		}
-		if soonest == "" || m.until.Before(first) {
-			soonest, first = key, m.until
+		if soonest == "" || until.Before(first) {
+			soonest, first = key, until
 		}
 	}
 	if !freed {

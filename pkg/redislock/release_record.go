@@ -17,14 +17,16 @@ import (
 type releaseRecord struct {
 	now func() time.Time
 	ttl time.Duration
+	// ended tells the fence memory that the lease was released.
+	ended func()
 
 	mu         sync.Mutex
 	confirmed  time.Time
 	mayHaveRun bool
 }
 
-func newReleaseRecord(now func() time.Time, ttl time.Duration, sentAt time.Time) *releaseRecord {
-	return &releaseRecord{now: now, ttl: ttl, confirmed: sentAt}
+func newReleaseRecord(now func() time.Time, ttl time.Duration, sentAt time.Time, ended func()) *releaseRecord {
+	return &releaseRecord{now: now, ttl: ttl, confirmed: sentAt, ended: ended}
 }
 
 // renewing wraps renew so that each successful renew confirms the lease
@@ -64,6 +66,11 @@ func (r *releaseRecord) release(ctx context.Context, w *watchdog, release func(c
 		r.mayHaveRun = true
 	}
 	r.mu.Unlock()
+	if err == nil {
+		// Released, by this try or by an earlier one whose reply was
+		// lost: the lease can be valid no more (see FenceMemory).
+		r.ended()
+	}
 	if err != nil && !releaseFinal(err) {
 		if lost := w.resume(err); lost != nil {
 			return lost

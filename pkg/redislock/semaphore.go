@@ -287,7 +287,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		}
 		l.saw(s.fenceKey, fence, ttl)
 		return &Permit{sem: s, token: token, identity: l.opts.Identity, fence: fence, ttl: ttl, sentAt: sentAt,
-			lost: make(chan struct{}), releases: newReleaseRecord(l.opts.Now, ttl, sentAt)}, nil
+			lost: make(chan struct{}), releases: newReleaseRecord(l.opts.Now, ttl, sentAt, func() { l.opts.Fences.ended(s.fenceKey, fence) })}, nil
 	case "held":
 		if len(reply) != 7 {
 			return nil, unexpected(reply)

@@ -235,10 +235,10 @@ func (l *Lock) recall(key string, app bool, ttl time.Duration) (seen string, val
 }
 
 // saw remembers fence on key, with a lease that can be valid for left
-// from now.
-func (l *Lock) saw(key string, fence uint64, left time.Duration) {
+// from now; issued says this client was granted it (see FenceMemory).
+func (l *Lock) saw(key string, fence uint64, left time.Duration, issued bool) {
 	now := l.opts.Now()
-	l.opts.Fences.saw(key, fence, now.Add(left), now)
+	l.opts.Fences.saw(key, fence, now.Add(left), now, issued)
 }
 
 // New returns a lock named name on client. It validates name and options but

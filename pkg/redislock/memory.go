@@ -23,7 +23,8 @@ const DefaultFenceMemory = 4096
 // share: a client that builds a fresh Lock per call, as the sidecar's lock
 // API does, shares one so that the memory outlives the Lock. It holds at
 // most its size of names: when a new name comes, those whose leases have
-// ended go first, then the one whose lease ends soonest. It is safe for
+// ended go first, then the one whose lease ends soonest, those with a
+// lease this client issued last. It is safe for
 // concurrent use.
 type FenceMemory struct {
 	size int
@@ -38,18 +39,27 @@ type memo struct {
 	// ends holds, by fence, the latest end seen of each lease or permit
 	// that can still be valid: a semaphore's permits each have their own,
 	// and the release of one says nothing of the others.
-	ends map[uint64]time.Time
+	ends map[uint64]leaseEnd
 }
 
-// until is the latest end of m's leases; zero when none is remembered.
-func (m memo) until() time.Time {
-	var u time.Time
+// leaseEnd is the end of one lease, and whether this client issued it.
+type leaseEnd struct {
+	at     time.Time
+	issued bool
+}
+
+// until is the latest end of m's leases, and of those this client issued;
+// zero when none is remembered.
+func (m memo) until() (all, issued time.Time) {
 	for _, end := range m.ends {
-		if end.After(u) {
-			u = end
+		if end.at.After(all) {
+			all = end.at
+		}
+		if end.issued && end.at.After(issued) {
+			issued = end.at
 		}
 	}
-	return u
+	return all, issued
 }
 
 // NewFenceMemory returns a memory of size names (DefaultFenceMemory when 0).
@@ -76,12 +86,14 @@ func (f *FenceMemory) recall(key string, now time.Time) (fence uint64, left time
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.m[key]
-	return m.fence, max(m.until().Sub(now), 0)
+	until, _ := m.until()
+	return m.fence, max(until.Sub(now), 0)
 }
 
 // saw raises key's fence to fence and the end of the lease at fence to
-// until; the ends already past are forgotten.
-func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time) {
+// until; issued says this client was granted it. The ends already past are
+// forgotten.
+func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time, issued bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.m[key]
@@ -89,16 +101,20 @@ func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time) {
 		f.evict(now)
 	}
 	if m.ends == nil {
-		m.ends = make(map[uint64]time.Time)
+		m.ends = make(map[uint64]leaseEnd)
 	}
 	for fe, end := range m.ends {
-		if !end.After(now) {
+		if !end.at.After(now) {
 			delete(m.ends, fe)
 		}
 	}
 	m.fence = max(m.fence, fence)
-	if until.After(now) && until.After(m.ends[fence]) {
-		m.ends[fence] = until
+	if end := m.ends[fence]; until.After(now) {
+		if until.After(end.at) {
+			end.at = until
+		}
+		end.issued = end.issued || issued
+		m.ends[fence] = end
 	}
 	f.m[key] = m
 }
@@ -114,23 +130,35 @@ func (f *FenceMemory) ended(key string, fence uint64) {
 }
 
 // evict makes room for one name: every name whose leases have ended, or,
-// when none has, the one whose lease ends soonest.
+// when none has, the one whose lease ends soonest among those where no
+// lease this client issued can be valid, and only when every name has one,
+// the one whose issued lease ends soonest. A lease seen held by another
+// client never pushes out one this client issued.
 func (f *FenceMemory) evict(now time.Time) {
-	var soonest string
-	var first time.Time
+	var seen, issued string
+	var seenEnd, issuedEnd time.Time
 	freed := false
 	for key, m := range f.m {
-		until := m.until()
-		if !until.After(now) {
+		all, mine := m.until()
+		switch {
+		case !all.After(now):
 			delete(f.m, key)
 			freed = true
-			continue
-		}
-		if soonest == "" || until.Before(first) {
-			soonest, first = key, until
+		case !mine.After(now):
+			if seen == "" || all.Before(seenEnd) {
+				seen, seenEnd = key, all
+			}
+		default:
+			if issued == "" || mine.Before(issuedEnd) {
+				issued, issuedEnd = key, mine
+			}
 		}
 	}
-	if !freed {
-		delete(f.m, soonest)
+	switch {
+	case freed:
+	case seen != "":
+		delete(f.m, seen)
+	default:
+		delete(f.m, issued)
 	}
 }

@@ -117,3 +117,52 @@ func TestAReleasedPermitKeepsTheOthersRemembered(t *testing.T) {
 		t.Errorf("quarantine for %v; want until the held permit's end, %v from now", held.Holder.Remaining, left)
 	}
 }
+
+// The memory's bound must not cost a lease the client issued for one it
+// merely saw held by someone else: a client that keeps finding other
+// clients' names held (their leases longer than its own) pushed out the
+// lease it issued, and after a FLUSHALL granted that name again while its
+// first lease was still valid.
+func TestTheFenceMemoryKeepsIssuedLeasesBeforeSeenOnes(t *testing.T) {
+	_, c, direct := behindProxy(t)
+	ctx := t.Context()
+	mem, err := redislock.NewFenceMemory(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := func(name string) *redislock.Lock {
+		l, err := redislock.New(c, name, redislock.Options{Fences: mem})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	const lease = 30 * time.Second
+	first, err := mine("x").TryLock(ctx, 0, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another client holds y and z for longer; this one finds them held.
+	for _, name := range []string{"y", "z"} {
+		other, err := redislock.New(c, name, redislock.Options{Identity: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := other.TryLock(ctx, 0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := mine(name).TryLock(ctx, 0, lease); !errors.Is(err, redislock.ErrHeld) {
+			t.Fatalf("TryLock %s held by another: %v; want ErrHeld", name, err)
+		}
+	}
+	direct.FlushAll(ctx)
+	second, err := mine("x").TryLock(ctx, 0, lease)
+	if err == nil {
+		t.Fatalf("x granted again (fence %d) while the lease at fence %d is valid for %v more",
+			second.Fence(), first.Fence(), time.Until(first.Lease().SentAt().Add(lease)))
+	}
+	var held *redislock.HeldError
+	if !errors.As(err, &held) || held.Holder.Identity != "" {
+		t.Fatalf("TryLock x after FLUSHALL: %v; want a quarantine", err)
+	}
+}

@@ -285,7 +285,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 			go s.releaseOrphan(token)
 			return nil, err
 		}
-		l.saw(s.fenceKey, fence, ttl)
+		l.saw(s.fenceKey, fence, ttl, true)
 		return &Permit{sem: s, token: token, identity: l.opts.Identity, fence: fence, ttl: ttl, sentAt: sentAt,
 			lost: make(chan struct{}), releases: newReleaseRecord(l.opts.Now, ttl, sentAt, func() { l.opts.Fences.ended(s.fenceKey, fence) })}, nil
 	case "held":
@@ -300,7 +300,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		if !ok {
 			return nil, unexpected(reply)
 		}
-		l.saw(s.fenceKey, held.Holder.Fence, held.Holder.Remaining)
+		l.saw(s.fenceKey, held.Holder.Fence, held.Holder.Remaining, false)
 		return nil, &semHeld{HeldError: held, free: int(free)}
 	case "permits":
 		recorded, err := replyUint(reply, 1)
@@ -346,7 +346,7 @@ func (s *Semaphore) renew(ctx context.Context, token string, fence uint64, ttl t
 	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.countKey}
 	reply, err := semRenewScript.Run(ctx, l.client, keys, token, ttl.Milliseconds(), l.keyRules(true)).Slice()
 	if err == nil && kind(reply) == "ok" {
-		l.saw(s.fenceKey, fence, ttl)
+		l.saw(s.fenceKey, fence, ttl, true)
 	}
 	return reply, err
 }

@@ -22,7 +22,7 @@ func TestSeenFencePast2To53IsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l.saw(l.fenceKey, MaxFence+2, 0)
+	l.saw(l.fenceKey, MaxFence+2, 0, false)
 	_, err = l.TryAcquire(ctx, "a", time.Minute)
 	if !errors.Is(err, ErrInvalid) {
 		t.Fatalf("TryAcquire: %v, want ErrInvalid", err)

@@ -85,7 +85,7 @@ func checkAcquire(identity string, ttl time.Duration) error {
 	return nil
 }
 
-// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[10]
+// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[11]
 // (tryOnce, tryQueued or tryJoin: see fair.go).
 type fairTry struct{ mode string }
 
@@ -95,8 +95,8 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 	sentAt := l.opts.Now()
 	script := acquireScript
 	keys := []string{l.leaseKey, l.fenceKey, l.termKey}
-	seen, seenMS := l.recall(l.fenceKey, app, ttl)
-	args := []any{token, identity, ttl.Milliseconds(), l.channel, seen, seenMS, l.keyRules(app)}
+	seen, seenMS, issuedMS := l.recall(l.fenceKey, app, ttl)
+	args := []any{token, identity, ttl.Milliseconds(), l.channel, seen, seenMS, l.keyRules(app), issuedMS}
 	if fair != nil {
 		script = fairAcquireScript
 		keys = append(keys, l.queueKey, l.deadlinesKey)
@@ -119,7 +119,7 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 			go l.releaseOrphan(token)
 			return nil, err
 		}
-		l.saw(l.fenceKey, fence, ttl)
+		l.saw(l.fenceKey, fence, ttl, true)
 		lease := &Lease{lock: l, token: token, identity: identity, fence: fence, ttl: ttl, sentAt: sentAt, app: app}
 		if err := l.replicated("acquire", r); err != nil {
 			return nil, errors.Join(err, lease.Release(context.WithoutCancel(ctx)))
@@ -130,7 +130,7 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 		if err != nil {
 			return nil, err
 		}
-		l.saw(l.fenceKey, held.Holder.Fence, held.Holder.Remaining)
+		l.saw(l.fenceKey, held.Holder.Fence, held.Holder.Remaining, false)
 		return nil, held
 	}
 	return nil, refusal(reply, fmt.Sprintf("acquire %q", l.name))
@@ -210,7 +210,7 @@ func (s *Lease) Renew(ctx context.Context) error {
 	reply := r.reply
 	switch kind(reply) {
 	case "ok":
-		l.saw(l.fenceKey, s.fence, s.ttl)
+		l.saw(l.fenceKey, s.fence, s.ttl, true)
 		return l.replicated("renew", r)
 	case "lost":
 		if len(reply) != 2 {

@@ -23,7 +23,8 @@ const DefaultFenceMemory = 4096
 // share: a client that builds a fresh Lock per call, as the sidecar's lock
 // API does, shares one so that the memory outlives the Lock. It holds at
 // most its size of names: when a new name comes, those whose leases have
-// ended go first, then the one whose lease ends soonest. It is safe for
+// ended go first, then the one whose lease ends soonest, those with a
+// lease this client issued last. It is safe for
 // concurrent use.
 type FenceMemory struct {
 	size int
@@ -35,7 +36,30 @@ type FenceMemory struct {
 // memo is what a FenceMemory holds for one name.
 type memo struct {
 	fence uint64
-	until time.Time // the latest end of a lease seen; zero when none
+	// ends holds, by fence, the latest end seen of each lease or permit
+	// that can still be valid: a semaphore's permits each have their own,
+	// and the release of one says nothing of the others.
+	ends map[uint64]leaseEnd
+}
+
+// leaseEnd is the end of one lease, and whether this client issued it.
+type leaseEnd struct {
+	at     time.Time
+	issued bool
+}
+
+// until is the latest end of m's leases, and of those this client issued;
+// zero when none is remembered.
+func (m memo) until() (all, issued time.Time) {
+	for _, end := range m.ends {
+		if end.at.After(all) {
+			all = end.at
+		}
+		if end.issued && end.at.After(issued) {
+			issued = end.at
+		}
+	}
+	return all, issued
 }
 
 // NewFenceMemory returns a memory of size names (DefaultFenceMemory when 0).
@@ -56,58 +80,88 @@ func (f *FenceMemory) Len() int {
 	return len(f.m)
 }
 
-// recall returns the highest fence seen for key, and for how long from now
-// a lease seen there can still be valid (0 when none can).
-func (f *FenceMemory) recall(key string, now time.Time) (fence uint64, left time.Duration) {
+// recall returns the highest fence seen for key, for how long from now a
+// lease seen there can still be valid, and for how long one that this
+// client issued and has not begun to release can (0 when none can).
+func (f *FenceMemory) recall(key string, now time.Time) (fence uint64, left, issued time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.m[key]
-	return m.fence, max(m.until.Sub(now), 0)
+	until, mine := m.until()
+	return m.fence, max(until.Sub(now), 0), max(mine.Sub(now), 0)
 }
 
-// saw raises key's fence to fence and its lease end to until.
-func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time) {
+// saw raises key's fence to fence and the end of the lease at fence to
+// until; issued says this client was granted it. The ends already past are
+// forgotten.
+func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time, issued bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m, ok := f.m[key]
 	if !ok && len(f.m) >= f.size {
 		f.evict(now)
 	}
+	if m.ends == nil {
+		m.ends = make(map[uint64]leaseEnd)
+	}
+	for fe, end := range m.ends {
+		if !end.at.After(now) {
+			delete(m.ends, fe)
+		}
+	}
 	m.fence = max(m.fence, fence)
-	if until.After(m.until) {
-		m.until = until
+	if end := m.ends[fence]; until.After(now) {
+		if until.After(end.at) {
+			end.at = until
+		}
+		end.issued = end.issued || issued
+		m.ends[fence] = end
 	}
 	f.m[key] = m
 }
 
-// ended says that the lease at fence on key was released: unless a later
-// lease was seen there, none can be valid any more.
+// ended says that the lease at fence on key is being released: its holder
+// is done with it. Other leases seen there (a semaphore's other permits)
+// can still be valid. A release that fails leaves the lease held, and its
+// next renew remembers it again.
 func (f *FenceMemory) ended(key string, fence uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if m, ok := f.m[key]; ok && m.fence == fence {
-		m.until = time.Time{}
-		f.m[key] = m
+	if m, ok := f.m[key]; ok {
+		delete(m.ends, fence)
 	}
 }
 
 // evict makes room for one name: every name whose leases have ended, or,
-// when none has, the one whose lease ends soonest.
+// when none has, the one whose lease ends soonest among those where no
+// lease this client issued can be valid, and only when every name has one,
+// the one whose issued lease ends soonest. A lease seen held by another
+// client never pushes out one this client issued.
 func (f *FenceMemory) evict(now time.Time) {
-	var soonest string
-	var first time.Time
+	var seen, issued string
+	var seenEnd, issuedEnd time.Time
 	freed := false
 	for key, m := range f.m {
-		if !m.until.After(now) {
+		all, mine := m.until()
+		switch {
+		case !all.After(now):
 			delete(f.m, key)
 			freed = true
-			continue
-		}
-		if soonest == "" || m.until.Before(first) {
-			soonest, first = key, m.until
+		case !mine.After(now):
+			if seen == "" || all.Before(seenEnd) {
+				seen, seenEnd = key, all
+			}
+		default:
+			if issued == "" || mine.Before(issuedEnd) {
+				issued, issuedEnd = key, mine
+			}
 		}
 	}
-	if !freed {
-		delete(f.m, soonest)
+	switch {
+	case freed:
+	case seen != "":
+		delete(f.m, seen)
+	default:
+		delete(f.m, issued)
 	}
 }

@@ -85,7 +85,7 @@ func (l *Lock) tryLock(ctx context.Context, waitTime, leaseTime time.Duration,
 		return nil, err
 	}
 	m := &Locked{lease: lease, lost: make(chan struct{}), holds: 1,
-		releases: newReleaseRecord(l.opts.Now, ttl, lease.sentAt)}
+		releases: newReleaseRecord(l.opts.Now, ttl, lease.sentAt, func() { l.opts.Fences.ended(l.fenceKey, lease.fence) })}
 	if o != nil {
 		o.hold(l.reentryKey, m)
 	}

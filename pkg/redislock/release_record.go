@@ -17,14 +17,16 @@ import (
 type releaseRecord struct {
 	now func() time.Time
 	ttl time.Duration
+	// ended tells the fence memory that the lease was released.
+	ended func()
 
 	mu         sync.Mutex
 	confirmed  time.Time
 	mayHaveRun bool
 }
 
-func newReleaseRecord(now func() time.Time, ttl time.Duration, sentAt time.Time) *releaseRecord {
-	return &releaseRecord{now: now, ttl: ttl, confirmed: sentAt}
+func newReleaseRecord(now func() time.Time, ttl time.Duration, sentAt time.Time, ended func()) *releaseRecord {
+	return &releaseRecord{now: now, ttl: ttl, confirmed: sentAt, ended: ended}
 }
 
 // renewing wraps renew so that each successful renew confirms the lease
@@ -53,6 +55,9 @@ func (r *releaseRecord) renewing(renew func(context.Context) error) func(context
 // may have run, while the lease could not have expired yet, succeeds.
 func (r *releaseRecord) release(ctx context.Context, w *watchdog, release func(context.Context) error) error {
 	w.stop()
+	// The holder is done with the lease: an acquire of this client that
+	// finds it gone must not take it for lost (see FenceMemory).
+	r.ended()
 	rctx, cancel := w.bound(ctx)
 	err := release(rctx)
 	cancel()

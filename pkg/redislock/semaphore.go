@@ -265,7 +265,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 	l := s.lock
 	sentAt := l.opts.Now()
 	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.queueKey, s.deadlinesKey, s.countKey}
-	seen, seenMS := l.recall(s.fenceKey, true, ttl)
+	seen, seenMS, _ := l.recall(s.fenceKey, true, ttl)
 	args := []any{token, l.opts.Identity, ttl.Milliseconds(), s.permits, s.channel,
 		seen, flag(s.fair), semaphoreMode(s.fair, enqueue), s.wakePrefix,
 		entryLifetime(l.opts).Milliseconds(), l.keyRules(true), seenMS}
@@ -285,9 +285,9 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 			go s.releaseOrphan(token)
 			return nil, err
 		}
-		l.saw(s.fenceKey, fence, ttl)
+		l.saw(s.fenceKey, fence, ttl, true)
 		return &Permit{sem: s, token: token, identity: l.opts.Identity, fence: fence, ttl: ttl, sentAt: sentAt,
-			lost: make(chan struct{}), releases: newReleaseRecord(l.opts.Now, ttl, sentAt)}, nil
+			lost: make(chan struct{}), releases: newReleaseRecord(l.opts.Now, ttl, sentAt, func() { l.opts.Fences.ended(s.fenceKey, fence) })}, nil
 	case "held":
 		if len(reply) != 7 {
 			return nil, unexpected(reply)
@@ -300,7 +300,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 		if !ok {
 			return nil, unexpected(reply)
 		}
-		l.saw(s.fenceKey, held.Holder.Fence, held.Holder.Remaining)
+		l.saw(s.fenceKey, held.Holder.Fence, held.Holder.Remaining, false)
 		return nil, &semHeld{HeldError: held, free: int(free)}
 	case "permits":
 		recorded, err := replyUint(reply, 1)
@@ -346,7 +346,7 @@ func (s *Semaphore) renew(ctx context.Context, token string, fence uint64, ttl t
 	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.countKey}
 	reply, err := semRenewScript.Run(ctx, l.client, keys, token, ttl.Milliseconds(), l.keyRules(true)).Slice()
 	if err == nil && kind(reply) == "ok" {
-		l.saw(s.fenceKey, fence, ttl)
+		l.saw(s.fenceKey, fence, ttl, true)
 	}
 	return reply, err
 }

@@ -81,6 +81,7 @@ func (s *Supervisor) start(term election.Term) (*child, error) {
 			defer close(c.feedDone)
 			s.feedGuard(c, term, c.feedStop)
 		}()
+		go s.watchGuard(c)
 	}
 	s.opts.Recorder.ChildStarted()
 	s.log.Info("child started", "pid", c.pid, "fence", term.Fence)

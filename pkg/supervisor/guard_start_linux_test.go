@@ -12,30 +12,6 @@ import (
 	"github.com/baton-dev/baton/pkg/election"
 )
 
-// guardChildren lists the live guard processes that this test process
-// started: children of it that run TestGuardProcessHelper.
-func guardChildren(t *testing.T) []int {
-	t.Helper()
-	self := strconv.Itoa(os.Getpid())
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var out []int
-	for _, d := range dirs {
-		stat, err := os.ReadFile(d + "/stat")
-		if err != nil {
-			continue
-		}
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(f) < 2 || f[1] != self {
-			continue
-		}
-		if cmd, _ := os.ReadFile(d + "/cmdline"); strings.Contains(string(cmd), "TestGuardProcessHelper") {
-			pid, _ := strconv.Atoi(filepath.Base(d))
-			out = append(out, pid)
-		}
-	}
-	return out
-}
-
 // TestGuardDeadBeforeTheChildStarts: baton stalls between the start of
 // the guard and the child's fork, for longer than the term's validity plus
 // KillGrace (here the supervisor's lock is held instead). The guard kills
@@ -54,22 +30,35 @@ func TestGuardDeadBeforeTheChildStarts(t *testing.T) {
 		setGuard(o)
 	})
 	stall.s = s
+	// The guard writes its PID, then becomes the test binary's guard.
+	pidFile := filepath.Join(t.TempDir(), "guard.pid")
+	g := s.opts.Guard
+	g.Command = []string{"sh", "-c", `echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec "$@"`, pidFile, os.Args[0], "-test.run=^TestGuardProcessHelper$"}
+	if s.guardPath, _ = g.check(); s.guardPath == "" {
+		t.Fatal("no sh")
+	}
 	_, done := lead(t, s, term1)
-	// The guard appears, kills its group (itself) by its deadline, and is
-	// reaped; a separate process, only visible through /proc.
-	deadline := time.Now().Add(guard)
-	for seen := false; ; time.Sleep(5 * time.Millisecond) {
-		n := len(guardChildren(t))
-		if n > 0 {
-			seen = true
+	unlocked := false
+	t.Cleanup(func() { // before lead's, which needs the lock
+		if !unlocked {
+			s.mu.Unlock()
 		}
-		if seen && n == 0 {
+	})
+	// The guard kills its group (itself) by its deadline, and is reaped:
+	// a separate process, only visible through its PID.
+	deadline := time.Now().Add(guard)
+	for {
+		b, err := os.ReadFile(pidFile)
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err == nil && pid > 0 && gone(pid) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the guard never came and went (seen %v)", seen)
+			t.Fatalf("the guard never came and went (pid file: %q, %v)", b, err)
 		}
+		time.Sleep(5 * time.Millisecond) // another process's pace
 	}
+	unlocked = true
 	s.mu.Unlock() // baton runs again
 	closed(t, done, "Lead's return")
 	select {

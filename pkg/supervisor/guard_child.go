@@ -56,18 +56,25 @@ func (s *Supervisor) startGuard(term election.Term) (*guardProc, error) {
 
 // feedGuard sends c's guard every later deadline of c's term, at each
 // change of the leadership, until stop is closed. When the term ends it
-// sends nothing more, and the guard kills at the last deadline it got,
-// unless the supervisor has stopped the group first.
+// brings the deadline forward to KillGrace from then, the supervisor's own
+// SIGKILL: after a resign or a shutdown the elector releases the lock once
+// the job has stopped, or after ReleaseTimeout, which KillGrace must fit
+// in, and the guard then kills in time even if baton is starved or stopped
+// between that release and its own SIGKILL. After a deadline step-down the
+// last deadline is already the earlier one.
 func (s *Supervisor) feedGuard(c *child, term election.Term, stop <-chan struct{}) {
 	l := s.opts.Guard.Leadership
 	warned := false
 	for {
 		changed := l.Changed()
-		if ns, ok := s.guardDeadline(term); ok {
-			if err := c.guard.send(ns); err != nil && !warned {
-				warned = true
-				s.log.Error("the job's guard does not take its deadline; it will kill the job at the last one it got", "pid", c.pid, "err", err)
-			}
+		send := c.guard.send
+		ns, ok := s.guardDeadline(term)
+		if !ok {
+			send, ns = c.guard.lower, bootNS()+int64(s.opts.KillGrace)
+		}
+		if err := send(ns); err != nil && !warned {
+			warned = true
+			s.log.Error("the job's guard does not take its deadline; it will kill the job at the last one it got", "pid", c.pid, "err", err)
 		}
 		select {
 		case <-changed:

@@ -153,10 +153,16 @@ func startGuard(path string, args []string, first int64) (_ *guardProc, err erro
 // send hands the guard a later deadline; earlier or equal ones are not
 // sent. A guard that does not read within guardExitTimeout is not waited
 // for.
-func (g *guardProc) send(ns int64) error {
+func (g *guardProc) send(ns int64) error { return g.write(ns, false) }
+
+// lower hands the guard an earlier deadline; later or equal ones are not
+// sent.
+func (g *guardProc) lower(ns int64) error { return g.write(ns, true) }
+
+func (g *guardProc) write(ns int64, earlier bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed || ns <= g.last {
+	if g.closed || ns == g.last || (ns < g.last) != earlier {
 		return nil
 	}
 	_ = g.w.SetWriteDeadline(time.Now().Add(guardExitTimeout))

@@ -71,7 +71,15 @@ func (s *Supervisor) start(term election.Term) (*child, error) {
 	go s.keep(c, started)
 	if err := <-started; err != nil {
 		if c.guard != nil {
+			// A guard that killed by its deadline before the fork (baton
+			// stalled in between) leaves no group to join: the term is
+			// over, which is no failure of the job's.
+			_, over := c.guard.killedBy()
 			c.guard.finish()
+			if over {
+				s.log.Warn("not starting the child: the term's deadline passed while it was being started", "fence", term.Fence)
+				return nil, errTermOver
+			}
 		}
 		return nil, err
 	}
@@ -81,6 +89,7 @@ func (s *Supervisor) start(term election.Term) (*child, error) {
 			defer close(c.feedDone)
 			s.feedGuard(c, term, c.feedStop)
 		}()
+		go s.watchGuard(c)
 	}
 	s.opts.Recorder.ChildStarted()
 	s.log.Info("child started", "pid", c.pid, "fence", term.Fence)
@@ -117,6 +126,16 @@ func (s *Supervisor) keep(c *child, started chan<- error) {
 	c.pgid = c.pid
 	if c.guard != nil {
 		c.pgid = c.guard.pid
+		// The guard writes its report before it kills: with none yet, its
+		// kill, if any, comes after the child joined the group, and takes
+		// it along. With one, the kill may have come before the fork, and
+		// the child may have joined a dead guard's group (its zombie's):
+		// it must not run on unguarded, past the term's deadline.
+		if _, killed := c.guard.killedBy(); killed {
+			c.killed, c.byBaton = true, true
+			_ = signalGroup(c.pgid, syscall.SIGKILL)
+			s.opts.Recorder.GroupKilled()
+		}
 	}
 	c.started = s.opts.Clock.Now()
 	s.cur = c

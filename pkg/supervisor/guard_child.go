@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"os/exec"
+	"syscall"
 
 	"github.com/baton-dev/baton/pkg/election"
 )
@@ -55,18 +56,25 @@ func (s *Supervisor) startGuard(term election.Term) (*guardProc, error) {
 
 // feedGuard sends c's guard every later deadline of c's term, at each
 // change of the leadership, until stop is closed. When the term ends it
-// sends nothing more, and the guard kills at the last deadline it got,
-// unless the supervisor has stopped the group first.
+// brings the deadline forward to KillGrace from then, the supervisor's own
+// SIGKILL: after a resign or a shutdown the elector releases the lock once
+// the job has stopped, or after ReleaseTimeout, which KillGrace must fit
+// in, and the guard then kills in time even if baton is starved or stopped
+// between that release and its own SIGKILL. After a deadline step-down the
+// last deadline is already the earlier one.
 func (s *Supervisor) feedGuard(c *child, term election.Term, stop <-chan struct{}) {
 	l := s.opts.Guard.Leadership
 	warned := false
 	for {
 		changed := l.Changed()
-		if ns, ok := s.guardDeadline(term); ok {
-			if err := c.guard.send(ns); err != nil && !warned {
-				warned = true
-				s.log.Error("the job's guard does not take its deadline; it will kill the job at the last one it got", "pid", c.pid, "err", err)
-			}
+		send := c.guard.send
+		ns, ok := s.guardDeadline(term)
+		if !ok {
+			send, ns = c.guard.lower, bootNS()+int64(s.opts.KillGrace)
+		}
+		if err := send(ns); err != nil && !warned {
+			warned = true
+			s.log.Error("the job's guard does not take its deadline; it will kill the job at the last one it got", "pid", c.pid, "err", err)
 		}
 		select {
 		case <-changed:
@@ -74,6 +82,37 @@ func (s *Supervisor) feedGuard(c *child, term election.Term, stop <-chan struct{
 			return
 		}
 	}
+}
+
+// watchGuard kills c's group at once when its guard dies before c does
+// and without being told that the group is gone (kill -9, the OOM killer):
+// the job must not run on unguarded, where a stopped baton would let it
+// outlive the lease. The exit is then the job's own, not baton's, so that
+// the policy decides what follows: a term does not go on with no job. A
+// guard that killed the group itself, by its deadline, needs nothing more.
+func (s *Supervisor) watchGuard(c *child) {
+	select {
+	case <-c.done:
+		return
+	case <-c.guard.gone():
+	}
+	if _, killed := c.guard.killedBy(); killed || c.guard.told() {
+		return
+	}
+	s.mu.Lock()
+	if c.exited || c.killed {
+		// Reaped soon, or baton's own SIGKILL took the guard along.
+		s.mu.Unlock()
+		return
+	}
+	c.killed = true
+	// c has not been reaped, so its group, and the number, still exist.
+	err := signalGroup(c.pgid, syscall.SIGKILL)
+	s.mu.Unlock()
+	if err == nil {
+		s.opts.Recorder.GroupKilled()
+	}
+	s.log.Error("the job's guard died; killing the job's process group, which must not run unguarded", "pid", c.pid, "pgid", c.pgid, "guard_pid", c.guard.pid, "err", err)
 }
 
 // guardKilled notes that c's guard killed its group: by baton's own

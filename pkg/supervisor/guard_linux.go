@@ -92,6 +92,10 @@ type guardProc struct {
 	mu     sync.Mutex
 	last   int64 // the latest deadline sent, ns on CLOCK_BOOTTIME
 	closed bool
+	// report is the guard's report once read: it is read once, by
+	// whichever of the child's reap and watchGuard comes first.
+	reported bool
+	why      string
 }
 
 // startGuard starts the guard with path and args as a process group's
@@ -149,10 +153,16 @@ func startGuard(path string, args []string, first int64) (_ *guardProc, err erro
 // send hands the guard a later deadline; earlier or equal ones are not
 // sent. A guard that does not read within guardExitTimeout is not waited
 // for.
-func (g *guardProc) send(ns int64) error {
+func (g *guardProc) send(ns int64) error { return g.write(ns, false) }
+
+// lower hands the guard an earlier deadline; later or equal ones are not
+// sent.
+func (g *guardProc) lower(ns int64) error { return g.write(ns, true) }
+
+func (g *guardProc) write(ns int64, earlier bool) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.closed || ns <= g.last {
+	if g.closed || ns == g.last || (ns < g.last) != earlier {
 		return nil
 	}
 	_ = g.w.SetWriteDeadline(time.Now().Add(guardExitTimeout))
@@ -167,6 +177,11 @@ func (g *guardProc) send(ns int64) error {
 // does not block. The guard writes its report before it kills, so once the
 // child has died of the guard's SIGKILL, the report is there to read.
 func (g *guardProc) killedBy() (string, bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.reported {
+		return g.why, true
+	}
 	rc, err := g.report.SyscallConn()
 	if err != nil {
 		return "", false
@@ -178,7 +193,20 @@ func (g *guardProc) killedBy() (string, bool) {
 		return true // no wait: whatever is there now
 	})
 	line, ok := strings.CutPrefix(string(buf[:max(n, 0)]), guardKilled+" ")
-	return strings.TrimSpace(line), ok
+	if ok {
+		g.reported, g.why = true, strings.TrimSpace(line)
+	}
+	return g.why, ok
+}
+
+// gone is closed once the guard has exited and been reaped.
+func (g *guardProc) gone() <-chan struct{} { return g.exited }
+
+// told reports whether finish has told the guard that the group is gone.
+func (g *guardProc) told() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.closed
 }
 
 // finish tells the guard that the group is gone, and waits until it has

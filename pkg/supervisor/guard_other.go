@@ -27,7 +27,10 @@ func joinGroup(*syscall.SysProcAttr, int) {}
 
 func startGuard(string, []string, int64) (*guardProc, error) { return nil, ErrUnsupported }
 func (*guardProc) send(int64) error                          { return nil }
+func (*guardProc) lower(int64) error                         { return nil }
 func (*guardProc) killedBy() (string, bool)                  { return "", false }
 func (*guardProc) finish()                                   {}
+func (*guardProc) gone() <-chan struct{}                     { return nil }
+func (*guardProc) told() bool                                { return true }
 
 func groupAliveExcept(pgid, _ int) bool { return groupAlive(pgid) }

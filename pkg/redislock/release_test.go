@@ -277,28 +277,7 @@ func TestAReleaseCutAtTheValidityEndsTheHolding(t *testing.T) {
 			p, c, _ := behindProxy(t)
 			opts := releaseOpts()
 			opts.AttemptTimeout = 3 * releaseWD // longer than the validity
-			var h heldThing
-			if k.name == "lock" {
-				l, err := redislock.New(c, "rel", opts)
-				if err != nil {
-					t.Fatal(err)
-				}
-				m, err := l.TryLock(t.Context(), 0, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				h = heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
-			} else {
-				s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
-				if err != nil {
-					t.Fatal(err)
-				}
-				pm, err := s.TryAcquire(t.Context(), 0, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				h = heldThing{release: pm.Release, lost: pm.Lost(), err: pm.Err}
-			}
+			h := takeWith(t, k.name, c, opts, 0)
 			p.SetBlackhole(true)
 			err := h.release(context.Background())
 			if !errors.Is(err, redislock.ErrLost) || !isClosed(h.lost) {
@@ -327,28 +306,7 @@ func TestARetriedReleaseAfterALostReplySucceeds(t *testing.T) {
 				p, c, direct := behindProxy(t)
 				opts := releaseOpts()
 				opts.AttemptTimeout = 300 * time.Millisecond
-				var h heldThing
-				if k.name == "lock" {
-					l, err := redislock.New(c, "rel", opts)
-					if err != nil {
-						t.Fatal(err)
-					}
-					m, err := l.TryLock(t.Context(), 0, lease)
-					if err != nil {
-						t.Fatal(err)
-					}
-					h = heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
-				} else {
-					s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
-					if err != nil {
-						t.Fatal(err)
-					}
-					pm, err := s.TryAcquire(t.Context(), 0, lease)
-					if err != nil {
-						t.Fatal(err)
-					}
-					h = heldThing{release: pm.Release, lost: pm.Lost(), err: pm.Err}
-				}
+				h := takeWith(t, k.name, c, opts, lease)
 				// Load the release script, so that the slow try is one
 				// round trip, then slow every packet past the attempt timeout.
 				warmRelease(t, c, k.name, opts)
@@ -371,33 +329,43 @@ func TestARetriedReleaseAfterALostReplySucceeds(t *testing.T) {
 	}
 }
 
+// takeWith takes "rel" as kind ("lock" or "permit") through c with opts
+// and a lease time (0: the watchdog).
+func takeWith(t *testing.T, kind string, c redislock.Client, opts redislock.Options, lease time.Duration) heldThing {
+	t.Helper()
+	if kind == "lock" {
+		l, err := redislock.New(c, "rel", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := l.TryLock(t.Context(), 0, lease)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
+	}
+	s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.TryAcquire(t.Context(), 0, lease)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return heldThing{release: p.Release, lost: p.Lost(), err: p.Err}
+}
+
+// warmOpts are opts for another name's keys: a prefix of their own.
+func warmOpts(opts redislock.Options) redislock.Options {
+	opts.Prefix = "warm"
+	return opts
+}
+
 // warmRelease takes and releases another lock or permit through c, which
 // loads the release script into Redis's cache.
 func warmRelease(t *testing.T, c redislock.Client, kind string, opts redislock.Options) {
 	t.Helper()
-	if kind == "lock" {
-		l, err := redislock.New(c, "warm", opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := l.TryLock(t.Context(), 0, time.Minute)
-		if err == nil {
-			err = m.Unlock(t.Context())
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	s, err := redislock.NewSemaphore(c, "warm", 1, redislock.SemaphoreOptions{Options: opts})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.TryAcquire(t.Context(), 0, time.Minute)
-	if err == nil {
-		err = p.Release(t.Context())
-	}
-	if err != nil {
+	if err := takeWith(t, kind, c, warmOpts(opts), time.Minute).release(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 }

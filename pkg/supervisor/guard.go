@@ -52,11 +52,18 @@ const guardRecheck = 100 * time.Millisecond
 // then killed.
 const guardExitTimeout = time.Second
 
-// The guard's protocol: lines from baton on its standard input, and one
-// line back on guardReportFD just before it kills.
+// guardReadyTimeout bounds the wait for a guard to say that it ignores
+// the group's signals, and the job can start.
+const guardReadyTimeout = 10 * time.Second
+
+// The guard's protocol: lines from baton on its standard input, and back on
+// guardReportFD a first line once it ignores the signals that baton sends
+// to the group (before then a SIGTERM would kill it, and the job with it),
+// and one more just before it kills.
 const (
 	guardDeadline = "deadline" // "deadline NS": kill at NS on CLOCK_BOOTTIME unless a later one comes
 	guardDone     = "done"     // the group is gone: exit without killing
+	guardReady    = "ready"    // from the guard: the job may join its group
 	guardKilled   = "killed"   // "killed WHY", from the guard
 	// guardReportFD is the guard's file descriptor for its report.
 	guardReportFD = 3

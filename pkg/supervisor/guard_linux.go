@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,6 +57,15 @@ func RunGuard(stdin io.Reader, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "baton guard: %v (pid %d, group %d)\n", errGuardSetup, pid, syscall.Getpgrp())
 		return 2
 	}
+	report := os.NewFile(guardReportFD, "report")
+	if report == nil {
+		fmt.Fprintf(stderr, "baton guard: %v: no report file\n", errGuardSetup)
+		return 2
+	}
+	if _, err := report.WriteString(guardReady + "\n"); err != nil {
+		fmt.Fprintf(stderr, "baton guard: %v: %v\n", errGuardSetup, err)
+		return 2
+	}
 	r := bufio.NewReader(stdin)
 	var kill bool
 	var why string
@@ -74,9 +84,7 @@ func RunGuard(stdin io.Reader, stderr io.Writer) int {
 		return 0
 	}
 	// The report comes first: once the group is dead, baton may read it.
-	if f := os.NewFile(guardReportFD, "report"); f != nil {
-		_, _ = f.WriteString(guardKilled + " " + why + "\n")
-	}
+	_, _ = report.WriteString(guardKilled + " " + why + "\n")
 	_ = syscall.Kill(-pid, syscall.SIGKILL) // this process goes with its group
 	return 1
 }
@@ -100,7 +108,10 @@ type guardProc struct {
 
 // startGuard starts the guard with path and args as a process group's
 // leader, its first deadline already in its pipe: a baton stopped right
-// after this call is covered.
+// after this call is covered. It returns once the guard has said that it
+// ignores the group's signals, so that a stop right after the job's start
+// cannot kill the guard instead; a guard not ready by its first deadline
+// (or guardReadyTimeout) is killed, and the term is over for this job.
 func startGuard(path string, args []string, first int64) (_ *guardProc, err error) {
 	r, w, err := os.Pipe()
 	if err != nil {
@@ -147,7 +158,32 @@ func startGuard(path string, args []string, first int64) (_ *guardProc, err erro
 		unregister(g.pid)
 		close(g.exited)
 	}()
+	if err := g.awaitReady(first); err != nil {
+		_ = syscall.Kill(g.pid, syscall.SIGKILL)
+		<-g.exited
+		return nil, err
+	}
 	return g, nil
+}
+
+// awaitReady reads the guard's "ready" line, until its first deadline, at
+// most guardReadyTimeout; only that line, so that a later report stays in
+// the pipe for killedBy.
+func (g *guardProc) awaitReady(first int64) error {
+	wait := min(time.Duration(first-bootNS()), guardReadyTimeout)
+	_ = g.report.SetReadDeadline(time.Now().Add(max(wait, 0)))
+	defer func() { _ = g.report.SetReadDeadline(time.Time{}) }()
+	line := make([]byte, len(guardReady)+1)
+	_, err := io.ReadFull(g.report, line)
+	switch {
+	case err == nil && string(line) == guardReady+"\n":
+		return nil
+	case err == nil:
+		return fmt.Errorf("supervisor: the guard answered %q, not %q", line, guardReady)
+	case errors.Is(err, os.ErrDeadlineExceeded) && wait < guardReadyTimeout:
+		return fmt.Errorf("%w: the guard was not ready before the term's deadline", errTermOver)
+	}
+	return fmt.Errorf("supervisor: the guard did not say it was ready: %w", err)
 }
 
 // send hands the guard a later deadline; earlier or equal ones are not

@@ -25,7 +25,10 @@ func TestGuardDeadBeforeTheChildStarts(t *testing.T) {
 	setGuard := guarded(t, stall)
 	var ex <-chan Exit
 	s = newTestSupervisor(t, `exit 0`, func(o *Options) {
-		o.KillGrace, o.Recorder = time.Millisecond, rec
+		// Time enough for the guard to say it is ready (startGuard waits
+		// for that until the first deadline), so that the stall falls
+		// between its start and the child's fork.
+		o.KillGrace, o.Recorder = 300*time.Millisecond, rec
 		ex = exits(o)
 		setGuard(o)
 	})

@@ -8,9 +8,7 @@
 -- ARGV[4] release channel, ARGV[5] the highest fence this client has seen,
 -- ARGV[6] how long, in ms, a lease at that fence may still be valid as far
 -- as this client knows (0: none can be), ARGV[7] keep: the key rules, 0 for
--- the election's, else an application lock's grace in ms (see below),
--- ARGV[8] how long, in ms, a lease that this client issued and has not
--- begun to release may still be valid (0: none; always 0 for the election)
+-- the election's, else an application lock's grace in ms (see below)
 --
 -- Replies, always a flat array whose first element says which:
 --   {'ok', fence, pttl}              the caller holds the lease (new term, or
@@ -72,10 +70,6 @@ end
 local keep = exact(ARGV[7])
 if not keep then
   return {'invalid', 'key grace ' .. tostring(ARGV[7]) .. ' is not a whole number of milliseconds'}
-end
-local issued_ms = exact(ARGV[8])
-if not issued_ms then
-  return {'invalid', 'issued lease time ' .. tostring(ARGV[8]) .. ' is not a whole number of milliseconds'}
 end
 
 -- A user that may not announce its release, or may not wait for one, must
@@ -198,14 +192,10 @@ if bad then return bad end
 -- under the election's rules, and the time left of the latest lease it
 -- knows of under an application's, whose keys also expire by themselves.)
 -- Or, under the election's rules, the store is unknown (see the header).
--- Or the caller issued a lease that may still be valid, whose holder has
--- not let it go, and it is gone: lost, whatever the counter says now
--- (another client may have taken and released the name since).
 -- Nobody may lead until then: a quarantine lease with no owner makes every
 -- candidate wait, and the counter moves past the fence seen.
 local quarantine = 0
 if seen > last then quarantine = seen_ms end
-quarantine = math.max(quarantine, issued_ms)
 if keep == 0 and last == 0 then quarantine = math.max(quarantine, ttl) end
 if quarantine > 0 then
   bad = too_long(now, quarantine)

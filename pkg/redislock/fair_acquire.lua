@@ -4,10 +4,10 @@
 --
 -- KEYS[1..3] as acquire.lua (lease, fence counter, term record)
 -- KEYS[4] queue, KEYS[5] deadlines (see queue.lua; all in one hash slot)
--- ARGV[1..8] as acquire.lua (token, identity, TTL ms, release channel, seen,
--- seen lease time, key rules, issued lease time)
--- ARGV[9] wake channel prefix, ARGV[10] entry lifetime in ms (3 heartbeats),
--- ARGV[11] '1' to enqueue (or refresh) the caller when it may not take the
+-- ARGV[1..7] as acquire.lua (token, identity, TTL ms, release channel, seen,
+-- seen lease time, key rules)
+-- ARGV[8] wake channel prefix, ARGV[9] entry lifetime in ms (3 heartbeats),
+-- ARGV[10] '1' to enqueue (or refresh) the caller when it may not take the
 -- lease now, '0' for a single try that leaves no entry, 'j' for a plain
 -- waiter's try: acquire.lua's alone while the lock has no queue, '1' once
 -- it has one (the waiter joins it: releases wake only the queue's head)
@@ -27,12 +27,12 @@
 -- nobody else would tell it.
 local lease, counter, term = KEYS[1], KEYS[2], KEYS[3]
 local queue, deadlines = KEYS[4], KEYS[5]
-local token, wake_prefix = ARGV[1], ARGV[9]
-local lifetime_ms = tonumber(ARGV[10])
-local enqueue, join = ARGV[11] == '1', ARGV[11] == 'j'
+local token, wake_prefix = ARGV[1], ARGV[8]
+local lifetime_ms = tonumber(ARGV[9])
+local enqueue, join = ARGV[10] == '1', ARGV[10] == 'j'
 
 if not lifetime_ms or lifetime_ms < 1 or lifetime_ms ~= math.floor(lifetime_ms) then
-  return {'invalid', 'queue entry lifetime ' .. tostring(ARGV[10]) .. ' is not a whole number of milliseconds'}
+  return {'invalid', 'queue entry lifetime ' .. tostring(ARGV[9]) .. ' is not a whole number of milliseconds'}
 end
 -- A waiter that cannot hear its wake-up, or could not wake the next one,
 -- must not queue: see acquire.lua for the release channel's check.

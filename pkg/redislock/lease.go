@@ -85,7 +85,7 @@ func checkAcquire(identity string, ttl time.Duration) error {
 	return nil
 }
 
-// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[11]
+// fairTry makes acquireAs a try of fair_acquire.lua: mode is its ARGV[10]
 // (tryOnce, tryQueued or tryJoin: see fair.go).
 type fairTry struct{ mode string }
 
@@ -95,8 +95,8 @@ func (l *Lock) acquireAs(ctx context.Context, token, identity string, ttl time.D
 	sentAt := l.opts.Now()
 	script := acquireScript
 	keys := []string{l.leaseKey, l.fenceKey, l.termKey}
-	seen, seenMS, issuedMS := l.recall(l.fenceKey, app, ttl)
-	args := []any{token, identity, ttl.Milliseconds(), l.channel, seen, seenMS, l.keyRules(app), issuedMS}
+	seen, seenMS := l.recall(l.fenceKey, app, ttl)
+	args := []any{token, identity, ttl.Milliseconds(), l.channel, seen, seenMS, l.keyRules(app)}
 	if fair != nil {
 		script = fairAcquireScript
 		keys = append(keys, l.queueKey, l.deadlinesKey)

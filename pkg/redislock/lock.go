@@ -223,18 +223,15 @@ func (l *Lock) keyRules(app bool) int64 {
 }
 
 // recall is the fence memory's word on key for an acquire under the given
-// rules: the highest fence seen, how long, in milliseconds, a lease at it
-// may still be valid, and how long one that this client issued and has not
-// begun to release may. The election's rule is one TTL, whatever the
-// memory says, and nothing of issued leases; an application's is the
-// latest lease ends remembered.
-func (l *Lock) recall(key string, app bool, ttl time.Duration) (seen string, validMS, issuedMS int64) {
-	fence, left, issued := l.opts.Fences.recall(key, l.opts.Now())
+// rules: the highest fence seen, and how long, in milliseconds, a lease at
+// it may still be valid. The election's rule is one TTL, whatever the
+// memory says; an application's is the latest lease end remembered.
+func (l *Lock) recall(key string, app bool, ttl time.Duration) (seen string, validMS int64) {
+	fence, left := l.opts.Fences.recall(key, l.opts.Now())
 	if !app {
-		left, issued = ttl, 0
+		left = ttl
 	}
-	ms := func(d time.Duration) int64 { return (d + time.Millisecond - 1).Milliseconds() }
-	return strconv.FormatUint(fence, 10), ms(left), ms(issued)
+	return strconv.FormatUint(fence, 10), (left + time.Millisecond - 1).Milliseconds()
 }
 
 // saw remembers fence on key, with a lease that can be valid for left

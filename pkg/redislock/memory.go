@@ -80,15 +80,14 @@ func (f *FenceMemory) Len() int {
 	return len(f.m)
 }
 
-// recall returns the highest fence seen for key, for how long from now a
-// lease seen there can still be valid, and for how long one that this
-// client issued and has not begun to release can (0 when none can).
-func (f *FenceMemory) recall(key string, now time.Time) (fence uint64, left, issued time.Duration) {
+// recall returns the highest fence seen for key, and for how long from now
+// a lease seen there can still be valid (0 when none can).
+func (f *FenceMemory) recall(key string, now time.Time) (fence uint64, left time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	m := f.m[key]
-	until, mine := m.until()
-	return m.fence, max(until.Sub(now), 0), max(mine.Sub(now), 0)
+	until, _ := m.until()
+	return m.fence, max(until.Sub(now), 0)
 }
 
 // saw raises key's fence to fence and the end of the lease at fence to
@@ -120,10 +119,8 @@ func (f *FenceMemory) saw(key string, fence uint64, until, now time.Time, issued
 	f.m[key] = m
 }
 
-// ended says that the lease at fence on key is being released: its holder
-// is done with it. Other leases seen there (a semaphore's other permits)
-// can still be valid. A release that fails leaves the lease held, and its
-// next renew remembers it again.
+// ended says that the lease at fence on key was released: it can be valid
+// no more. Other leases seen there (a semaphore's other permits) still can.
 func (f *FenceMemory) ended(key string, fence uint64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

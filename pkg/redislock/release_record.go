@@ -55,9 +55,6 @@ func (r *releaseRecord) renewing(renew func(context.Context) error) func(context
 // may have run, while the lease could not have expired yet, succeeds.
 func (r *releaseRecord) release(ctx context.Context, w *watchdog, release func(context.Context) error) error {
 	w.stop()
-	// The holder is done with the lease: an acquire of this client that
-	// finds it gone must not take it for lost (see FenceMemory).
-	r.ended()
 	rctx, cancel := w.bound(ctx)
 	err := release(rctx)
 	cancel()
@@ -69,6 +66,11 @@ func (r *releaseRecord) release(ctx context.Context, w *watchdog, release func(c
 		r.mayHaveRun = true
 	}
 	r.mu.Unlock()
+	if err == nil {
+		// Released, by this try or by an earlier one whose reply was
+		// lost: the lease can be valid no more (see FenceMemory).
+		r.ended()
+	}
 	if err != nil && !releaseFinal(err) {
 		if lost := w.resume(err); lost != nil {
 			return lost

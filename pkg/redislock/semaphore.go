@@ -265,7 +265,7 @@ func (s *Semaphore) acquireAs(ctx context.Context, token string, ttl time.Durati
 	l := s.lock
 	sentAt := l.opts.Now()
 	keys := []string{s.permitsKey, s.holdersKey, s.fenceKey, s.queueKey, s.deadlinesKey, s.countKey}
-	seen, seenMS, _ := l.recall(s.fenceKey, true, ttl)
+	seen, seenMS := l.recall(s.fenceKey, true, ttl)
 	args := []any{token, l.opts.Identity, ttl.Milliseconds(), s.permits, s.channel,
 		seen, flag(s.fair), semaphoreMode(s.fair, enqueue), s.wakePrefix,
 		entryLifetime(l.opts).Milliseconds(), l.keyRules(true), seenMS}

@@ -146,7 +146,13 @@ func TestSidecarEndToEnd(t *testing.T) {
 		ra.body["fence"] == nil || ra.body["remaining_ms"].(float64) <= 0 || ra.body["term_start"] == nil {
 		t.Fatalf("leader's GET /leader = %d %s", ra.code, ra.raw)
 	}
+	// b is ready once connected; its first try, which observes a, may
+	// come a moment later.
 	rb := call(t, "GET", b.APIURL+"/leader")
+	for rb.body["holder"] == "" && ctx.Err() == nil {
+		time.Sleep(5 * time.Millisecond) // another process's pace
+		rb = call(t, "GET", b.APIURL+"/leader")
+	}
 	if rb.code != 503 || rb.body["leader"] != false || rb.body["identity"] != "b" || rb.body["holder"] != "a" || rb.body["fence"] != nil {
 		t.Fatalf("follower's GET /leader = %d %s", rb.code, rb.raw)
 	}

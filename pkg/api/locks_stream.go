@@ -15,10 +15,11 @@ import (
 // application/x-ndjson events, one per line (LockEvent): acquired,
 // keepalive every Keepalive, and lost when the watchdog loses the lease or
 // a DELETE or the sidecar's shutdown releases it (sent before the release
-// is); the stream ends after lost. The watchdog renews the lease while the stream is open. When the
-// client closes the stream, or its process dies and the kernel closes the
-// connection, net/http ends the request's context and the lock is released
-// at once; if that release fails, releaseLater retries it.
+// is); the stream ends after lost. The watchdog renews the lease while the
+// stream is open. When the client closes the stream, or its process dies
+// and the kernel closes the connection, net/http ends the request's
+// context and the lock is released at once; if that release fails,
+// releaseLater retries it.
 func (rt *lockRoutes) stream(w http.ResponseWriter, r *http.Request) {
 	const op = "stream"
 	req, err := rt.l.acquireRequest(r, rt.kind, true)

@@ -13,6 +13,7 @@ import (
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/pkg/kube"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
@@ -139,8 +140,8 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.StringVar(&c.APITokenFile, "api-token-file", "", "file holding a bearer token that POST /leader/release must present (default: none; set one before binding beyond loopback)")
 	fs.StringVar(&allowedHosts, "api-allowed-hosts", "", "comma-separated Host names the API answers besides loopback and the --api-addr host (DNS-rebinding guard)")
 	fs.IntVar(&c.APIMaxWatchers, "api-max-watchers", api.DefaultMaxWatchers, "most long-polls and event streams served at once; beyond it the API answers 503 with Retry-After")
-	fs.IntVar(&c.LocksMaxHeld, "locks-max-held", api.DefaultMaxHeld, "most application locks and semaphore permits held or being acquired through the API at once; beyond it the API answers 503 with Retry-After")
-	fs.StringVar(&c.LocksKeyPrefix, "locks-key-prefix", api.DefaultLocksPrefix, "prefix of the application locks' Redis keys; must differ from --key-prefix")
+	fs.IntVar(&c.LocksMaxHeld, "locks-max-held", httpapi.DefaultMaxHeld, "most application locks and semaphore permits held or being acquired through the API at once; beyond it the API answers 503 with Retry-After")
+	fs.StringVar(&c.LocksKeyPrefix, "locks-key-prefix", httpapi.DefaultLocksPrefix, "prefix of the application locks' Redis keys; must differ from --key-prefix")
 	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz, /readyz and /metrics")
 	fs.StringVar(&c.ReadyWhen, "ready-when", "connected", "readiness: connected (Redis reachable, loop running) or leader")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")
@@ -285,7 +286,7 @@ var apiFlags = []string{
 // apiFlagError turns an api.ErrInvalidOptions error into a usage error
 // that names the flags. The rules stay in pkg/api.
 func apiFlagError(err error) error {
-	if !errors.Is(err, api.ErrInvalidOptions) {
+	if !errors.Is(err, api.ErrInvalidOptions) && !errors.Is(err, httpapi.ErrInvalidOptions) {
 		return err
 	}
 	return fmt.Errorf("%w: %s", errUsage, strings.NewReplacer(apiFlags...).Replace(err.Error()))

@@ -17,11 +17,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/internal/sidecartest"
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/redislock"
-	"github.com/redis/go-redis/v9"
 )
 
 const e2eGuard = 30 * time.Second

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/metrics"
 )
 
@@ -20,7 +20,7 @@ const lockPoolSize = 32
 // newLocks wires the application locks of the API: their own Redis client
 // (which dials lazily), the backend under --locks-key-prefix, their
 // metrics on reg, and the --locks-max-held bound.
-func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *api.Locks, _ redis.UniversalClient, err error) {
+func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *httpapi.Locks, _ redis.UniversalClient, err error) {
 	client, err := newRedisClient(cfg, lockPoolSize, "baton-locks:"+cfg.Identity)
 	if err != nil {
 		return nil, nil, err
@@ -30,7 +30,7 @@ func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *api.
 			_ = client.Close()
 		}
 	}()
-	backend, err := api.NewRedisLocks(client, api.RedisLocksOptions{Prefix: cfg.LocksKeyPrefix, Identity: cfg.Identity})
+	backend, err := httpapi.NewRedisLocks(client, httpapi.RedisLocksOptions{Prefix: cfg.LocksKeyPrefix, Identity: cfg.Identity})
 	if err != nil {
 		return nil, nil, apiFlagError(err)
 	}
@@ -38,7 +38,7 @@ func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *api.
 	if err != nil {
 		return nil, nil, err
 	}
-	locks, err := api.NewLocks(backend, api.LocksOptions{MaxHeld: cfg.LocksMaxHeld, Recorder: m, Logger: log})
+	locks, err := httpapi.NewLocks(backend, httpapi.LocksOptions{MaxHeld: cfg.LocksMaxHeld, Recorder: m, Logger: log})
 	if err != nil {
 		return nil, nil, apiFlagError(err)
 	}

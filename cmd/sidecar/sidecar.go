@@ -17,6 +17,7 @@ import (
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/pkg/kube"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/metrics"
 	"github.com/baton-dev/baton/pkg/probes"
 	"github.com/baton-dev/baton/pkg/redislock"
@@ -50,7 +51,7 @@ type sidecar struct {
 	// exec runs the job in exec mode (baton run); nil otherwise.
 	exec *execRun
 	// locks are the application's locks on the API, on lockClient.
-	locks      *api.Locks
+	locks      *httpapi.Locks
 	lockClient redis.UniversalClient
 }
 
@@ -71,7 +72,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		}
 	}()
 	lock, err := redislock.New(client, cfg.Lock, redislock.Options{
-		Prefix: cfg.KeyPrefix, Identity: cfg.Identity,
+		Prefix:      cfg.KeyPrefix,
 		MinReplicas: cfg.RedisMinReplicasAck, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
 		AttemptTimeout: electionAttemptTimeout(cfg),
 		// SIGTERM must not wait for a stalled call's socket deadline.
@@ -87,7 +88,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		return nil, err
 	}
 	ec := cfg.electionConfig()
-	ec.Locker, ec.Recorder, ec.Logger = election.RedisLocker(lock), m, log
+	ec.Locker, ec.Recorder, ec.Logger = redislock.NewLocker(lock), m, log
 	// Bound early, so that exec mode can tell the job the API's real
 	// address (--api-addr may have port 0). Binding is no Redis call.
 	apiLn, probeLn, err := listen(cfg)
@@ -137,7 +138,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		}
 	}()
 	apiHandler, err := api.NewHandler(elector, api.Options{
-		Locks:          locks,
+		Routes:         []api.Routes{locks},
 		Child:          child,
 		DefaultHoldOff: cfg.ResignHoldOff,
 		AllowedHosts:   cfg.APIAllowedHosts,

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // arrivals records, through Redis's MONITOR, the order in which owner
@@ -150,5 +150,5 @@ func quoted(s string) (arg, rest string, ok bool) {
 // so that short words of the protocol are not taken for tokens. Only those
 // are remembered.
 func looksLikeToken(s string) bool {
-	return len(s) >= 16 && api.ValidOwnerToken(s)
+	return len(s) >= 16 && httpapi.ValidOwnerToken(s)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/baton-dev/baton/internal/httpx"
 	"github.com/baton-dev/baton/pkg/election"
 )
 
@@ -70,8 +71,8 @@ func NewHandler(e Elector, opts Options) (http.Handler, error) {
 	mux.Handle("/leader", h.methodNotAllowed("GET, HEAD"))
 	mux.Handle("/leader/watch", h.methodNotAllowed("GET, HEAD"))
 	mux.Handle("/leader/release", h.methodNotAllowed("POST"))
-	if opts.Locks != nil {
-		opts.Locks.routes(h, mux, stateChanging)
+	for _, rs := range opts.Routes {
+		rs.Register(mux, stateChanging)
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.writeError(w, r, http.StatusNotFound, "no such endpoint: %s", r.URL.Path)
@@ -80,8 +81,5 @@ func NewHandler(e Elector, opts Options) (http.Handler, error) {
 }
 
 func (h *handler) methodNotAllowed(allow string) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Allow", allow)
-		h.writeError(w, r, http.StatusMethodNotAllowed, "method %s not allowed on %s; allowed: %s", r.Method, r.URL.Path, allow)
-	})
+	return httpx.MethodNotAllowed(h.log, allow)
 }

@@ -3,7 +3,6 @@ package api
 import (
 	"errors"
 	"fmt"
-	"net/http"
 )
 
 var (
@@ -18,17 +17,4 @@ var (
 // invalidOptions returns an ErrInvalidOptions that says what is wrong.
 func invalidOptions(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
-}
-
-// requestError is a request that cannot be served as asked: its code is the
-// HTTP status to answer with.
-type requestError struct {
-	code int
-	msg  string
-}
-
-func (e *requestError) Error() string { return e.msg }
-
-func badRequest(format string, args ...any) error {
-	return &requestError{code: http.StatusBadRequest, msg: fmt.Sprintf(format, args...)}
 }

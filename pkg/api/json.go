@@ -1,12 +1,10 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/baton-dev/baton/internal/httpx"
 	"github.com/baton-dev/baton/pkg/election"
 )
 
@@ -89,31 +87,13 @@ type releaseRequest struct {
 }
 
 func (h *handler) writeJSON(w http.ResponseWriter, code int, v any) {
-	data, err := json.Marshal(v)
-	if err != nil {
-		// Not expected: every body is plain strings and numbers.
-		h.log.Error("encode response", "err", err)
-		code, data = http.StatusInternalServerError, []byte(`{"error":"cannot encode response"}`)
-	}
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/json")
-	hdr.Set("Cache-Control", "no-store")
-	hdr.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(code)
-	_, _ = w.Write(append(data, '\n'))
+	httpx.WriteJSON(h.log, w, code, v)
 }
 
 func (h *handler) writeError(w http.ResponseWriter, r *http.Request, code int, format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	h.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", code, "err", msg)
-	h.writeJSON(w, code, ErrorBody{Error: msg})
+	httpx.WriteError(h.log, w, r, code, format, args...)
 }
 
-// writeRequestError answers err, a *requestError or else a bad request.
 func (h *handler) writeRequestError(w http.ResponseWriter, r *http.Request, err error) {
-	code := http.StatusBadRequest
-	if re, ok := errors.AsType[*requestError](err); ok {
-		code = re.code
-	}
-	h.writeError(w, r, code, "%s", err.Error())
+	httpx.WriteRequestError(h.log, w, r, err)
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/baton-dev/baton/internal/httpx"
 	"github.com/baton-dev/baton/pkg/election"
 )
 
@@ -16,14 +17,14 @@ import (
 // once this replica leads, is read when the answer is written, and its
 // changes are GET /leader/watch's to report.
 func (h *handler) leader(w http.ResponseWriter, r *http.Request) {
-	q, err := query(r, "wait")
+	q, err := httpx.Query(r, "wait")
 	if err != nil {
 		h.writeRequestError(w, r, err)
 		return
 	}
 	var wait time.Duration
 	if s, ok := q["wait"]; ok {
-		if wait, err = parseDuration("wait", s[0], h.opts.MaxWait); err != nil {
+		if wait, err = httpx.ParseDuration("wait", s[0], h.opts.MaxWait); err != nil {
 			h.writeRequestError(w, r, err)
 			return
 		}
@@ -54,7 +55,7 @@ func (h *handler) longPoll(w http.ResponseWriter, r *http.Request, wait time.Dur
 		return election.Status{}, false
 	}
 	defer release()
-	extendWriteDeadline(http.NewResponseController(w), wait+writeGrace)
+	httpx.ExtendWriteDeadline(http.NewResponseController(w), wait+httpx.WriteGrace)
 	st, ok := h.awaitLeader(r.Context(), wait)
 	if !ok {
 		h.log.Debug("long-poll client went away", "remote", r.RemoteAddr)

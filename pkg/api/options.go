@@ -2,6 +2,7 @@ package api
 
 import (
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/baton-dev/baton/internal/defaults"
@@ -71,10 +72,10 @@ type Options struct {
 	// no child field.
 	Child ChildSource
 
-	// Locks, when set, serves the application's locks and semaphores on
-	// /locks/ and /semaphores/ (see NewLocks), under the same Host guard
-	// and token as /leader. Default nil: those paths answer 404.
-	Locks *Locks
+	// Routes are more route sets served beside /leader, under the same
+	// Host guard, cross-origin check and token, such as pkg/locks/httpapi's
+	// /locks and /semaphores. Default none: other paths answer 404.
+	Routes []Routes
 
 	// Logger receives a line per release and per failed request. Default: a
 	// logger that discards.
@@ -106,4 +107,11 @@ func (o Options) withDefaults() (Options, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o, nil
+}
+
+// Routes is a set of routes served beside /leader (Options.Routes).
+type Routes interface {
+	// Register adds the routes to mux; stateChanging wraps a route that
+	// changes state with the cross-origin check and the token.
+	Register(mux *http.ServeMux, stateChanging func(http.HandlerFunc) http.Handler)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/baton-dev/baton/internal/httpx"
 	"github.com/baton-dev/baton/pkg/election"
 )
 
@@ -30,7 +31,7 @@ func (h *handler) release(w http.ResponseWriter, r *http.Request) {
 	// A resign waits for the term's work to stop and for the release, as
 	// long as the elector's own timeouts allow: the server's WriteTimeout,
 	// counted from the request, must not swallow the answer.
-	extendWriteDeadline(http.NewResponseController(w), writeGrace)
+	httpx.ExtendWriteDeadline(http.NewResponseController(w), httpx.WriteGrace)
 	switch {
 	case errors.Is(err, election.ErrNotRunning):
 		h.writeError(w, r, http.StatusServiceUnavailable, "election not running")
@@ -54,7 +55,7 @@ func (h *handler) release(w http.ResponseWriter, r *http.Request) {
 
 // releaseHoldOff returns the hold-off a release asks for.
 func (h *handler) releaseHoldOff(w http.ResponseWriter, r *http.Request) (time.Duration, error) {
-	q, err := query(r, "hold_off")
+	q, err := httpx.Query(r, "hold_off")
 	if err != nil {
 		return 0, err
 	}
@@ -65,11 +66,11 @@ func (h *handler) releaseHoldOff(w http.ResponseWriter, r *http.Request) (time.D
 	inQuery, ok := q["hold_off"]
 	switch {
 	case ok && inBody != nil:
-		return 0, badRequest("hold_off: give it in the query or in the body, not both")
+		return 0, httpx.BadRequest("hold_off: give it in the query or in the body, not both")
 	case ok:
-		return parseDuration("hold_off", inQuery[0], election.MaxHoldOff)
+		return httpx.ParseDuration("hold_off", inQuery[0], election.MaxHoldOff)
 	case inBody != nil:
-		return parseDuration("hold_off", *inBody, election.MaxHoldOff)
+		return httpx.ParseDuration("hold_off", *inBody, election.MaxHoldOff)
 	}
 	return h.opts.DefaultHoldOff, nil
 }
@@ -80,24 +81,24 @@ func readReleaseBody(w http.ResponseWriter, r *http.Request) (*string, error) {
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxReleaseBody))
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			return nil, &requestError{code: http.StatusRequestEntityTooLarge, msg: fmt.Sprintf("request body: larger than %d bytes", maxReleaseBody)}
+			return nil, &httpx.RequestError{Code: http.StatusRequestEntityTooLarge, Msg: fmt.Sprintf("request body: larger than %d bytes", maxReleaseBody)}
 		}
-		return nil, badRequest("request body: %v", err)
+		return nil, httpx.BadRequest("request body: %v", err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, nil
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return nil, &requestError{code: http.StatusUnsupportedMediaType, msg: "request body: Content-Type must be application/json"}
+		return nil, &httpx.RequestError{Code: http.StatusUnsupportedMediaType, Msg: "request body: Content-Type must be application/json"}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var req releaseRequest
 	if err := dec.Decode(&req); err != nil {
-		return nil, badRequest("request body: %v", err)
+		return nil, httpx.BadRequest("request body: %v", err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("request body: more than one JSON value")
+		return nil, httpx.BadRequest("request body: more than one JSON value")
 	}
 	return req.HoldOff, nil
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+
+	"github.com/baton-dev/baton/internal/httpx"
 )
 
 // watch serves GET /leader/watch, a stream of Server-Sent Events: the
@@ -20,7 +22,7 @@ import (
 // repeats the previous event's id. It ends when the client goes away. Each
 // stream holds one of Options.MaxWatchers' slots.
 func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
-	if _, err := query(r); err != nil {
+	if _, err := httpx.Query(r); err != nil {
 		h.writeRequestError(w, r, err)
 		return
 	}
@@ -44,8 +46,8 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 	setStreamHeaders()
 	rc := http.NewResponseController(w)
 	// Each write may take until the next heartbeat is due, and then some.
-	deadline := h.opts.HeartbeatInterval + writeGrace
-	extendWriteDeadline(rc, deadline)
+	deadline := h.opts.HeartbeatInterval + httpx.WriteGrace
+	httpx.ExtendWriteDeadline(rc, deadline)
 	w.WriteHeader(http.StatusOK)
 
 	heartbeat := time.NewTicker(h.opts.HeartbeatInterval)
@@ -72,7 +74,7 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 				h.log.Error("encode event", "err", err)
 				return
 			}
-			extendWriteDeadline(rc, deadline)
+			httpx.ExtendWriteDeadline(rc, deadline)
 			if _, err := fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", st.Generation, data); err != nil {
 				return
 			}
@@ -94,7 +96,7 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 		case <-childChanged:
 		case <-recheck.C:
 		case <-heartbeat.C:
-			extendWriteDeadline(rc, deadline)
+			httpx.ExtendWriteDeadline(rc, deadline)
 			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
 				return
 			}

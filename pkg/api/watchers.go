@@ -3,11 +3,9 @@ package api
 import (
 	"net/http"
 	"strconv"
-)
 
-// busyRetryAfter is the Retry-After, in seconds, of a 503 for too many
-// watchers.
-const busyRetryAfter = 1
+	"github.com/baton-dev/baton/internal/httpx"
+)
 
 // watcherSlots bounds the long-polls and event streams served at once:
 // each holds a goroutine, a connection and a wake-up on every change.
@@ -27,7 +25,7 @@ func (s watcherSlots) acquire() (release func(), ok bool) {
 // not a StatusBody, and Retry-After tells it apart from a 503 that means
 // "not leader".
 func (h *handler) writeBusy(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Retry-After", strconv.Itoa(busyRetryAfter))
+	w.Header().Set("Retry-After", strconv.Itoa(httpx.BusyRetryAfter))
 	h.writeError(w, r, http.StatusServiceUnavailable,
 		"too many waiting clients (at most %d long-polls and event streams); retry later", cap(h.watchers))
 }

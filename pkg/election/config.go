@@ -11,7 +11,7 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/baton-dev/baton/internal/clocks"
-	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/internal/names"
 )
 
 // Defaults for Config fields left zero.
@@ -122,10 +122,10 @@ func (c *Config) Validate() error {
 		return &ConfigError{Field: field, Rule: fmt.Sprintf(format, args...)}
 	}
 	if c.Name == "" {
-		return bad("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", redislock.MaxNameLen)
+		return bad("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", names.MaxLen)
 	}
-	if err := redislock.ValidateName(c.Name); err != nil {
-		return bad("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Name)
+	if err := names.Validate(c.Name); err != nil {
+		return bad("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", names.MaxLen, c.Name)
 	}
 	if err := ValidateIdentity(c.Identity); err != nil {
 		return err

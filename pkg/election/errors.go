@@ -3,6 +3,8 @@ package election
 import (
 	"errors"
 	"fmt"
+
+	"github.com/baton-dev/baton/pkg/lease"
 )
 
 var (
@@ -11,7 +13,7 @@ var (
 	ErrInvalidConfig = errors.New("election: invalid config")
 	// ErrLost is what a Lease's Renew returns (wrapped) when the lease is
 	// gone or someone else's: the elector steps down at once.
-	ErrLost = errors.New("election: lease lost")
+	ErrLost = lease.ErrLost
 	// ErrAlreadyRunning is returned by a second concurrent Run.
 	ErrAlreadyRunning = errors.New("election: already running")
 	// ErrNotRunning is returned by Resign when Run is not running.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/pkg/election"
-	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/internal/names"
 )
 
 // Defaults for Options fields left zero.
@@ -188,8 +188,8 @@ func (o Options) withDefaults() (Options, string, error) {
 	}
 	o.Env = append([]string(nil), o.Env...)
 
-	if err := redislock.ValidateName(o.Lock); err != nil {
-		return o, "", &OptionsError{Field: "Lock", Rule: fmt.Sprintf("must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, o.Lock), Err: err}
+	if err := names.Validate(o.Lock); err != nil {
+		return o, "", &OptionsError{Field: "Lock", Rule: fmt.Sprintf("must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", names.MaxLen, o.Lock), Err: err}
 	}
 	if err := election.ValidateIdentity(o.Identity); err != nil {
 		return o, "", &OptionsError{Field: "Identity", Rule: "must be a valid election identity", Err: err}

@@ -19,7 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-dev/baton/internal/redistest"
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // streamClientEnv, when set, makes the test binary a stream client (see
@@ -60,7 +60,7 @@ func streamClient(url string) int {
 }
 
 // lockKey is the lease key of the application lock name.
-func lockKey(name string) string { return api.DefaultLocksPrefix + ":{" + name + "}:lease" }
+func lockKey(name string) string { return httpapi.DefaultLocksPrefix + ":{" + name + "}:lease" }
 
 // awaitKeyGone waits until key has left Redis and returns how long it
 // took. Redis is polled: the test reads the outcome, it races nothing.
@@ -91,7 +91,7 @@ func mustExist(t *testing.T, rdb *redis.Client, key string) {
 
 // openLockStream opens a stream on the real sidecar and returns its first
 // event and the response.
-func openLockStream(t *testing.T, ctx context.Context, url string) (api.LockEvent, *http.Response, *bufio.Scanner) {
+func openLockStream(t *testing.T, ctx context.Context, url string) (httpapi.LockEvent, *http.Response, *bufio.Scanner) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, nil)
 	if err != nil {
@@ -110,7 +110,7 @@ func openLockStream(t *testing.T, ctx context.Context, url string) (api.LockEven
 	if !sc.Scan() {
 		t.Fatalf("stream ended before its first event: %v", sc.Err())
 	}
-	var ev api.LockEvent
+	var ev httpapi.LockEvent
 	if err := json.Unmarshal(sc.Bytes(), &ev); err != nil || ev.Event != "acquired" {
 		t.Fatalf("first event %q (%v); want acquired", sc.Text(), err)
 	}
@@ -188,7 +188,7 @@ func TestSIGTERMReleasesApplicationLocks(t *testing.T) {
 	if err := s.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	var last api.LockEvent
+	var last httpapi.LockEvent
 	for sc.Scan() {
 		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
 			t.Fatalf("bad event %q", sc.Text())

@@ -39,7 +39,7 @@ func Example() {
 	}
 	db := &store{}
 	e, err := election.New(election.Config{
-		Locker:   election.RedisLocker(lock),
+		Locker:   redislock.NewLocker(lock),
 		Name:     "nightly-report",
 		Identity: os.Getenv("POD_NAME"),
 		LeaseTTL: 15 * time.Second,
@@ -80,7 +80,7 @@ func ExampleElector_Resign() {
 	}
 	var e *election.Elector
 	e, err = election.New(election.Config{
-		Locker:   election.RedisLocker(lock),
+		Locker:   redislock.NewLocker(lock),
 		Name:     "queue-drain",
 		Identity: "replica-1",
 		OnStartedLeading: func(ctx context.Context, term election.Term) {

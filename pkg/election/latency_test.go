@@ -81,7 +81,7 @@ func TestSlowRedisCostsNoTerm(t *testing.T) {
 	}
 	rec := newRenewals()
 	stops := make(chan election.StepDownReason, 16)
-	cfg.Locker, cfg.Name, cfg.Identity, cfg.Recorder = election.RedisLocker(lock), "job", "a", rec
+	cfg.Locker, cfg.Name, cfg.Identity, cfg.Recorder = redislock.NewLocker(lock), "job", "a", rec
 	cfg.OnStoppedLeading = func(_ election.Term, r election.StepDownReason) { stops <- r }
 	e, err := election.New(cfg)
 	if err != nil {

@@ -37,7 +37,7 @@ func startCandidateWith(t *testing.T, c redislock.Client, id string, cfg electio
 		t.Fatal(err)
 	}
 	cd := &candidate{done: make(chan error, 1), stops: make(chan election.StepDownReason, 8)}
-	cfg.Locker = election.RedisLocker(lock)
+	cfg.Locker = redislock.NewLocker(lock)
 	cfg.Name = "job"
 	cfg.Identity = id
 	cfg.OnStoppedLeading = func(_ election.Term, r election.StepDownReason) { cd.stops <- r }
@@ -157,9 +157,7 @@ func TestStepsDownBeforeTTLWhenRedisStops(t *testing.T) {
 func TestForeignValueNeverLeads(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
-	lock, _ := redislock.New(c, "job", redislock.Options{})
-	leaseKey, _, _ := lock.Keys()
-	c.Set(t.Context(), leaseKey, "not baton's", 0)
+	c.Set(t.Context(), "baton:{job}:lease", "not baton's", 0) // the lease key of lock "job"
 	a := startCandidate(t, c, "a", time.Second)
 	s := waitStatus(t, a.e, "error", func(s election.Status) bool { return s.LastError != "" })
 	if s.Leader || !strings.Contains(s.LastError, "foreign") {

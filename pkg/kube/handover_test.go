@@ -36,7 +36,7 @@ func startElector(t *testing.T, srv *redistest.Server, id string) *candidate {
 		t.Fatal(err)
 	}
 	e, err := election.New(election.Config{
-		Locker: election.RedisLocker(lock), Name: "job", Identity: id, LeaseTTL: testTTL,
+		Locker: redislock.NewLocker(lock), Name: "job", Identity: id, LeaseTTL: testTTL,
 	})
 	if err != nil {
 		t.Fatal(err)

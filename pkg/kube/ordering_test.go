@@ -94,7 +94,7 @@ func startMarkedElector(t *testing.T, srv *redistest.Server, client kube.Client,
 	}
 	var pub *kube.Publisher
 	e, err := election.New(election.Config{
-		Locker: election.RedisLocker(lock), Name: "job", Identity: podName, LeaseTTL: testTTL,
+		Locker: redislock.NewLocker(lock), Name: "job", Identity: podName, LeaseTTL: testTTL,
 		OnStartedLeading: func(ctx context.Context, term election.Term) { pub.Lead(nil)(ctx, term) },
 	})
 	if err != nil {

@@ -24,9 +24,9 @@ func newElector(t *testing.T, sup *Supervisor, mutate func(*election.Config), bu
 	}
 	// A known store, as a release leaves it: an unknown one makes the first
 	// term wait one TTL (redislock's TryAcquire).
-	redistest.KnownStore(t, srv.Client(), lock.TermKey())
+	redistest.KnownStore(t, srv.Client(), "baton:{job}:term")
 	cfg := election.Config{
-		Locker:           election.RedisLocker(lock),
+		Locker:           redislock.NewLocker(lock),
 		Name:             "job",
 		Identity:         "replica-1",
 		OnStartedLeading: sup.Lead,

@@ -62,7 +62,7 @@ func Example() {
 		log.Fatal(err) // a *supervisor.OptionsError names the field and the rule
 	}
 	elector, err = election.New(election.Config{
-		Locker:           election.RedisLocker(lock),
+		Locker:           redislock.NewLocker(lock),
 		Name:             "nightly-report",
 		Identity:         os.Getenv("POD_NAME"),
 		OnStartedLeading: sup.Lead,

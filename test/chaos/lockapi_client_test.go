@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/internal/clocks"
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // apiKind is what one lock API client does in its loop.
@@ -67,7 +67,7 @@ type apiResult struct {
 	body []byte
 	// at is when the answer's headers came.
 	at   int64
-	lock api.LockBody
+	lock httpapi.LockBody
 }
 
 // call sends one lock call to n with the API token and reads its answer.
@@ -276,7 +276,7 @@ func (c *apiClient) streamOnce(ctx context.Context, fair bool) bool {
 		defer close(st.ended)
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			var ev api.LockEvent
+			var ev httpapi.LockEvent
 			if json.Unmarshal(sc.Bytes(), &ev) != nil {
 				continue
 			}

@@ -49,7 +49,7 @@ const (
 	// some sidecar is always healthy.
 	apiMaxInjected = 2
 	// attemptTimeout is the sidecar's bound on one lock call to Redis
-	// (api.RedisLocksOptions.AttemptTimeout's default): a blackhole longer
+	// (httpapi.RedisLocksOptions.AttemptTimeout's default): a blackhole longer
 	// than it fails the call.
 	attemptTimeout = 5 * time.Second
 )

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // BenchmarkLockAPI is one client's POST /locks/{name} and DELETE over
@@ -23,15 +24,15 @@ func BenchmarkLockAPI(b *testing.B) {
 	srv := redistest.Start(b)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr(), ContextTimeoutEnabled: true})
 	b.Cleanup(func() { _ = rdb.Close() })
-	backend, err := api.NewRedisLocks(rdb, api.RedisLocksOptions{Identity: "sidecar-1"})
+	backend, err := httpapi.NewRedisLocks(rdb, httpapi.RedisLocksOptions{Identity: "sidecar-1"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	locks, err := api.NewLocks(backend, api.LocksOptions{})
+	locks, err := httpapi.NewLocks(backend, httpapi.LocksOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	base := serveWith(b, newFake(follower()), api.Options{Locks: locks}, api.ServerOptions{}) + "/locks/bench"
+	base := serveAPI(b, api.Options{Routes: []api.Routes{locks}}) + "/locks/bench"
 	client := &http.Client{}
 	call := func(method, url string, out any) {
 		req, err := http.NewRequest(method, url, nil)
@@ -54,7 +55,7 @@ func BenchmarkLockAPI(b *testing.B) {
 		}
 	}
 	for b.Loop() {
-		var lock api.LockBody
+		var lock httpapi.LockBody
 		call(http.MethodPost, base+"?lease=30s", &lock)
 		call(http.MethodDelete, base+"?token="+lock.Token, nil)
 	}

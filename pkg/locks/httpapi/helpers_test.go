@@ -6,6 +6,8 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,13 +18,93 @@ import (
 
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
+
+// guard bounds every wait in these tests, so a broken handler fails the
+// test instead of hanging it. It is never what makes a test pass.
+const guard = 10 * time.Second
+
+// follower is an api.Elector that follows another replica: the lock routes
+// answer whatever the election's state. The real elector is tested in
+// package election, the /leader routes in package api.
+type follower struct{}
+
+func (follower) Status() election.Status {
+	return election.Status{
+		Name: "jobs", Identity: "pod-a", Holder: "pod-b", Fence: 41,
+		Running: true, Generation: 1,
+	}
+}
+
+func (follower) Changed() <-chan struct{} { return nil }
+
+func (follower) Resign(context.Context, time.Duration) (bool, error) { return false, nil }
+
+// serveAPI starts api.NewServer(api.NewHandler(follower{}, opts)) on a
+// loopback port, as the sidecar serves it, and returns its base URL; the
+// server is closed when the test ends.
+func serveAPI(t testing.TB, opts api.Options) string {
+	t.Helper()
+	h, err := api.NewHandler(follower{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.NewServer(h, api.ServerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return "http://" + ln.Addr().String()
+}
+
+// do sends a request and returns the response with its body read.
+func do(t *testing.T, method, url, contentType, body string, hdr http.Header) (*http.Response, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), guard)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for k, vs := range hdr {
+		req.Header[k] = vs
+	}
+	if host := hdr.Get("Host"); host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatalf("%s %s: read body: %v", method, url, err)
+	}
+	return resp, string(data)
+}
+
+// result is the outcome of a request sent from another goroutine.
+type result struct {
+	code int
+	err  error
+}
 
 // lockEnv is an API with locks on a real redis-server.
 type lockEnv struct {
 	url   string
 	rdb   *redis.Client
-	locks *api.Locks
+	locks *httpapi.Locks
 	rec   *fakeRecorder
 	srv   *redistest.Server
 }
@@ -76,20 +158,21 @@ func (r *fakeRecorder) count(key string) int {
 	return r.requests[key]
 }
 
-// newLockEnv starts Redis and the API with lo and opts (Locks is set here).
-func newLockEnv(t *testing.T, lo api.LocksOptions, opts api.Options) *lockEnv {
+// newLockEnv starts Redis and the API with lo and opts (the lock routes are
+// added to opts.Routes here).
+func newLockEnv(t *testing.T, lo httpapi.LocksOptions, opts api.Options) *lockEnv {
 	t.Helper()
-	return newLockEnvWith(t, api.RedisLocksOptions{}, lo, opts)
+	return newLockEnvWith(t, httpapi.RedisLocksOptions{}, lo, opts)
 }
 
 // newLockEnvWith is newLockEnv with the backend's options ro (Identity is
 // set here).
-func newLockEnvWith(t *testing.T, ro api.RedisLocksOptions, lo api.LocksOptions, opts api.Options) *lockEnv {
+func newLockEnvWith(t *testing.T, ro httpapi.RedisLocksOptions, lo httpapi.LocksOptions, opts api.Options) *lockEnv {
 	t.Helper()
 	srv := redistest.Start(t)
 	rdb := srv.Client()
 	ro.Identity = "sidecar-1"
-	backend, err := api.NewRedisLocks(srv.Client(), ro)
+	backend, err := httpapi.NewRedisLocks(srv.Client(), ro)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,12 +180,12 @@ func newLockEnvWith(t *testing.T, ro api.RedisLocksOptions, lo api.LocksOptions,
 	if lo.Recorder == nil {
 		lo.Recorder = rec
 	}
-	locks, err := api.NewLocks(backend, lo)
+	locks, err := httpapi.NewLocks(backend, lo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Locks = locks
-	url := serveWith(t, newFake(follower()), opts, api.ServerOptions{})
+	opts.Routes = append(opts.Routes, locks)
+	url := serveAPI(t, opts)
 	return &lockEnv{url: url, rdb: rdb, locks: locks, rec: rec, srv: srv}
 }
 
@@ -126,9 +209,9 @@ func (e *lockEnv) call(t *testing.T, method, path string, want int) string {
 	return body
 }
 
-func (e *lockEnv) acquire(t *testing.T, path string) api.LockBody {
+func (e *lockEnv) acquire(t *testing.T, path string) httpapi.LockBody {
 	t.Helper()
-	b := decode[api.LockBody](t, e.call(t, http.MethodPost, path, http.StatusOK))
+	b := decode[httpapi.LockBody](t, e.call(t, http.MethodPost, path, http.StatusOK))
 	if b.Token == "" || b.Fence == 0 || b.LeaseMS <= 0 {
 		t.Fatalf("POST %s = %+v; want a token, a fence and a lease", path, b)
 	}
@@ -183,7 +266,7 @@ func (e *lockEnv) awaitSubscribers(t *testing.T, channel string, n int64) {
 type lockStream struct {
 	resp   *http.Response
 	cancel context.CancelFunc
-	events <-chan api.LockEvent
+	events <-chan httpapi.LockEvent
 }
 
 // openStream opens a stream and wants code; for 200 it delivers the events.
@@ -203,14 +286,14 @@ func (e *lockEnv) openStream(t *testing.T, path string, want int) *lockStream {
 	if resp.StatusCode != want {
 		t.Fatalf("POST %s = %d; want %d", path, resp.StatusCode, want)
 	}
-	events := make(chan api.LockEvent, 64)
+	events := make(chan httpapi.LockEvent, 64)
 	go func() {
 		defer close(events)
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			var ev api.LockEvent
+			var ev httpapi.LockEvent
 			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
-				ev = api.LockEvent{Event: "bad line: " + sc.Text()}
+				ev = httpapi.LockEvent{Event: "bad line: " + sc.Text()}
 			}
 			events <- ev
 		}
@@ -220,7 +303,7 @@ func (e *lockEnv) openStream(t *testing.T, path string, want int) *lockStream {
 
 // next returns the stream's next event other than keepalive unless
 // keepalive is asked for.
-func (s *lockStream) next(t *testing.T, wantKeepalive bool) api.LockEvent {
+func (s *lockStream) next(t *testing.T, wantKeepalive bool) httpapi.LockEvent {
 	t.Helper()
 	timeout := time.After(guard)
 	for {
@@ -269,7 +352,12 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func leaseKey(name string) string { return api.DefaultLocksPrefix + ":{" + name + "}:lease" }
+// keyOf is the key of a lock or semaphore name under prefix: suffix is
+// "lease", "released", "sem:permits" and so on.
+func keyOf(prefix, name, suffix string) string { return prefix + ":{" + name + "}:" + suffix }
+
+// leaseKey is the lease key of the lock name under the API's prefix.
+func leaseKey(name string) string { return keyOf(httpapi.DefaultLocksPrefix, name, "lease") }
 
 func mustContain(t *testing.T, what, s string, subs ...string) {
 	t.Helper()

@@ -8,18 +8,19 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // GET shows the holder, its remaining time and fence, then the lock free
 // with the last fence; a fair waiter shows in the queue.
 func TestLockInspect(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
-	free := decode[api.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK))
-	if free != (api.LockInfoBody{Name: "i"}) {
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
+	free := decode[httpapi.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK))
+	if free != (httpapi.LockInfoBody{Name: "i"}) {
 		t.Errorf("never-used lock = %+v", free)
 	}
 	a := e.acquire(t, "/locks/i?lease=1h")
-	held := decode[api.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK))
+	held := decode[httpapi.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK))
 	if !held.Held || held.Holder != "sidecar-1" || held.Fence != a.Fence || held.RemainingMS <= 0 || held.RemainingMS > time.Hour.Milliseconds() || held.Queue != 0 {
 		t.Errorf("held lock = %+v; want held by sidecar-1 with fence %d", held, a.Fence)
 	}
@@ -35,13 +36,13 @@ func TestLockInspect(t *testing.T) {
 		got <- result{code: resp.StatusCode}
 	}()
 	eventually(t, "the fair waiter queued", func() bool {
-		return decode[api.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK)).Queue == 1
+		return decode[httpapi.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK)).Queue == 1
 	})
 	e.call(t, http.MethodDelete, "/locks/i?token="+a.Token, http.StatusOK)
 	if r := <-got; r.err != nil || r.code != http.StatusOK {
 		t.Fatalf("fair waiter = %+v; want 200", r)
 	}
-	after := decode[api.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK))
+	after := decode[httpapi.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/i", http.StatusOK))
 	if !after.Held || after.Fence <= a.Fence || after.Queue != 0 {
 		t.Errorf("after the hand-off = %+v", after)
 	}
@@ -52,12 +53,12 @@ func TestLockInspect(t *testing.T) {
 
 // A fair stream waits in the queue like a fair acquire.
 func TestLockFairStream(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	a := e.acquire(t, "/locks/f?lease=1h&fair=true")
 	got := make(chan *lockStream, 1)
 	go func() { got <- e.openStream(t, "/locks/f/stream?wait=1m&fair=true", http.StatusOK) }()
 	eventually(t, "the fair stream queued", func() bool {
-		return decode[api.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/f", http.StatusOK)).Queue == 1
+		return decode[httpapi.LockInfoBody](t, e.call(t, http.MethodGet, "/locks/f", http.StatusOK)).Queue == 1
 	})
 	// One try does not jump the queue.
 	e.call(t, http.MethodPost, "/locks/f?fair=true", http.StatusConflict)

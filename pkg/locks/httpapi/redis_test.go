@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // Regression (issue 17, item 7): every API call built a fresh lock, so
@@ -18,14 +19,14 @@ import (
 // remembers the fences and lease ends it issued: it refuses the name until
 // that lease's end, then grants it with a higher fence.
 func TestAPILockAfterDataLoss(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	const lease = 2 * time.Second
 	start := time.Now()
 	first := e.acquire(t, "/locks/x?lease=2s")
 	end := start.Add(lease)
 	e.rdb.FlushAll(t.Context())
 
-	c := decode[api.LockConflictBody](t, e.call(t, http.MethodPost, "/locks/x?lease=100ms", http.StatusConflict))
+	c := decode[httpapi.LockConflictBody](t, e.call(t, http.MethodPost, "/locks/x?lease=100ms", http.StatusConflict))
 	if c.Holder == nil || c.Holder.RemainingMS < (time.Until(end)-200*time.Millisecond).Milliseconds() {
 		t.Errorf("409 body %+v: want a quarantine until the first lease's end, %v from now", c, time.Until(end))
 	}
@@ -47,11 +48,11 @@ func TestAPILockAfterDataLoss(t *testing.T) {
 // semaphore both got 200. The second number now gets a 409 naming both,
 // and nothing is written.
 func TestAPISemaphorePermitCount(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	e.acquire(t, "/semaphores/pool?permits=1&lease=1h")
 	keys := e.rdb.Keys(t.Context(), "*").Val()
 	for _, path := range []string{"/semaphores/pool?permits=3", "/semaphores/pool?permits=3&fair=true&wait=100ms"} {
-		c := decode[api.LockConflictBody](t, e.call(t, http.MethodPost, path, http.StatusConflict))
+		c := decode[httpapi.LockConflictBody](t, e.call(t, http.MethodPost, path, http.StatusConflict))
 		if !strings.Contains(c.Error, "1 permits") || !strings.Contains(c.Error, "asks for 3") {
 			t.Errorf("POST %s: 409 %q, want both numbers", path, c.Error)
 		}
@@ -67,7 +68,7 @@ func TestAPISemaphorePermitCount(t *testing.T) {
 // measured the same way, with a 12s wait: see the report of issue 17).
 func TestAPINamesLeaveNoKeys(t *testing.T) {
 	const grace = 200 * time.Millisecond
-	e := newLockEnvWith(t, api.RedisLocksOptions{KeyGrace: grace}, api.LocksOptions{}, api.Options{})
+	e := newLockEnvWith(t, httpapi.RedisLocksOptions{KeyGrace: grace}, httpapi.LocksOptions{}, api.Options{})
 	for i := range 50 {
 		l := e.acquire(t, fmt.Sprintf("/locks/order-%d?lease=1s", i))
 		e.call(t, http.MethodDelete, fmt.Sprintf("/locks/order-%d?token=%s", i, l.Token), http.StatusOK)

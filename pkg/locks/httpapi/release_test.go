@@ -14,6 +14,8 @@ import (
 
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/redislock"
 	"github.com/baton-dev/baton/test/chaos"
 )
@@ -21,7 +23,7 @@ import (
 // newProxiedLockEnv is newLockEnv with the sidecar's Redis calls through a
 // fault proxy, each cut after 300ms; e.rdb still reaches Redis straight.
 // wrap, when not nil, wraps the backend.
-func newProxiedLockEnv(t *testing.T, lo api.LocksOptions, wrap func(api.LockBackend) api.LockBackend) (*lockEnv, *chaos.Proxy) {
+func newProxiedLockEnv(t *testing.T, lo httpapi.LocksOptions, wrap func(httpapi.LockBackend) httpapi.LockBackend) (*lockEnv, *chaos.Proxy) {
 	t.Helper()
 	srv := redistest.Start(t)
 	p, err := chaos.NewProxy(srv.Addr())
@@ -31,8 +33,8 @@ func newProxiedLockEnv(t *testing.T, lo api.LocksOptions, wrap func(api.LockBack
 	t.Cleanup(func() { _ = p.Close() })
 	c := redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
 	t.Cleanup(func() { _ = c.Close() })
-	var backend api.LockBackend
-	backend, err = api.NewRedisLocks(c, api.RedisLocksOptions{Identity: "sidecar-1", AttemptTimeout: 300 * time.Millisecond})
+	var backend httpapi.LockBackend
+	backend, err = httpapi.NewRedisLocks(c, httpapi.RedisLocksOptions{Identity: "sidecar-1", AttemptTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,11 +43,11 @@ func newProxiedLockEnv(t *testing.T, lo api.LocksOptions, wrap func(api.LockBack
 	}
 	rec := &fakeRecorder{requests: map[string]int{}}
 	lo.Recorder = rec
-	locks, err := api.NewLocks(backend, lo)
+	locks, err := httpapi.NewLocks(backend, lo)
 	if err != nil {
 		t.Fatal(err)
 	}
-	url := serveWith(t, newFake(follower()), api.Options{Locks: locks}, api.ServerOptions{})
+	url := serveAPI(t, api.Options{Routes: []api.Routes{locks}})
 	return &lockEnv{url: url, rdb: srv.Client(), locks: locks, rec: rec, srv: srv}, p
 }
 
@@ -62,25 +64,25 @@ type streamKind struct {
 	left func(t *testing.T, c redislock.Client) time.Duration
 }
 
-var apiOpts = redislock.Options{Prefix: api.DefaultLocksPrefix, Identity: "competitor"}
+var apiOpts = locks.Options{Lease: redislock.Options{Prefix: httpapi.DefaultLocksPrefix}, Identity: "competitor"}
 
 var streamKinds = []streamKind{
 	{
 		name: "lock", stream: "/locks/x1/stream?lease=3s", delete: "/locks/x1",
 		compete: func(ctx context.Context, c redislock.Client) error {
-			l, err := redislock.New(c, "x1", apiOpts)
+			m, err := locks.NewMutex(c, "x1", apiOpts)
 			if err != nil {
 				return err
 			}
-			_, err = l.TryLock(ctx, -1, time.Minute)
+			_, err = m.TryLock(ctx, -1, time.Minute)
 			return err
 		},
 		left: func(t *testing.T, c redislock.Client) time.Duration {
-			l, err := redislock.New(c, "x1", apiOpts)
+			m, err := locks.NewMutex(c, "x1", apiOpts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			info, err := l.Inspect(t.Context())
+			info, err := m.Inspect(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -90,15 +92,15 @@ var streamKinds = []streamKind{
 	{
 		name: "semaphore", stream: "/semaphores/x1/stream?permits=1&lease=3s", delete: "/semaphores/x1",
 		compete: func(ctx context.Context, c redislock.Client) error {
-			s, err := redislock.NewSemaphore(c, "x1", 1, redislock.SemaphoreOptions{Options: apiOpts})
+			s, err := locks.NewSemaphore(c, "x1", 1, apiOpts)
 			if err != nil {
 				return err
 			}
-			_, err = s.TryAcquire(ctx, -1, time.Minute)
+			_, err = s.TryLock(ctx, -1, time.Minute)
 			return err
 		},
 		left: func(t *testing.T, c redislock.Client) time.Duration {
-			s, err := redislock.NewSemaphore(c, "x1", 1, redislock.SemaphoreOptions{Options: apiOpts})
+			s, err := locks.NewSemaphore(c, "x1", 1, apiOpts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -149,7 +151,7 @@ func closedYet(c <-chan struct{}) bool {
 func TestAFailedDeleteOfAStream(t *testing.T) {
 	for _, k := range streamKinds {
 		t.Run(k.name+"/Redis stays away", func(t *testing.T) {
-			e, p := newProxiedLockEnv(t, api.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
+			e, p := newProxiedLockEnv(t, httpapi.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
 			s := e.openStream(t, k.stream, http.StatusOK)
 			ev := s.next(t, false)
 			var toldAt, grantedAt time.Time
@@ -173,7 +175,7 @@ func TestAFailedDeleteOfAStream(t *testing.T) {
 			}
 		})
 		t.Run(k.name+"/Redis back", func(t *testing.T) {
-			e, p := newProxiedLockEnv(t, api.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
+			e, p := newProxiedLockEnv(t, httpapi.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
 			s := e.openStream(t, k.stream, http.StatusOK)
 			ev := s.next(t, false)
 			p.SetBlackhole(true)
@@ -199,7 +201,7 @@ func TestAFailedDeleteOfAStream(t *testing.T) {
 // transport error answered 409 "already unlocked" to every retry, and Redis
 // kept the lease for its hour. DELETE is idempotent: a retry releases.
 func TestAFailedDeleteCanBeRetried(t *testing.T) {
-	e, p := newProxiedLockEnv(t, api.LocksOptions{}, nil)
+	e, p := newProxiedLockEnv(t, httpapi.LocksOptions{}, nil)
 	a := e.acquire(t, "/locks/h?lease=1h")
 	p.SetBlackhole(true)
 	e.call(t, http.MethodDelete, "/locks/h?token="+a.Token, http.StatusServiceUnavailable)
@@ -243,7 +245,7 @@ func TestSlotsOfStreamsClosedDuringABlackHoleComeBack(t *testing.T) {
 		name := map[bool]string{true: "Redis back", false: "Redis stays away"}[back]
 		t.Run(name, func(t *testing.T) {
 			failed := make(chan struct{}, 2)
-			e, p := newProxiedLockEnv(t, api.LocksOptions{
+			e, p := newProxiedLockEnv(t, httpapi.LocksOptions{
 				MaxHeld: 2, ReleaseTimeout: 300 * time.Millisecond,
 				Logger: slog.New(signalLog{prefix: "release at the end of a stream failed", seen: failed}),
 			}, nil)
@@ -285,12 +287,12 @@ func TestSlotsOfStreamsClosedDuringABlackHoleComeBack(t *testing.T) {
 
 // gatedBackend holds each renew until the test lets it through.
 type gatedBackend struct {
-	api.LockBackend
+	httpapi.LockBackend
 	renewing chan struct{}
 	proceed  chan struct{}
 }
 
-func (b gatedBackend) Acquire(ctx context.Context, r api.Resource, p api.AcquireParams) (api.Holding, error) {
+func (b gatedBackend) Acquire(ctx context.Context, r httpapi.Resource, p httpapi.AcquireParams) (httpapi.Holding, error) {
 	h, err := b.LockBackend.Acquire(ctx, r, p)
 	if err != nil {
 		return nil, err
@@ -299,7 +301,7 @@ func (b gatedBackend) Acquire(ctx context.Context, r api.Resource, p api.Acquire
 }
 
 type gatedHolding struct {
-	api.Holding
+	httpapi.Holding
 	b gatedBackend
 }
 
@@ -316,7 +318,7 @@ func (h gatedHolding) Renew(ctx context.Context) error {
 func TestARenewRacingThePrune(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
 	gate := gatedBackend{renewing: make(chan struct{}), proceed: make(chan struct{})}
-	e, _ := newProxiedLockEnv(t, api.LocksOptions{Now: clock.Now}, func(b api.LockBackend) api.LockBackend {
+	e, _ := newProxiedLockEnv(t, httpapi.LocksOptions{Now: clock.Now}, func(b httpapi.LockBackend) httpapi.LockBackend {
 		gate.LockBackend = b
 		return gate
 	})

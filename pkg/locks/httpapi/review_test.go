@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // Regression (review of issue 17, item 4): a renew whose reply was lost
@@ -19,7 +19,7 @@ import (
 // to release it. A renew that may have run counts as one for the validity.
 func TestARenewWhoseReplyWasLostKeepsTheLockReleasable(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1_000_000, 0)}
-	e, p := newProxiedLockEnv(t, api.LocksOptions{Now: clock.Now}, nil)
+	e, p := newProxiedLockEnv(t, httpapi.LocksOptions{Now: clock.Now}, nil)
 	a := e.acquire(t, "/locks/r?lease=1m")
 	// A first renew loads the script: the next one is one round trip.
 	e.call(t, http.MethodPost, "/locks/r/renew?token="+a.Token, http.StatusOK)
@@ -51,8 +51,8 @@ func TestARenewWhoseReplyWasLostKeepsTheLockReleasable(t *testing.T) {
 // stream is told before its lease is released.
 func TestAStreamIsToldBeforeItsReleaseRuns(t *testing.T) {
 	channels := map[string]string{
-		"lock":      api.DefaultLocksPrefix + ":{x1}:released",
-		"semaphore": api.DefaultLocksPrefix + ":{x1}:sem:released",
+		"lock":      httpapi.DefaultLocksPrefix + ":{x1}:released",
+		"semaphore": httpapi.DefaultLocksPrefix + ":{x1}:sem:released",
 	}
 	warm := map[string]string{"lock": "/locks/w?lease=1m", "semaphore": "/semaphores/w?permits=1&lease=1m"}
 	ends := map[string]func(t *testing.T, e *lockEnv, token string, k streamKind){
@@ -68,7 +68,7 @@ func TestAStreamIsToldBeforeItsReleaseRuns(t *testing.T) {
 	for _, k := range streamKinds {
 		for end, do := range ends {
 			t.Run(k.name+"/"+end, func(t *testing.T) {
-				e, p := newProxiedLockEnv(t, api.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
+				e, p := newProxiedLockEnv(t, httpapi.LocksOptions{Keepalive: 100 * time.Millisecond}, nil)
 				// Load the release script: a release is then one round trip.
 				w := e.acquire(t, warm[k.name])
 				e.call(t, http.MethodDelete, strings.Split(warm[k.name], "?")[0]+"?token="+w.Token, http.StatusOK)
@@ -107,7 +107,7 @@ func TestAStreamIsToldBeforeItsReleaseRuns(t *testing.T) {
 func TestARetriedDeleteAfterALostReplyAnswers200(t *testing.T) {
 	for _, path := range []string{"/locks/d", "/semaphores/d"} {
 		t.Run(path, func(t *testing.T) {
-			e, p := newProxiedLockEnv(t, api.LocksOptions{}, nil)
+			e, p := newProxiedLockEnv(t, httpapi.LocksOptions{}, nil)
 			q := "?lease=1m"
 			if strings.HasPrefix(path, "/semaphores") {
 				q += "&permits=1"
@@ -121,7 +121,7 @@ func TestARetriedDeleteAfterALostReplyAnswers200(t *testing.T) {
 			p.SetLatency(0)
 			e.call(t, http.MethodDelete, path+"?token="+a.Token, http.StatusOK)
 			// A lock's lease, or a semaphore's permits (a sorted set).
-			held := e.exists(t, leaseKey("d")) || e.rdb.ZCard(t.Context(), api.DefaultLocksPrefix+":{d}:sem:permits").Val() > 0
+			held := e.exists(t, leaseKey("d")) || e.rdb.ZCard(t.Context(), httpapi.DefaultLocksPrefix+":{d}:sem:permits").Val() > 0
 			if held {
 				t.Error("still held in Redis after the retried DELETE")
 			}

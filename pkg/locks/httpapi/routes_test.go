@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
@@ -19,12 +20,12 @@ import (
 // names the holder, renew, release twice, and a new holder with a larger
 // fence.
 func TestLockAcquireRenewRelease(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	resp, body := do(t, http.MethodPost, e.url+"/locks/stock-42?lease=10s", "", "", nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("acquire = %d %s", resp.StatusCode, body)
 	}
-	a := decode[api.LockBody](t, body)
+	a := decode[httpapi.LockBody](t, body)
 	if a.Name != "stock-42" || a.LeaseMS != 10000 || a.Fence == 0 || len(a.Token) != 32 {
 		t.Fatalf("acquire = %+v", a)
 	}
@@ -39,13 +40,13 @@ func TestLockAcquireRenewRelease(t *testing.T) {
 		t.Fatalf("lease PTTL = %v, %v; want within 10s", pttl, err)
 	}
 
-	c := decode[api.LockConflictBody](t, e.call(t, http.MethodPost, "/locks/stock-42", http.StatusConflict))
+	c := decode[httpapi.LockConflictBody](t, e.call(t, http.MethodPost, "/locks/stock-42", http.StatusConflict))
 	if c.Holder == nil || c.Holder.Identity != "sidecar-1" || c.Holder.Fence != a.Fence || c.Holder.RemainingMS <= 0 {
 		t.Errorf("409 = %+v; want the holder", c)
 	}
 	mustContain(t, "409 error", c.Error, "stock-42")
 
-	r := decode[api.LockBody](t, e.call(t, http.MethodPost, "/locks/stock-42/renew?token="+a.Token, http.StatusOK))
+	r := decode[httpapi.LockBody](t, e.call(t, http.MethodPost, "/locks/stock-42/renew?token="+a.Token, http.StatusOK))
 	if r != a {
 		t.Errorf("renew = %+v; want %+v", r, a)
 	}
@@ -54,7 +55,7 @@ func TestLockAcquireRenewRelease(t *testing.T) {
 	e.call(t, http.MethodDelete, "/locks/other?token="+a.Token, http.StatusConflict)
 
 	for range 2 {
-		rel := decode[api.LockReleasedBody](t, e.call(t, http.MethodDelete, "/locks/stock-42?token="+a.Token, http.StatusOK))
+		rel := decode[httpapi.LockReleasedBody](t, e.call(t, http.MethodDelete, "/locks/stock-42?token="+a.Token, http.StatusOK))
 		if !rel.Released {
 			t.Errorf("DELETE = %+v", rel)
 		}
@@ -64,7 +65,7 @@ func TestLockAcquireRenewRelease(t *testing.T) {
 	}
 	e.call(t, http.MethodPost, "/locks/stock-42/renew?token="+a.Token, http.StatusConflict)
 	b := e.acquire(t, "/locks/stock-42")
-	if b.Fence <= a.Fence || b.Token == a.Token || b.LeaseMS != api.DefaultLockLease.Milliseconds() {
+	if b.Fence <= a.Fence || b.Token == a.Token || b.LeaseMS != httpapi.DefaultLockLease.Milliseconds() {
 		t.Errorf("next holder %+v after %+v", b, a)
 	}
 	if n := e.rec.count("lock acquire conflict"); n != 1 {
@@ -77,7 +78,7 @@ func TestLockAcquireRenewRelease(t *testing.T) {
 
 // A waiter with ?wait= gets the lock as soon as the holder releases it.
 func TestLockWaitGetsTheReleasedLock(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	a := e.acquire(t, "/locks/w?lease=1h")
 	got := make(chan result, 1)
 	go func() {
@@ -89,7 +90,7 @@ func TestLockWaitGetsTheReleasedLock(t *testing.T) {
 		defer resp.Body.Close()
 		got <- result{code: resp.StatusCode}
 	}()
-	e.awaitSubscribers(t, api.DefaultLocksPrefix+":{w}:released", 1)
+	e.awaitSubscribers(t, httpapi.DefaultLocksPrefix+":{w}:released", 1)
 	e.call(t, http.MethodDelete, "/locks/w?token="+a.Token, http.StatusOK)
 	select {
 	case r := <-got:
@@ -103,9 +104,9 @@ func TestLockWaitGetsTheReleasedLock(t *testing.T) {
 
 // A wait that runs out answers 409 with the holder.
 func TestLockWaitRunsOut(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	a := e.acquire(t, "/locks/w?lease=1h")
-	c := decode[api.LockConflictBody](t, e.call(t, http.MethodPost, "/locks/w?wait=20ms", http.StatusConflict))
+	c := decode[httpapi.LockConflictBody](t, e.call(t, http.MethodPost, "/locks/w?wait=20ms", http.StatusConflict))
 	if c.Holder == nil || c.Holder.Fence != a.Fence {
 		t.Errorf("409 = %+v; want the holder with fence %d", c, a.Fence)
 	}
@@ -113,7 +114,7 @@ func TestLockWaitRunsOut(t *testing.T) {
 
 // Every bad parameter gets a 400 that names it, and nothing reaches Redis.
 func TestLockBadParameters(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	long := strings.Repeat("n", redislock.MaxNameLen+1)
 	tok := "0123456789abcdef0123456789abcdef"
 	tests := []struct {
@@ -196,18 +197,18 @@ func TestLockBadParameters(t *testing.T) {
 // The lock keys lie under their own prefix: a lock named like the
 // election's is not the election's.
 func TestLockKeysNeverCollideWithElection(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
-	elec, err := redislock.New(e.rdb, "job", redislock.Options{Prefix: redislock.DefaultPrefix, Identity: "elector"})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
+	elec, err := redislock.New(e.rdb, "job", redislock.Options{Prefix: redislock.DefaultPrefix})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := elec.TryLock(t.Context(), 0, time.Hour)
+	m, err := elec.TryAcquire(t.Context(), "elector", time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer m.Unlock(context.Background())
+	defer m.Release(context.Background())
 	a := e.acquire(t, "/locks/job?lease=1h")
-	lease, _, _ := elec.Keys()
+	lease := keyOf(redislock.DefaultPrefix, "job", "lease")
 	if lease == leaseKey("job") || !e.exists(t, lease) || !e.exists(t, leaseKey("job")) {
 		t.Errorf("election key %s and lock key %s", lease, leaseKey("job"))
 	}
@@ -221,7 +222,7 @@ func TestLockKeysNeverCollideWithElection(t *testing.T) {
 // lease that ran out, makes room.
 func TestLockMaxHeld(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1000, 0)}
-	e := newLockEnv(t, api.LocksOptions{MaxHeld: 2, Now: clock.Now}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{MaxHeld: 2, Now: clock.Now}, api.Options{})
 	a := e.acquire(t, "/locks/a?lease=1h")
 	e.acquire(t, "/locks/b?lease=100ms")
 	resp, body := do(t, http.MethodPost, e.url+"/locks/c", "", "", nil)
@@ -254,7 +255,7 @@ func TestLockMaxHeld(t *testing.T) {
 // gone, whatever Redis still shows.
 func TestLockRenewAfterLeaseRanOut(t *testing.T) {
 	clock := &fakeClock{now: time.Unix(1000, 0)}
-	e := newLockEnv(t, api.LocksOptions{Now: clock.Now}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{Now: clock.Now}, api.Options{})
 	a := e.acquire(t, "/locks/r?lease=1h")
 	clock.Add(30 * time.Minute)
 	e.call(t, http.MethodPost, "/locks/r/renew?token="+a.Token, http.StatusOK)
@@ -268,7 +269,7 @@ func TestLockRenewAfterLeaseRanOut(t *testing.T) {
 // A waiting acquire whose client goes away gives its place back and
 // leaves no lock.
 func TestLockWaiterGoesAway(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{MaxHeld: 2}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{MaxHeld: 2}, api.Options{})
 	a := e.acquire(t, "/locks/g?lease=1h")
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
@@ -280,7 +281,7 @@ func TestLockWaiterGoesAway(t *testing.T) {
 		}
 		done <- err
 	}()
-	e.awaitSubscribers(t, api.DefaultLocksPrefix+":{g}:released", 1)
+	e.awaitSubscribers(t, httpapi.DefaultLocksPrefix+":{g}:released", 1)
 	// Full: the holder and the waiter.
 	e.call(t, http.MethodPost, "/locks/other", http.StatusServiceUnavailable)
 	cancel()
@@ -288,11 +289,11 @@ func TestLockWaiterGoesAway(t *testing.T) {
 	// The waiter's subscription ends with its request.
 	start := time.Now()
 	for {
-		m, err := e.rdb.PubSubNumSub(t.Context(), api.DefaultLocksPrefix+":{g}:released").Result()
+		m, err := e.rdb.PubSubNumSub(t.Context(), httpapi.DefaultLocksPrefix+":{g}:released").Result()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if m[api.DefaultLocksPrefix+":{g}:released"] == 0 {
+		if m[httpapi.DefaultLocksPrefix+":{g}:released"] == 0 {
 			break
 		}
 		if time.Since(start) > guard {
@@ -315,7 +316,7 @@ func TestLockWaiterGoesAway(t *testing.T) {
 // The lock routes keep /leader's guards: Host, and the token on every
 // call that changes state; GET needs none.
 func TestLockGuards(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{Token: "s3cret"})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{Token: "s3cret"})
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/locks/a"}, {"POST", "/locks/a/renew?token=t"}, {"DELETE", "/locks/a?token=t"},
 		{"POST", "/locks/a/stream"}, {"POST", "/semaphores/s?permits=2"},
@@ -340,10 +341,10 @@ func TestLockGuards(t *testing.T) {
 	}
 }
 
-// Without Options.Locks the lock routes do not exist.
+// Without the lock routes in Options.Routes they do not exist.
 func TestLockRoutesNeedLocks(t *testing.T) {
-	srv := serve(t, newFake(follower()), api.Options{})
-	resp, _ := do(t, http.MethodPost, srv.URL+"/locks/a", "", "", nil)
+	url := serveAPI(t, api.Options{})
+	resp, _ := do(t, http.MethodPost, url+"/locks/a", "", "", nil)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("POST /locks/a without Locks = %d; want 404", resp.StatusCode)
 	}

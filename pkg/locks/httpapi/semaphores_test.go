@@ -7,22 +7,23 @@ import (
 	"testing"
 
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // A semaphore of 2: two permits, a third refused with a holder, renew,
 // release (twice), GET with the holders, and a stream's permit.
 func TestSemaphore(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	p1 := e.acquire(t, "/semaphores/pool?permits=2&lease=1h")
 	p2 := e.acquire(t, "/semaphores/pool?permits=2&lease=1h")
 	if p1.Token == p2.Token || p1.Fence == p2.Fence {
 		t.Fatalf("two permits %+v and %+v", p1, p2)
 	}
-	c := decode[api.LockConflictBody](t, e.call(t, http.MethodPost, "/semaphores/pool?permits=2&wait=10ms", http.StatusConflict))
+	c := decode[httpapi.LockConflictBody](t, e.call(t, http.MethodPost, "/semaphores/pool?permits=2&wait=10ms", http.StatusConflict))
 	if c.Error == "" {
 		t.Errorf("409 = %+v", c)
 	}
-	info := decode[api.SemaphoreInfoBody](t, e.call(t, http.MethodGet, "/semaphores/pool?permits=2", http.StatusOK))
+	info := decode[httpapi.SemaphoreInfoBody](t, e.call(t, http.MethodGet, "/semaphores/pool?permits=2", http.StatusOK))
 	if info.Name != "pool" || info.Permits != 2 || len(info.Holders) != 2 || info.Queue != 0 {
 		t.Fatalf("GET = %+v", info)
 	}
@@ -31,7 +32,7 @@ func TestSemaphore(t *testing.T) {
 			t.Errorf("holder %+v", h)
 		}
 	}
-	r := decode[api.LockBody](t, e.call(t, http.MethodPost, "/semaphores/pool/renew?token="+p1.Token, http.StatusOK))
+	r := decode[httpapi.LockBody](t, e.call(t, http.MethodPost, "/semaphores/pool/renew?token="+p1.Token, http.StatusOK))
 	if r != p1 {
 		t.Errorf("renew = %+v; want %+v", r, p1)
 	}
@@ -52,7 +53,7 @@ func TestSemaphore(t *testing.T) {
 	e.call(t, http.MethodPost, "/semaphores/pool?permits=2", http.StatusConflict)
 	s.cancel()
 	eventually(t, "the stream's permit released after its close", func() bool {
-		info := decode[api.SemaphoreInfoBody](t, e.call(t, http.MethodGet, "/semaphores/pool?permits=2", http.StatusOK))
+		info := decode[httpapi.SemaphoreInfoBody](t, e.call(t, http.MethodGet, "/semaphores/pool?permits=2", http.StatusOK))
 		return len(info.Holders) == 1
 	})
 	e.acquire(t, "/semaphores/pool?permits=2")
@@ -63,7 +64,7 @@ func TestSemaphore(t *testing.T) {
 
 // A waiter for a permit gets the one released.
 func TestSemaphoreWaiter(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	p := e.acquire(t, "/semaphores/one?permits=1&lease=1h")
 	got := make(chan result, 1)
 	go func() {
@@ -76,7 +77,7 @@ func TestSemaphoreWaiter(t *testing.T) {
 		got <- result{code: resp.StatusCode}
 	}()
 	eventually(t, "the fair waiter queued", func() bool {
-		info := decode[api.SemaphoreInfoBody](t, e.call(t, http.MethodGet, "/semaphores/one?permits=1", http.StatusOK))
+		info := decode[httpapi.SemaphoreInfoBody](t, e.call(t, http.MethodGet, "/semaphores/one?permits=1", http.StatusOK))
 		return info.Queue == 1
 	})
 	e.call(t, http.MethodDelete, "/semaphores/one?token="+p.Token, http.StatusOK)

@@ -9,12 +9,13 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // A stream holds the lock while it is open, renewed past its TTL, with
 // keepalives, and closing it releases the lock.
 func TestStreamHeldWhileOpenReleasedOnClose(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{Keepalive: 50 * time.Millisecond}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{Keepalive: 50 * time.Millisecond}, api.Options{})
 	s := e.openStream(t, "/locks/s/stream?lease=3s", http.StatusOK)
 	if ct := s.resp.Header.Get("Content-Type"); ct != "application/x-ndjson" {
 		t.Errorf("Content-Type = %q", ct)
@@ -54,12 +55,12 @@ func TestStreamHeldWhileOpenReleasedOnClose(t *testing.T) {
 // A stream that cannot take the lock within its wait answers 409, as an
 // acquire does; one that waits gets it at the release.
 func TestStreamWaits(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	a := e.acquire(t, "/locks/w?lease=1h")
 	e.openStream(t, "/locks/w/stream?wait=10ms", http.StatusConflict)
 	got := make(chan *lockStream, 1)
 	go func() { got <- e.openStream(t, "/locks/w/stream?wait=1m", http.StatusOK) }()
-	e.awaitSubscribers(t, api.DefaultLocksPrefix+":{w}:released", 1)
+	e.awaitSubscribers(t, httpapi.DefaultLocksPrefix+":{w}:released", 1)
 	e.call(t, http.MethodDelete, "/locks/w?token="+a.Token, http.StatusOK)
 	s := <-got
 	if ev := s.next(t, false); ev.Event != "acquired" || ev.Fence <= a.Fence {
@@ -69,7 +70,7 @@ func TestStreamWaits(t *testing.T) {
 
 // When the watchdog finds the lease gone, the stream says lost and ends.
 func TestStreamLost(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	s := e.openStream(t, "/locks/l/stream?lease=300ms", http.StatusOK)
 	s.next(t, false)
 	if err := e.rdb.Del(t.Context(), leaseKey("l")).Err(); err != nil {
@@ -87,7 +88,7 @@ func TestStreamLost(t *testing.T) {
 
 // A DELETE with a stream's token releases its lock and ends the stream.
 func TestStreamDeleted(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	s := e.openStream(t, "/locks/d/stream", http.StatusOK)
 	tok := s.next(t, false).Token
 	e.call(t, http.MethodDelete, "/locks/d?token="+tok, http.StatusOK)
@@ -104,7 +105,7 @@ func TestStreamDeleted(t *testing.T) {
 // ReleaseAll releases every holding, ends the streams and refuses new
 // acquires.
 func TestReleaseAll(t *testing.T) {
-	e := newLockEnv(t, api.LocksOptions{}, api.Options{})
+	e := newLockEnv(t, httpapi.LocksOptions{}, api.Options{})
 	a := e.acquire(t, "/locks/a?lease=1h")
 	e.acquire(t, "/locks/b?lease=1h")
 	s := e.openStream(t, "/locks/c/stream", http.StatusOK)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -8,7 +8,8 @@ import (
 	"testing"
 	"time"
 
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // A name whose holder released it is free again once its keys have
@@ -24,29 +25,32 @@ func TestAReleasedNameIsNotQuarantinedAfterItsKeysExpire(t *testing.T) {
 		name string
 		// take takes the name through c and returns its release and a
 		// try to take it again at once.
-		take func(t *testing.T, c redislock.Client, opts redislock.Options) (release func(context.Context) error, again func() error)
+		take func(t *testing.T, c lockcore.Client, opts lockcore.Options) (release func(context.Context) error, again func() error)
 	}{
-		{"permit", func(t *testing.T, c redislock.Client, opts redislock.Options) (func(context.Context) error, func() error) {
-			s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
+		{"permit", func(t *testing.T, c lockcore.Client, opts lockcore.Options) (func(context.Context) error, func() error) {
+			s, err := locks.NewSemaphoreCore(c, "rel", 1, lockcore.SemaphoreOptions{Options: opts})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := s.TryAcquire(t.Context(), 0, lease)
+			p, err := s.TryLock(t.Context(), 0, lease)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return p.Release, func() error { _, err := s.TryAcquire(t.Context(), 0, lease); return err }
+			return p.Release, func() error { _, err := s.TryLock(t.Context(), 0, lease); return err }
 		}},
-		{"lock", func(t *testing.T, c redislock.Client, opts redislock.Options) (func(context.Context) error, func() error) {
-			l, err := redislock.New(c, "rel", opts)
+		{"lock", func(t *testing.T, c lockcore.Client, opts lockcore.Options) (func(context.Context) error, func() error) {
+			l, err := lockcore.New(c, "rel", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
-			m, err := l.TryLock(t.Context(), 0, lease)
+			m, err := locks.MutexOf(l, false).TryLock(t.Context(), 0, lease)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return m.Unlock, func() error { _, err := l.TryLock(t.Context(), 0, lease); return err }
+			return m.Release, func() error {
+				_, err := locks.MutexOf(l, false).TryLock(t.Context(), 0, lease)
+				return err
+			}
 		}},
 	} {
 		for _, lostReply := range []bool{false, true} {
@@ -64,7 +68,7 @@ func TestAReleasedNameIsNotQuarantinedAfterItsKeysExpire(t *testing.T) {
 				if lostReply {
 					warmRelease(t, c, kind, opts)
 					p.SetLatency(250 * time.Millisecond)
-					if err := release(t.Context()); err == nil || errors.Is(err, redislock.ErrNotHeld) {
+					if err := release(t.Context()); err == nil || errors.Is(err, lockcore.ErrNotHeld) {
 						t.Fatalf("release with a lost reply = %v; want a transport error", err)
 					}
 					p.SetLatency(0)
@@ -88,16 +92,16 @@ func TestAReleasedNameIsNotQuarantinedAfterItsKeysExpire(t *testing.T) {
 func TestAReleasedPermitKeepsTheOthersRemembered(t *testing.T) {
 	_, c, direct := behindProxy(t)
 	ctx := t.Context()
-	s, err := redislock.NewSemaphore(c, "pool", 2, redislock.SemaphoreOptions{Options: releaseOpts()})
+	s, err := locks.NewSemaphoreCore(c, "pool", 2, lockcore.SemaphoreOptions{Options: releaseOpts()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const lease = time.Minute
-	first, err := s.TryAcquire(ctx, 0, lease)
+	first, err := s.TryLock(ctx, 0, lease)
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := s.TryAcquire(ctx, 0, lease)
+	second, err := s.TryLock(ctx, 0, lease)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,8 +112,8 @@ func TestAReleasedPermitKeepsTheOthersRemembered(t *testing.T) {
 		t.Fatal(err)
 	}
 	direct.FlushAll(ctx)
-	_, err = s.TryAcquire(ctx, 0, lease)
-	var held *redislock.HeldError
+	_, err = s.TryLock(ctx, 0, lease)
+	var held *lockcore.HeldError
 	if !errors.As(err, &held) || held.Holder.Identity != "" {
 		t.Fatalf("acquire after FLUSHALL while the permit at fence %d is held: %v; want a quarantine", first.Fence(), err)
 	}
@@ -126,42 +130,42 @@ func TestAReleasedPermitKeepsTheOthersRemembered(t *testing.T) {
 func TestTheFenceMemoryKeepsIssuedLeasesBeforeSeenOnes(t *testing.T) {
 	_, c, direct := behindProxy(t)
 	ctx := t.Context()
-	mem, err := redislock.NewFenceMemory(2)
+	mem, err := lockcore.NewFenceMemory(2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mine := func(name string) *redislock.Lock {
-		l, err := redislock.New(c, name, redislock.Options{Fences: mem})
+	mine := func(name string) *lockcore.Lock {
+		l, err := lockcore.New(c, name, lockcore.Options{Fences: mem})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return l
 	}
 	const lease = 30 * time.Second
-	first, err := mine("x").TryLock(ctx, 0, lease)
+	first, err := locks.MutexOf(mine("x"), false).TryLock(ctx, 0, lease)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Another client holds y and z for longer; this one finds them held.
 	for _, name := range []string{"y", "z"} {
-		other, err := redislock.New(c, name, redislock.Options{Identity: "other"})
+		other, err := lockcore.New(c, name, lockcore.Options{Identity: "other"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := other.TryLock(ctx, 0, time.Minute); err != nil {
+		if _, err := locks.MutexOf(other, false).TryLock(ctx, 0, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := mine(name).TryLock(ctx, 0, lease); !errors.Is(err, redislock.ErrHeld) {
+		if _, err := locks.MutexOf(mine(name), false).TryLock(ctx, 0, lease); !errors.Is(err, lockcore.ErrHeld) {
 			t.Fatalf("TryLock %s held by another: %v; want ErrHeld", name, err)
 		}
 	}
 	direct.FlushAll(ctx)
-	second, err := mine("x").TryLock(ctx, 0, lease)
+	second, err := locks.MutexOf(mine("x"), false).TryLock(ctx, 0, lease)
 	if err == nil {
 		t.Fatalf("x granted again (fence %d) while the lease at fence %d is valid for %v more",
-			second.Fence(), first.Fence(), time.Until(first.Lease().SentAt().Add(lease)))
+			second.Fence(), first.Fence(), time.Until(first.SentAt().Add(lease)))
 	}
-	var held *redislock.HeldError
+	var held *lockcore.HeldError
 	if !errors.As(err, &held) || held.Holder.Identity != "" {
 		t.Fatalf("TryLock x after FLUSHALL: %v; want a quarantine", err)
 	}

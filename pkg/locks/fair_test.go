@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -14,8 +14,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // TestFairOrder queues waiters one after another, each only once the one
@@ -27,7 +28,7 @@ func TestFairOrder(t *testing.T) {
 	c := srv.Client()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	l, err := redislock.New(c, "stock-42", redislock.Options{})
+	l, err := lockcore.New(c, "stock-42", lockcore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +55,7 @@ func TestFairOrder(t *testing.T) {
 		}
 	}()
 
-	first, err := l.TryLockFair(ctx, 0, time.Minute)
+	first, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +67,7 @@ func TestFairOrder(t *testing.T) {
 	errs := make(chan error, waiters)
 	for i := range waiters {
 		go func() {
-			m, err := l.TryLockFair(ctx, -1, time.Minute)
+			m, err := locks.MutexOf(l, true).TryLock(ctx, -1, time.Minute)
 			if err != nil {
 				errs <- fmt.Errorf("waiter %d: %w", i, err)
 				return
@@ -75,12 +76,12 @@ func TestFairOrder(t *testing.T) {
 			mu.Lock()
 			order = append(order, i)
 			mu.Unlock()
-			errs <- m.Unlock(ctx)
+			errs <- m.Release(ctx)
 		}()
 		eventually(t, 20*time.Second, fmt.Sprintf("waiter %d queued", i), func() bool { return queued(t, l) == i+1 })
 	}
 	calls := callsDuring(t, c, func() {
-		if err := first.Unlock(ctx); err != nil {
+		if err := first.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
 		for range waiters {
@@ -128,21 +129,21 @@ func TestFairAndPlainExcludeEachOther(t *testing.T) {
 	srv := redistest.Start(t)
 	ctx := t.Context()
 	l := newLock(t, srv.Client(), "job")
-	m, err := l.TryLock(ctx, 0, time.Minute)
+	m, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.TryLockFair(ctx, 0, time.Minute); !errors.Is(err, redislock.ErrTimeout) || !errors.Is(err, redislock.ErrHeld) {
+	if _, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute); !errors.Is(err, lockcore.ErrTimeout) || !errors.Is(err, lockcore.ErrHeld) {
 		t.Errorf("TryLockFair while TryLock holds: %v, want ErrTimeout and ErrHeld", err)
 	}
-	if err := m.Unlock(ctx); err != nil {
+	if err := m.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	f, err := l.TryLockFair(ctx, 0, time.Minute)
+	f, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.TryLock(ctx, 0, time.Minute); !errors.Is(err, redislock.ErrHeld) {
+	if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Minute); !errors.Is(err, lockcore.ErrHeld) {
 		t.Errorf("TryLock while TryLockFair holds: %v, want ErrHeld", err)
 	}
 	if f.Fence() <= m.Fence() {
@@ -152,9 +153,9 @@ func TestFairAndPlainExcludeEachOther(t *testing.T) {
 	// queued: with an hour-long lease, only the message can wake it.
 	done := make(chan error, 1)
 	go func() {
-		m, err := l.TryLock(ctx, 20*time.Second, time.Hour)
+		m, err := locks.MutexOf(l, false).TryLock(ctx, 20*time.Second, time.Hour)
 		if err == nil {
-			err = m.Unlock(ctx)
+			err = m.Release(ctx)
 		}
 		done <- err
 	}()
@@ -163,7 +164,7 @@ func TestFairAndPlainExcludeEachOther(t *testing.T) {
 		n, _ := srv.Client().PubSubNumSub(ctx, released).Result()
 		return n[released] == 1
 	})
-	if err := f.Unlock(ctx); err != nil {
+	if err := f.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -176,13 +177,13 @@ func TestFairWaiterTimeoutLeavesQueue(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	m, err := l.TryLockFair(ctx, 0, time.Minute)
+	m, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.TryLockFair(ctx, 500*time.Millisecond, time.Minute)
-	var held *redislock.HeldError
-	if !errors.Is(err, redislock.ErrTimeout) || !errors.As(err, &held) || held.Holder.Fence != m.Fence() {
+	_, err = locks.MutexOf(l, true).TryLock(ctx, 500*time.Millisecond, time.Minute)
+	var held *lockcore.HeldError
+	if !errors.Is(err, lockcore.ErrTimeout) || !errors.As(err, &held) || held.Holder.Fence != m.Fence() {
 		t.Fatalf("TryLockFair: %v, want ErrTimeout with the holder", err)
 	}
 	// Gone when TryLockFair returns, or, when the end of the wait cut a
@@ -202,7 +203,7 @@ func TestFairWaiterTimeoutLeavesQueue(t *testing.T) {
 		eventually(t, 10*time.Second, "waiter queued", func() bool { return queued(t, l) == 1 })
 		cancel()
 	}()
-	if _, err := l.TryLockFair(cctx, -1, time.Minute); !errors.Is(err, context.Canceled) {
+	if _, err := locks.MutexOf(l, true).TryLock(cctx, -1, time.Minute); !errors.Is(err, context.Canceled) {
 		t.Fatalf("TryLockFair cancelled: %v", err)
 	}
 	gone("cancel")
@@ -216,7 +217,7 @@ func TestFairDeadEntryDropsOut(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	const hb = 50 * time.Millisecond
-	l, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: hb})
+	l, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: hb})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,12 +231,12 @@ func TestFairDeadEntryDropsOut(t *testing.T) {
 	c.ZAdd(ctx, queue, redis.Z{Score: 1, Member: "ghost"})
 	c.ZAdd(ctx, deadlines, redis.Z{Score: float64(deadline.UnixMicro()), Member: "ghost"})
 
-	_, err = l.TryLockFair(ctx, 0, time.Minute)
-	var held *redislock.HeldError
-	if !errors.Is(err, redislock.ErrTimeout) || !errors.As(err, &held) || held.Ahead != 1 || held.Holder.Identity != "" {
+	_, err = locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
+	var held *lockcore.HeldError
+	if !errors.Is(err, lockcore.ErrTimeout) || !errors.As(err, &held) || held.Ahead != 1 || held.Holder.Identity != "" {
 		t.Fatalf("single try behind the ghost: %v, want ErrTimeout with 1 waiter ahead", err)
 	}
-	m, err := l.TryLockFair(ctx, 20*time.Second, time.Minute)
+	m, err := locks.MutexOf(l, true).TryLock(ctx, 20*time.Second, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,7 +251,7 @@ func TestFairDeadEntryDropsOut(t *testing.T) {
 	if n := c.Exists(ctx, queue, deadlines).Val(); n != 0 {
 		t.Errorf("queue keys left: %d", n)
 	}
-	_ = m.Unlock(ctx)
+	_ = m.Release(ctx)
 }
 
 // helperEnv, when set, makes TestHelperFairWaiter a fair waiter process:
@@ -262,11 +263,11 @@ const helperEnv = "REDISLOCK_TEST_FAIR_WAITER"
 func TestHelperFairWaiter(t *testing.T) {
 	addr, name, hb := helperSpec(t, helperEnv)
 	c := redis.NewClient(&redis.Options{Addr: addr})
-	l, err := redislock.New(c, name, redislock.Options{Identity: "child", QueueHeartbeat: hb})
+	l, err := lockcore.New(c, name, lockcore.Options{Identity: "child", QueueHeartbeat: hb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = l.TryLockFair(context.Background(), -1, time.Minute)
+	_, err = locks.MutexOf(l, true).TryLock(context.Background(), -1, time.Minute)
 	t.Fatalf("the helper should have been killed while waiting; TryLockFair: %v", err)
 }
 
@@ -278,11 +279,11 @@ func TestFairKilledWaiter(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	const hb = 100 * time.Millisecond
-	l, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: hb, Identity: "parent"})
+	l, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: hb, Identity: "parent"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	holder, err := l.TryLockFair(ctx, 0, time.Minute)
+	holder, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,12 +299,12 @@ func TestFairKilledWaiter(t *testing.T) {
 	})
 
 	type result struct {
-		m   *redislock.Locked
+		m   *locks.Held
 		err error
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := l.TryLockFair(ctx, time.Minute, time.Minute)
+		m, err := locks.MutexOf(l, true).TryLock(ctx, time.Minute, time.Minute)
 		done <- result{m, err}
 	}()
 	eventually(t, 10*time.Second, "parent's waiter queued behind the child", func() bool { return queued(t, l) == 2 })
@@ -314,7 +315,7 @@ func TestFairKilledWaiter(t *testing.T) {
 	<-exited
 	killed := time.Now()
 	// The release wakes the head, the dead child; nobody else is told.
-	if err := holder.Unlock(ctx); err != nil {
+	if err := holder.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	r := <-done
@@ -322,7 +323,7 @@ func TestFairKilledWaiter(t *testing.T) {
 		t.Fatalf("live waiter: %v", r.err)
 	}
 	took := time.Since(killed)
-	bound := redislock.QueueMissedHeartbeats*hb + hb
+	bound := lockcore.QueueMissedHeartbeats*hb + hb
 	t.Logf("FIGURE killed fair waiter: place freed, next waiter acquired %v after SIGKILL (heartbeat %v, bound %v + one try)", took, hb, bound)
 	// The bound plus scheduling slack for 2 busy cores; the failure this
 	// catches is a queue blocked for a waiter's whole wait or longer.
@@ -332,7 +333,7 @@ func TestFairKilledWaiter(t *testing.T) {
 	if r.m.Fence() <= holder.Fence() {
 		t.Errorf("fence %d after %d", r.m.Fence(), holder.Fence())
 	}
-	_ = r.m.Unlock(ctx)
+	_ = r.m.Release(ctx)
 }
 
 func TestFairValidates(t *testing.T) {
@@ -340,14 +341,14 @@ func TestFairValidates(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	for _, hb := range []time.Duration{-time.Second, time.Millisecond, 1500 * time.Microsecond, 2 * time.Minute} {
-		if _, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: hb}); !errors.Is(err, redislock.ErrInvalid) {
+		if _, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: hb}); !errors.Is(err, lockcore.ErrInvalid) {
 			t.Errorf("New with QueueHeartbeat %v: %v, want ErrInvalid", hb, err)
 		}
 	}
 	l := newLock(t, c, "job")
 	calls := callsDuring(t, c, func() {
 		for _, lease := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
-			if _, err := l.TryLockFair(ctx, time.Second, lease); !errors.Is(err, redislock.ErrInvalid) {
+			if _, err := locks.MutexOf(l, true).TryLock(ctx, time.Second, lease); !errors.Is(err, lockcore.ErrInvalid) {
 				t.Errorf("TryLockFair lease %v: %v, want ErrInvalid", lease, err)
 			}
 		}

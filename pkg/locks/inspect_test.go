@@ -1,21 +1,22 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 func TestInspect(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	l, err := redislock.New(c, "shelf", redislock.Options{Identity: "web-1"})
+	l, err := lockcore.New(c, "shelf", lockcore.Options{Identity: "web-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,11 +25,11 @@ func TestInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if info != (redislock.Info{}) {
+	if info != (lockcore.Info{}) {
 		t.Errorf("Inspect of a fresh lock = %+v, want the zero Info", info)
 	}
 
-	m, err := l.TryLockFair(ctx, 0, time.Minute)
+	m, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +40,7 @@ func TestInspect(t *testing.T) {
 	if !info.Held || info.Holder != "web-1" || info.Fence != m.Fence() || info.Remaining <= 50*time.Second || info.Remaining > time.Minute || info.Queue != 0 {
 		t.Errorf("Inspect while held = %+v, want web-1 at fence %d for about a minute", info, m.Fence())
 	}
-	if err := m.Unlock(ctx); err != nil {
+	if err := m.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	info, err = l.Inspect(ctx)
@@ -68,7 +69,7 @@ func TestInspect(t *testing.T) {
 		c.Set(ctx, queue, "not baton's", 0)
 		t.Cleanup(func() { c.Del(ctx, queue) })
 		_, err := l.Inspect(ctx)
-		var fe *redislock.ForeignError
+		var fe *lockcore.ForeignError
 		if !errors.As(err, &fe) || fe.Key != queue {
 			t.Errorf("Inspect: %v, want ForeignError at %s", err, queue)
 		}

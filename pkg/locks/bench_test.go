@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // BenchmarkUncontended is one client's acquire+release on its own name,
@@ -78,22 +79,22 @@ func BenchmarkUncontended(b *testing.B) {
 			{"fair", 30 * time.Second, true},
 		} {
 			b.Run(cc.name+"/"+tc.name, func(b *testing.B) {
-				l, err := redislock.New(c, "bench-"+tc.name, redislock.Options{Identity: "bench"})
+				l, err := lockcore.New(c, "bench-"+tc.name, lockcore.Options{Identity: "bench"})
 				if err != nil {
 					b.Fatal(err)
 				}
 				counted(b, c, func() {
 					for b.Loop() {
-						var m *redislock.Locked
+						var m *locks.Held
 						if tc.fair {
-							m, err = l.TryLockFair(ctx, -1, tc.lease)
+							m, err = locks.MutexOf(l, true).TryLock(ctx, -1, tc.lease)
 						} else {
-							m, err = l.TryLock(ctx, -1, tc.lease)
+							m, err = locks.MutexOf(l, false).TryLock(ctx, -1, tc.lease)
 						}
 						if err != nil {
 							b.Fatal(err)
 						}
-						if err := m.Unlock(ctx); err != nil {
+						if err := m.Release(ctx); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package redislock_test
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/redislock"
 )
 
 // evictLease fills a Redis under volatile-lru with keys that have no TTL
@@ -87,9 +87,9 @@ func TestVanishedLeaseQuarantinesEveryCandidate(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			holder, waiter := newLock(t, c, "job"), newLock(t, c, "job")
-			leaseKey, fenceKey, _ := holder.Keys()
-			c.Del(ctx, leaseKey, fenceKey, holder.TermKey())
-			redistest.KnownStore(t, c, holder.TermKey())
+			leaseKey, fenceKey, _ := redislock.Keys(holder)
+			c.Del(ctx, leaseKey, fenceKey, redislock.TermKey(holder))
+			redistest.KnownStore(t, c, redislock.TermKey(holder))
 			const ttl = time.Minute
 			s, err := holder.TryAcquire(ctx, "a", ttl)
 			if err != nil {
@@ -102,7 +102,7 @@ func TestVanishedLeaseQuarantinesEveryCandidate(t *testing.T) {
 			if n := c.Exists(ctx, leaseKey).Val(); n != 0 {
 				t.Fatal("lease still there")
 			}
-			if n := c.Exists(ctx, fenceKey, holder.TermKey()).Val(); n != 2 {
+			if n := c.Exists(ctx, fenceKey, redislock.TermKey(holder)).Val(); n != 2 {
 				t.Fatalf("%d of the counter and term record survived, want both: they have no TTL", n)
 			}
 
@@ -134,8 +134,8 @@ func TestVanishedLeaseIsFreeOnceItsTermEnded(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	redistest.KnownStore(t, c, l.TermKey())
-	leaseKey, _, _ := l.Keys()
+	redistest.KnownStore(t, c, redislock.TermKey(l))
+	leaseKey, _, _ := redislock.Keys(l)
 	const ttl = 300 * time.Millisecond
 	a, err := l.TryAcquire(ctx, "a", ttl)
 	if err != nil {
@@ -161,7 +161,7 @@ func TestReleaseEndsTheTermAtOnce(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	redistest.KnownStore(t, c, l.TermKey())
+	redistest.KnownStore(t, c, redislock.TermKey(l))
 	a, err := l.TryAcquire(ctx, "a", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +169,7 @@ func TestReleaseEndsTheTermAtOnce(t *testing.T) {
 	if err := a.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.HGet(ctx, l.TermKey(), "valid_until_us").Val(); got != "0" {
+	if got := c.HGet(ctx, redislock.TermKey(l), "valid_until_us").Val(); got != "0" {
 		t.Errorf("term valid_until_us after release = %q, want 0", got)
 	}
 	b, err := newLock(t, c, "job").TryAcquire(ctx, "b", time.Hour)
@@ -180,10 +180,10 @@ func TestReleaseEndsTheTermAtOnce(t *testing.T) {
 	if err := a.Release(ctx); !errors.Is(err, redislock.ErrNotHeld) {
 		t.Fatalf("stale release: %v", err)
 	}
-	if got := c.HGet(ctx, l.TermKey(), "fence").Val(); got != strconv.FormatUint(b.Fence(), 10) {
+	if got := c.HGet(ctx, redislock.TermKey(l), "fence").Val(); got != strconv.FormatUint(b.Fence(), 10) {
 		t.Errorf("term fence = %s, want b's %d", got, b.Fence())
 	}
-	leaseKey, _, _ := l.Keys()
+	leaseKey, _, _ := redislock.Keys(l)
 	c.Del(ctx, leaseKey)
 	if _, err := l.TryAcquire(ctx, "c", time.Hour); !errors.Is(err, redislock.ErrHeld) {
 		t.Errorf("after b's lease vanished: %v, want a quarantine", err)
@@ -195,7 +195,7 @@ func TestRenewExtendsTheTerm(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	redistest.KnownStore(t, c, l.TermKey())
+	redistest.KnownStore(t, c, redislock.TermKey(l))
 	const ttl = time.Minute
 	a, err := l.TryAcquire(ctx, "a", ttl)
 	if err != nil {
@@ -203,11 +203,11 @@ func TestRenewExtendsTheTerm(t *testing.T) {
 	}
 	// Pretend the term record lags behind, then renew: only the renew can
 	// raise it again.
-	c.HSet(ctx, l.TermKey(), "valid_until_us", "1")
+	c.HSet(ctx, redislock.TermKey(l), "valid_until_us", "1")
 	if err := a.Renew(ctx); err != nil {
 		t.Fatal(err)
 	}
-	leaseKey, _, _ := l.Keys()
+	leaseKey, _, _ := redislock.Keys(l)
 	c.Del(ctx, leaseKey)
 	_, err = newLock(t, c, "job").TryAcquire(ctx, "b", ttl)
 	var held *redislock.HeldError
@@ -225,12 +225,12 @@ func TestRenewOnAFullRedis(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	redistest.KnownStore(t, c, l.TermKey())
+	redistest.KnownStore(t, c, redislock.TermKey(l))
 	a, err := l.TryAcquire(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := c.HGet(ctx, l.TermKey(), "valid_until_us").Val()
+	before := c.HGet(ctx, redislock.TermKey(l), "valid_until_us").Val()
 	if err := c.ConfigSet(ctx, "maxmemory", "1").Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -241,15 +241,15 @@ func TestRenewOnAFullRedis(t *testing.T) {
 	if err := a.Renew(ctx); err != nil {
 		t.Fatalf("Renew on a full Redis: %v", err)
 	}
-	if after := c.HGet(ctx, l.TermKey(), "valid_until_us").Val(); after <= before {
+	if after := c.HGet(ctx, redislock.TermKey(l), "valid_until_us").Val(); after <= before {
 		t.Errorf("valid_until_us %s after the renew, want above %s", after, before)
 	}
 	other := newLock(t, c, "other")
 	if _, err := other.TryAcquire(ctx, "b", time.Minute); err == nil || !strings.Contains(err.Error(), "OOM") {
 		t.Fatalf("acquire on a full Redis: %v, want OOM", err)
 	}
-	lease, fence, _ := other.Keys()
-	if n := c.Exists(ctx, lease, fence, other.TermKey()).Val(); n != 0 {
+	lease, fence, _ := redislock.Keys(other)
+	if n := c.Exists(ctx, lease, fence, redislock.TermKey(other)).Val(); n != 0 {
 		t.Errorf("an acquire refused for memory wrote %d keys", n)
 	}
 	if err := a.Release(ctx); err != nil {
@@ -262,9 +262,9 @@ func TestTermRecordFormats(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	redistest.KnownStore(t, c, l.TermKey())
-	leaseKey, fenceKey, _ := l.Keys()
-	termKey := l.TermKey()
+	redistest.KnownStore(t, c, redislock.TermKey(l))
+	leaseKey, fenceKey, _ := redislock.Keys(l)
+	termKey := redislock.TermKey(l)
 
 	t.Run("old-format counter alone", func(t *testing.T) {
 		c.Del(ctx, leaseKey, fenceKey, termKey)
@@ -325,7 +325,7 @@ func TestTermRecordFormats(t *testing.T) {
 	} {
 		t.Run("foreign "+foreign.name+" at term during a term stops the renew", func(t *testing.T) {
 			c.Del(ctx, leaseKey, fenceKey, termKey)
-			redistest.KnownStore(t, c, l.TermKey())
+			redistest.KnownStore(t, c, redislock.TermKey(l))
 			// A fresh Lock: l has seen fences above an empty counter, which
 			// would start a data-loss quarantine.
 			s, err := newLock(t, c, "job").TryAcquire(ctx, "a", time.Minute)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -10,8 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // Regression (issue 17, item 9): a plain TryLock waiter on a name with a
@@ -38,13 +39,13 @@ func TestPlainWaiterBesideFairLoopers(t *testing.T) {
 			for ctx.Err() == nil {
 				// The watchdog's lease (30s): a plain waiter that waits
 				// for the PTTL it saw waits far longer than its wait.
-				m, err := l.TryLockFair(ctx, -1, 0)
+				m, err := locks.MutexOf(l, true).TryLock(ctx, -1, 0)
 				if err != nil {
 					return
 				}
 				handoffs.Add(1)
 				time.Sleep(time.Millisecond) // the work under the lock
-				_ = m.Unlock(context.WithoutCancel(ctx))
+				_ = m.Release(context.WithoutCancel(ctx))
 			}
 		})
 	}
@@ -56,12 +57,12 @@ func TestPlainWaiterBesideFairLoopers(t *testing.T) {
 	for i := range rounds {
 		start := time.Now()
 		before := handoffs.Load()
-		m, err := plain.TryLock(ctx, wait, 0)
+		m, err := locks.MutexOf(plain, false).TryLock(ctx, wait, 0)
 		if err != nil {
 			t.Fatalf("round %d: plain TryLock with wait %v beside %d fair hand-offs: %v", i, wait, handoffs.Load()-before, err)
 		}
 		t.Logf("round %d: the plain waiter held after %v", i, time.Since(start).Round(time.Millisecond))
-		if err := m.Unlock(ctx); err != nil {
+		if err := m.Release(ctx); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -74,7 +75,7 @@ func TestPlainWaiterLeavesTheQueueItJoined(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	holder, err := l.TryLock(ctx, 0, time.Minute)
+	holder, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,17 +83,17 @@ func TestPlainWaiterLeavesTheQueueItJoined(t *testing.T) {
 	fctx, fcancel := context.WithCancel(ctx)
 	defer fcancel()
 	go func() {
-		_, err := l.TryLockFair(fctx, -1, time.Minute)
+		_, err := locks.MutexOf(l, true).TryLock(fctx, -1, time.Minute)
 		fair <- err
 	}()
 	eventually(t, hangLimit, "fair waiter queued", func() bool { return queued(t, l) == 1 })
 	plain := make(chan error, 1)
 	go func() {
-		_, err := newLock(t, c, "job").TryLock(ctx, 2*time.Second, time.Minute)
+		_, err := locks.MutexOf(newLock(t, c, "job"), false).TryLock(ctx, 2*time.Second, time.Minute)
 		plain <- err
 	}()
 	eventually(t, hangLimit, "plain waiter joined the queue", func() bool { return queued(t, l) == 2 })
-	if err := <-plain; !errors.Is(err, redislock.ErrTimeout) {
+	if err := <-plain; !errors.Is(err, lockcore.ErrTimeout) {
 		t.Fatalf("plain waiter: %v, want ErrTimeout", err)
 	}
 	if n := queued(t, l); n != 1 {
@@ -102,7 +103,7 @@ func TestPlainWaiterLeavesTheQueueItJoined(t *testing.T) {
 	if err := <-fair; !errors.Is(err, context.Canceled) {
 		t.Fatalf("fair waiter: %v", err)
 	}
-	if err := holder.Unlock(ctx); err != nil {
+	if err := holder.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	queue, deadlines, _ := l.QueueKeys()
@@ -126,8 +127,8 @@ func TestPlainSemaphoreWaiterBesideFairLoopers(t *testing.T) {
 		handoffs atomic.Int64
 	)
 	defer func() { cancel(); wg.Wait() }()
-	newSem := func(fair bool) *redislock.Semaphore {
-		s, err := redislock.NewSemaphore(srv.Client(), "hot", 1, redislock.SemaphoreOptions{Fair: fair})
+	newSem := func(fair bool) *locks.Semaphore {
+		s, err := locks.NewSemaphoreCore(srv.Client(), "hot", 1, lockcore.SemaphoreOptions{Fair: fair})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -137,7 +138,7 @@ func TestPlainSemaphoreWaiterBesideFairLoopers(t *testing.T) {
 		s := newSem(true)
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				p, err := s.TryAcquire(ctx, -1, 0)
+				p, err := s.TryLock(ctx, -1, 0)
 				if err != nil {
 					return
 				}
@@ -155,7 +156,7 @@ func TestPlainSemaphoreWaiterBesideFairLoopers(t *testing.T) {
 	plain := newSem(false)
 	for i := range rounds {
 		before := handoffs.Load()
-		p, err := plain.TryAcquire(ctx, wait, 0)
+		p, err := plain.TryLock(ctx, wait, 0)
 		if err != nil {
 			t.Fatalf("round %d: plain TryAcquire with wait %v beside %d fair hand-offs: %v", i, wait, handoffs.Load()-before, err)
 		}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package redislock_test
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/redislock"
 )
 
 // startReplicated starts a primary and one replica linked to it.
@@ -50,7 +50,7 @@ func TestRenewWaitsForReplicaAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	redistest.KnownStore(t, c, l.TermKey())
+	redistest.KnownStore(t, c, redislock.TermKey(l))
 	s, err := l.TryAcquire(ctx, "a", time.Minute)
 	if err != nil {
 		t.Fatal(err)
@@ -115,5 +115,47 @@ func TestReplicaOptionsValidate(t *testing.T) {
 				t.Errorf("New: %v, want ErrInvalid", err)
 			}
 		})
+	}
+}
+
+func TestMinReplicasWaitsForReplicaAck(t *testing.T) {
+	primary, replica := startReplicated(t)
+	ctx := t.Context()
+	rc := replica.Client()
+	c := primary.Client()
+	l, err := redislock.New(c, "job", redislock.Options{MinReplicas: 1, ReplicaAckTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ScriptFlush(ctx) // the first acquire must survive NOSCRIPT
+	redistest.KnownStore(t, c, redislock.TermKey(l))
+	s, err := l.TryAcquire(ctx, "a", time.Minute)
+	if err != nil {
+		t.Fatalf("TryAcquire with a live replica: %v", err)
+	}
+	lease, _, _ := redislock.Keys(l)
+	if got := rc.HGet(ctx, lease, "owner").Val(); got != s.Token() {
+		t.Errorf("replica has owner %q, want the new lease", got)
+	}
+	if err := s.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	// A stalled replica never acknowledges: no lease, and a clear error.
+	if err := replica.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = replica.Signal(syscall.SIGCONT) })
+	_, err = l.TryAcquire(ctx, "a", time.Minute)
+	var nr *redislock.NotReplicatedError
+	if !errors.As(err, &nr) || !errors.Is(err, redislock.ErrNotReplicated) || nr.Acked != 0 || nr.Want != 1 {
+		t.Fatalf("TryAcquire with a stalled replica: %v, want NotReplicatedError 0 of 1", err)
+	}
+	if n := c.Exists(ctx, lease).Val(); n != 0 {
+		t.Errorf("unreplicated lease left in place; want it released")
+	}
+
+	if _, err := redislock.New(redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{primary.Addr()}}), "job", redislock.Options{MinReplicas: 1}); !errors.Is(err, redislock.ErrInvalid) {
+		t.Errorf("New with a Cluster client and MinReplicas: %v, want ErrInvalid", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"errors"
@@ -12,8 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // A queued waiter keeps its place for as long as it waits: its heartbeat
@@ -25,19 +26,19 @@ func TestFairHeartbeatKeepsPlace(t *testing.T) {
 	// Short, yet with room for a busy machine's scheduling delays: an
 	// entry lives 3 heartbeats after its last refresh.
 	const hb = 100 * time.Millisecond
-	l, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: hb})
+	l, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: hb})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := l.TryLockFair(ctx, 0, time.Minute)
+	m, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		w, err := l.TryLockFair(ctx, time.Minute, time.Minute)
+		w, err := locks.MutexOf(l, true).TryLock(ctx, time.Minute, time.Minute)
 		if err == nil {
-			err = w.Unlock(ctx)
+			err = w.Release(ctx)
 		}
 		done <- err
 	}()
@@ -53,14 +54,14 @@ func TestFairHeartbeatKeepsPlace(t *testing.T) {
 	first := entry()
 	// Five entry lifetimes: an entry that was not refreshed would be long
 	// dead, and Inspect would count it out.
-	limit := first + float64((5 * redislock.QueueMissedHeartbeats * hb).Microseconds())
+	limit := first + float64((5 * lockcore.QueueMissedHeartbeats * hb).Microseconds())
 	eventually(t, 30*time.Second, "entry refreshed for ten lifetimes", func() bool {
 		if queued(t, l) != 1 {
 			t.Fatal("the waiter lost its place while alive")
 		}
 		return entry() > limit
 	})
-	if err := m.Unlock(ctx); err != nil {
+	if err := m.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-done; err != nil {
@@ -70,23 +71,23 @@ func TestFairHeartbeatKeepsPlace(t *testing.T) {
 
 func TestFairReentrant(t *testing.T) {
 	srv := redistest.Start(t)
-	ctx := redislock.WithOwner(t.Context())
+	ctx := locks.WithOwner(t.Context())
 	l := newLock(t, srv.Client(), "job")
-	outer, err := l.TryLockFair(ctx, 0, time.Minute)
+	outer, err := locks.MutexOf(l, true).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner, err := l.TryLockFair(ctx, time.Second, time.Minute)
+	inner, err := locks.MutexOf(l, true).TryLock(ctx, time.Second, time.Minute)
 	if err != nil || inner != outer || outer.Holds() != 2 {
 		t.Fatalf("re-entry: %v (same %v, holds %d)", err, inner == outer, outer.Holds())
 	}
-	if err := inner.Unlock(ctx); err != nil {
+	if err := inner.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := outer.Unlock(ctx); err != nil {
+	if err := outer.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := outer.Renew(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+	if err := outer.Renew(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 		t.Errorf("Renew after the last Unlock: %v, want ErrNotHeld", err)
 	}
 }
@@ -96,7 +97,7 @@ func TestLockedRenew(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	m, err := l.TryLockFair(ctx, 0, 10*time.Second)
+	m, err := locks.MutexOf(l, true).TryLock(ctx, 0, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestLockedRenew(t *testing.T) {
 		t.Errorf("PTTL after Renew %v, want about 10s", pttl)
 	}
 	c.Del(ctx, lease)
-	if err := m.Renew(ctx); !errors.Is(err, redislock.ErrLost) {
+	if err := m.Renew(ctx); !errors.Is(err, lockcore.ErrLost) {
 		t.Errorf("Renew of a deleted lease: %v, want ErrLost", err)
 	}
 	select {
@@ -137,8 +138,8 @@ func TestFairAndSemaphoreACL(t *testing.T) {
 	ctx := t.Context()
 
 	l := newLock(t, c, "job")
-	_, err := l.TryLockFair(ctx, time.Second, time.Minute)
-	var denied *redislock.DeniedError
+	_, err := locks.MutexOf(l, true).TryLock(ctx, time.Second, time.Minute)
+	var denied *lockcore.DeniedError
 	if !errors.As(err, &denied) || denied.Command != "SUBSCRIBE" || !strings.Contains(denied.Channel, ":wake:") {
 		t.Fatalf("TryLockFair without the wake channel: %v, want DeniedError for SUBSCRIBE on it", err)
 	}
@@ -146,14 +147,14 @@ func TestFairAndSemaphoreACL(t *testing.T) {
 		t.Errorf("%d keys written by a denied fair acquire", n)
 	}
 	// The plain lock still works for this user.
-	m, err := l.TryLock(ctx, 0, time.Minute)
+	m, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatalf("TryLock: %v", err)
 	}
-	_ = m.Unlock(ctx)
+	_ = m.Release(ctx)
 
-	s := newSemaphore(t, c, "job", 2, redislock.SemaphoreOptions{})
-	_, err = s.TryAcquire(ctx, 0, time.Minute)
+	s := newSemaphore(t, c, "job", 2, lockcore.SemaphoreOptions{})
+	_, err = s.TryLock(ctx, 0, time.Minute)
 	if !errors.As(err, &denied) || denied.Command != "PUBLISH" {
 		t.Fatalf("semaphore TryAcquire without its channel: %v, want DeniedError for PUBLISH", err)
 	}
@@ -172,11 +173,11 @@ const semHolderEnv = "REDISLOCK_TEST_SEM_HOLDER"
 func TestHelperSemaphoreHolder(t *testing.T) {
 	addr, name, wd := helperSpec(t, semHolderEnv)
 	c := redis.NewClient(&redis.Options{Addr: addr})
-	s, err := redislock.NewSemaphore(c, name, 1, redislock.SemaphoreOptions{Options: redislock.Options{Identity: "child", WatchdogTimeout: wd}})
+	s, err := locks.NewSemaphoreCore(c, name, 1, lockcore.SemaphoreOptions{Options: lockcore.Options{Identity: "child", WatchdogTimeout: wd}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.TryAcquire(t.Context(), 0, 0)
+	p, err := s.TryLock(t.Context(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +192,7 @@ func TestSemaphoreKilledHolder(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	const wd = 600 * time.Millisecond
-	s := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{Options: redislock.Options{Identity: "parent"}})
+	s := newSemaphore(t, c, "pool", 1, lockcore.SemaphoreOptions{Options: lockcore.Options{Identity: "parent"}})
 
 	child, exited, out := startHelper(t, "TestHelperSemaphoreHolder", semHolderEnv, fmt.Sprintf("%s pool %s", srv.Addr(), wd))
 	eventually(t, 30*time.Second, "child holds the permit", func() bool {
@@ -216,7 +217,7 @@ func TestSemaphoreKilledHolder(t *testing.T) {
 	}
 	<-exited
 	killed := time.Now()
-	p, err := s.TryAcquire(ctx, 30*time.Second, time.Minute)
+	p, err := s.TryLock(ctx, 30*time.Second, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -11,8 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // hangLimit is how long a test waits for a call that must return; a call
@@ -68,7 +69,7 @@ func within(t *testing.T, what string, f func() error) error {
 func TestSubscribeOnASilentConnection(t *testing.T) {
 	t.Run("bounded by SubscribeTimeout", func(t *testing.T) {
 		p, c, _ := proxied(t, redis.Options{})
-		l, err := redislock.New(c, "job", redislock.Options{SubscribeTimeout: 200 * time.Millisecond})
+		l, err := lockcore.New(c, "job", lockcore.Options{SubscribeTimeout: 200 * time.Millisecond})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -86,7 +87,7 @@ func TestSubscribeOnASilentConnection(t *testing.T) {
 	})
 	t.Run("interrupted by cancel", func(t *testing.T) {
 		p, c, direct := proxied(t, redis.Options{})
-		l, err := redislock.New(c, "job", redislock.Options{SubscribeTimeout: time.Hour})
+		l, err := lockcore.New(c, "job", lockcore.Options{SubscribeTimeout: time.Hour})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,7 +117,7 @@ func TestSubscribeOnASilentConnection(t *testing.T) {
 // context without deadline) for ever.
 func TestAttemptTimeoutBoundsAStalledCall(t *testing.T) {
 	p, c, direct := proxied(t, redis.Options{ReadTimeout: -1})
-	l, err := redislock.New(c, "job", redislock.Options{AttemptTimeout: 200 * time.Millisecond})
+	l, err := lockcore.New(c, "job", lockcore.Options{AttemptTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,23 +158,23 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, c, direct := proxied(t, tc.opts)
-			l, err := redislock.New(c, "job", redislock.Options{Identity: "worker"})
+			l, err := lockcore.New(c, "job", lockcore.Options{Identity: "worker"})
 			if err != nil {
 				t.Fatal(err)
 			}
 			loadScripts(t, direct)
 			p.StallAfter("evalsha")
-			_, err = l.TryLock(t.Context(), 100*time.Millisecond, time.Hour)
-			if !errors.Is(err, redislock.ErrTimeout) {
+			_, err = locks.MutexOf(l, false).TryLock(t.Context(), 100*time.Millisecond, time.Hour)
+			if !errors.Is(err, lockcore.ErrTimeout) {
 				t.Fatalf("TryLock cut short: %v, want ErrTimeout", err)
 			}
 			// If the cleanup had missed the stalled script, the lease would
 			// live for an hour; a waiter wakes on the release instead.
-			m, err := l.TryLock(t.Context(), hangLimit, time.Hour)
+			m, err := locks.MutexOf(l, false).TryLock(t.Context(), hangLimit, time.Hour)
 			if err != nil {
 				t.Fatalf("next TryLock: %v", err)
 			}
-			if err := m.Unlock(t.Context()); err != nil {
+			if err := m.Release(t.Context()); err != nil {
 				t.Error(err)
 			}
 		})
@@ -207,24 +208,24 @@ func TestWatchdogReportsLostWithAMargin(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	clock := &fakeClock{now: time.Now()}
 	const ttl = 600 * time.Millisecond
-	l, err := redislock.New(c, "job", redislock.Options{WatchdogTimeout: ttl, Now: clock.Now})
+	l, err := lockcore.New(c, "job", lockcore.Options{WatchdogTimeout: ttl, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := l.TryLock(t.Context(), 0, 0)
+	m, err := locks.MutexOf(l, false).TryLock(t.Context(), 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Kill()
 	// Past two thirds of the TTL, but the lease could still be alive. The
 	// clock stands still: only the margin can make the watchdog give up.
-	clock.Set(m.Lease().SentAt().Add(ttl * 3 / 4))
+	clock.Set(m.SentAt().Add(ttl * 3 / 4))
 	select {
 	case <-m.Lost():
 	case <-time.After(hangLimit):
 		t.Fatal("watchdog did not report the lock lost at 3/4 of its TTL")
 	}
-	if err := m.Err(); err == nil || errors.Is(err, redislock.ErrLost) {
+	if err := m.Err(); err == nil || errors.Is(err, lockcore.ErrLost) {
 		t.Errorf("Err = %v, want the renew failure", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"fmt"
@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
 )
 
 // eventually waits until cond holds, checking every few milliseconds, and
@@ -29,7 +29,7 @@ func eventually(t *testing.T, limit time.Duration, what string, cond func() bool
 }
 
 // queued reads the number of live fair-queue entries of l.
-func queued(t *testing.T, l *redislock.Lock) int {
+func queued(t *testing.T, l *lockcore.Lock) int {
 	t.Helper()
 	info, err := l.Inspect(t.Context())
 	if err != nil {

@@ -1,23 +1,23 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
 	"errors"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
-func newLock(t *testing.T, c redislock.Client, name string) *redislock.Lock {
+func newLock(t *testing.T, c lockcore.Client, name string) *lockcore.Lock {
 	t.Helper()
-	l, err := redislock.New(c, name, redislock.Options{})
+	l, err := lockcore.New(c, name, lockcore.Options{})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -44,8 +44,8 @@ func TestAcquireRenewRelease(t *testing.T) {
 	}
 
 	_, err = l.TryAcquire(ctx, "b", 10*time.Second)
-	var held *redislock.HeldError
-	if !errors.As(err, &held) || !errors.Is(err, redislock.ErrHeld) {
+	var held *lockcore.HeldError
+	if !errors.As(err, &held) || !errors.Is(err, lockcore.ErrHeld) {
 		t.Fatalf("TryAcquire b: err = %v, want HeldError", err)
 	}
 	if held.Holder.Identity != "a" || held.Holder.Fence != a.Fence() || held.Holder.Remaining <= 0 || held.Holder.Remaining > 10*time.Second {
@@ -66,10 +66,10 @@ func TestAcquireRenewRelease(t *testing.T) {
 	if n := c.Exists(ctx, leaseKey).Val(); n != 0 {
 		t.Errorf("lease key still exists after release")
 	}
-	if err := a.Release(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+	if err := a.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 		t.Errorf("second Release: err = %v, want ErrNotHeld", err)
 	}
-	if err := a.Renew(ctx); !errors.Is(err, redislock.ErrLost) {
+	if err := a.Renew(ctx); !errors.Is(err, lockcore.ErrLost) {
 		t.Errorf("Renew after release: err = %v, want ErrLost", err)
 	}
 
@@ -80,14 +80,14 @@ func TestAcquireRenewRelease(t *testing.T) {
 	if b.Fence() <= a.Fence() {
 		t.Errorf("fence did not grow: %d then %d", a.Fence(), b.Fence())
 	}
-	if err := a.Renew(ctx); !errors.Is(err, redislock.ErrLost) {
+	if err := a.Renew(ctx); !errors.Is(err, lockcore.ErrLost) {
 		t.Errorf("Renew of a while b holds: err = %v, want ErrLost", err)
 	}
-	var lost *redislock.LostError
+	var lost *lockcore.LostError
 	if errors.As(a.Renew(ctx), &lost); lost == nil || lost.Holder != "b" {
 		t.Errorf("LostError = %+v, want holder b", lost)
 	}
-	if err := a.Release(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+	if err := a.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 		t.Errorf("Release by a while b holds: err = %v, want ErrNotHeld", err)
 	}
 	if got := c.HGet(ctx, leaseKey, "holder").Val(); got != "b" {
@@ -107,7 +107,7 @@ func TestRenewTransportErrorIsNotLost(t *testing.T) {
 	}
 	srv.Kill()
 	err = s.Renew(t.Context())
-	if err == nil || errors.Is(err, redislock.ErrLost) {
+	if err == nil || errors.Is(err, lockcore.ErrLost) {
 		t.Fatalf("Renew with Redis down: err = %v, want a transport error that is not ErrLost", err)
 	}
 }
@@ -125,10 +125,10 @@ func TestReleaseWakesWaiter(t *testing.T) {
 	// before the context's deadline.
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 	defer cancel()
-	heldSeen := make(chan redislock.Holder, 16)
+	heldSeen := make(chan lockcore.Holder, 16)
 	done := make(chan error, 1)
 	go func() {
-		b, err := l.Acquire(ctx, "b", time.Hour, func(h redislock.Holder) { heldSeen <- h })
+		b, err := l.Acquire(ctx, "b", time.Hour, func(h lockcore.Holder) { heldSeen <- h })
 		if err == nil && b.Identity() != "b" {
 			err = errors.New("wrong identity")
 		}
@@ -208,14 +208,14 @@ func TestForeignValuesAreNeverTouched(t *testing.T) {
 			beforeTTL := c.PTTL(ctx, tc.key).Val()
 
 			_, err := l.TryAcquire(ctx, "a", time.Second)
-			var fe *redislock.ForeignError
-			if !errors.As(err, &fe) || !errors.Is(err, redislock.ErrForeign) || fe.Key != tc.key {
+			var fe *lockcore.ForeignError
+			if !errors.As(err, &fe) || !errors.Is(err, lockcore.ErrForeign) || fe.Key != tc.key {
 				t.Fatalf("TryAcquire: err = %v, want ForeignError at %s", err, tc.key)
 			}
 			wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, err = l.Acquire(wctx, "a", time.Second, nil)
 			cancel()
-			if !errors.Is(err, redislock.ErrForeign) {
+			if !errors.Is(err, lockcore.ErrForeign) {
 				t.Fatalf("Acquire: err = %v, want ErrForeign at once", err)
 			}
 			if after := c.Dump(ctx, tc.key).Val(); after != before {
@@ -251,10 +251,10 @@ func TestForeignValuesAreNeverTouched(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := c.Dump(ctx, leaseKey).Val()
-			if err := s.Renew(ctx); !errors.Is(err, redislock.ErrForeign) {
+			if err := s.Renew(ctx); !errors.Is(err, lockcore.ErrForeign) {
 				t.Errorf("Renew: err = %v, want ErrForeign", err)
 			}
-			if err := s.Release(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+			if err := s.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 				t.Errorf("Release: err = %v, want ErrNotHeld", err)
 			}
 			if after := c.Dump(ctx, leaseKey).Val(); after != before {
@@ -337,18 +337,18 @@ func TestDataLossQuarantine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := waiter.TryAcquire(ctx, "b", ttl); !errors.Is(err, redislock.ErrHeld) {
+			if _, err := waiter.TryAcquire(ctx, "b", ttl); !errors.Is(err, lockcore.ErrHeld) {
 				t.Fatalf("waiter: %v, want held", err)
 			}
 			loss.do()
 			start := time.Now()
 			_, err = waiter.TryAcquire(ctx, "b", ttl)
-			var held *redislock.HeldError
+			var held *lockcore.HeldError
 			if !errors.As(err, &held) || held.Holder.Identity != "" || held.Holder.Fence < s.Fence() {
 				t.Fatalf("waiter after the loss: %v, want a quarantine held by \"\" at fence >= %d", err, s.Fence())
 			}
 			// Even a process that saw nothing must wait the quarantine out.
-			if _, err := newLock(t, c, "job").TryAcquire(ctx, "c", ttl); !errors.Is(err, redislock.ErrHeld) {
+			if _, err := newLock(t, c, "job").TryAcquire(ctx, "c", ttl); !errors.Is(err, lockcore.ErrHeld) {
 				t.Fatalf("fresh candidate during the quarantine: %v, want held", err)
 			}
 			next, err := waiter.Acquire(ctx, "b", ttl, nil)
@@ -370,18 +370,18 @@ func TestTryLock(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	l, err := redislock.New(c, "mutex", redislock.Options{WatchdogTimeout: 600 * time.Millisecond, Identity: "worker"})
+	l, err := lockcore.New(c, "mutex", lockcore.Options{WatchdogTimeout: 600 * time.Millisecond, Identity: "worker"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := l.TryLock(ctx, 0, 0)
+	m, err := locks.MutexOf(l, false).TryLock(ctx, 0, 0)
 	if err != nil {
 		t.Fatalf("TryLock: %v", err)
 	}
-	if _, err := l.TryLock(ctx, 0, time.Second); !errors.Is(err, redislock.ErrTimeout) || !errors.Is(err, redislock.ErrHeld) {
+	if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Second); !errors.Is(err, lockcore.ErrTimeout) || !errors.Is(err, lockcore.ErrHeld) {
 		t.Errorf("TryLock without wait: err = %v, want ErrTimeout and ErrHeld", err)
 	}
-	if _, err := l.TryLock(ctx, 50*time.Millisecond, time.Second); !errors.Is(err, redislock.ErrTimeout) {
+	if _, err := locks.MutexOf(l, false).TryLock(ctx, 50*time.Millisecond, time.Second); !errors.Is(err, lockcore.ErrTimeout) {
 		t.Errorf("TryLock with wait: err = %v, want ErrTimeout", err)
 	}
 	// Three watchdog TTLs later the lock must still be held: only renewals
@@ -398,17 +398,17 @@ func TestTryLock(t *testing.T) {
 
 	waiter := make(chan error, 1)
 	go func() {
-		m2, err := l.TryLock(ctx, 20*time.Second, 5*time.Second)
+		m2, err := locks.MutexOf(l, false).TryLock(ctx, 20*time.Second, 5*time.Second)
 		if err == nil {
 			if m2.Fence() <= m.Fence() {
 				err = errors.New("fence did not grow")
 			} else {
-				err = m2.Unlock(ctx)
+				err = m2.Release(ctx)
 			}
 		}
 		waiter <- err
 	}()
-	if err := m.Unlock(ctx); err != nil {
+	if err := m.Release(ctx); err != nil {
 		t.Fatalf("Unlock: %v", err)
 	}
 	if err := <-waiter; err != nil {
@@ -416,7 +416,7 @@ func TestTryLock(t *testing.T) {
 	}
 
 	t.Run("watchdog reports a lost lease", func(t *testing.T) {
-		m, err := l.TryLock(ctx, 0, 0)
+		m, err := locks.MutexOf(l, false).TryLock(ctx, 0, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -426,10 +426,10 @@ func TestTryLock(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("watchdog did not notice the deleted lease")
 		}
-		if !errors.Is(m.Err(), redislock.ErrLost) {
+		if !errors.Is(m.Err(), lockcore.ErrLost) {
 			t.Errorf("Err = %v, want ErrLost", m.Err())
 		}
-		if err := m.Unlock(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+		if err := m.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 			t.Errorf("Unlock: err = %v, want ErrNotHeld", err)
 		}
 	})
@@ -462,8 +462,8 @@ func TestACLUser(t *testing.T) {
 		t.Cleanup(func() { _ = c.Close() })
 		l := newLock(t, c, "acl-nopub")
 		_, err := l.TryAcquire(t.Context(), "a", time.Minute)
-		var denied *redislock.DeniedError
-		if !errors.As(err, &denied) || !errors.Is(err, redislock.ErrDenied) || denied.Command != "PUBLISH" {
+		var denied *lockcore.DeniedError
+		if !errors.As(err, &denied) || !errors.Is(err, lockcore.ErrDenied) || denied.Command != "PUBLISH" {
 			t.Fatalf("TryAcquire: err = %v, want DeniedError for PUBLISH", err)
 		}
 		lease, fence, _ := l.Keys()
@@ -501,74 +501,32 @@ func TestACLUser(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	t.Cleanup(func() { _ = c.Close() })
-	long := make([]byte, redislock.MaxNameLen+1)
+	long := make([]byte, lockcore.MaxNameLen+1)
 	for i := range long {
 		long[i] = 'a'
 	}
 	for _, tc := range []struct {
 		name string
 		lock string
-		opts redislock.Options
+		opts lockcore.Options
 	}{
-		{"empty name", "", redislock.Options{}},
-		{"brace", "a{b}", redislock.Options{}},
-		{"space", "a b", redislock.Options{}},
-		{"too long", string(long), redislock.Options{}},
-		{"bad prefix", "ok", redislock.Options{Prefix: "x:y"}},
-		{"tiny watchdog", "ok", redislock.Options{WatchdogTimeout: time.Millisecond}},
+		{"empty name", "", lockcore.Options{}},
+		{"brace", "a{b}", lockcore.Options{}},
+		{"space", "a b", lockcore.Options{}},
+		{"too long", string(long), lockcore.Options{}},
+		{"bad prefix", "ok", lockcore.Options{Prefix: "x:y"}},
+		{"tiny watchdog", "ok", lockcore.Options{WatchdogTimeout: time.Millisecond}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := redislock.New(c, tc.lock, tc.opts); !errors.Is(err, redislock.ErrInvalid) {
+			if _, err := lockcore.New(c, tc.lock, tc.opts); !errors.Is(err, lockcore.ErrInvalid) {
 				t.Errorf("New: err = %v, want ErrInvalid", err)
 			}
 		})
 	}
 	l := newLock(t, c, "ok")
 	for _, ttl := range []time.Duration{0, -time.Second, 1500 * time.Microsecond} {
-		if _, err := l.TryAcquire(t.Context(), "a", ttl); !errors.Is(err, redislock.ErrInvalid) {
+		if _, err := l.TryAcquire(t.Context(), "a", ttl); !errors.Is(err, lockcore.ErrInvalid) {
 			t.Errorf("TryAcquire ttl %v: err = %v, want ErrInvalid", ttl, err)
 		}
-	}
-}
-
-func TestMinReplicasWaitsForReplicaAck(t *testing.T) {
-	primary, replica := startReplicated(t)
-	ctx := t.Context()
-	rc := replica.Client()
-	c := primary.Client()
-	l, err := redislock.New(c, "job", redislock.Options{MinReplicas: 1, ReplicaAckTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.ScriptFlush(ctx) // the first acquire must survive NOSCRIPT
-	redistest.KnownStore(t, c, l.TermKey())
-	s, err := l.TryAcquire(ctx, "a", time.Minute)
-	if err != nil {
-		t.Fatalf("TryAcquire with a live replica: %v", err)
-	}
-	lease, _, _ := l.Keys()
-	if got := rc.HGet(ctx, lease, "owner").Val(); got != s.Token() {
-		t.Errorf("replica has owner %q, want the new lease", got)
-	}
-	if err := s.Release(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	// A stalled replica never acknowledges: no lease, and a clear error.
-	if err := replica.Signal(syscall.SIGSTOP); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = replica.Signal(syscall.SIGCONT) })
-	_, err = l.TryAcquire(ctx, "a", time.Minute)
-	var nr *redislock.NotReplicatedError
-	if !errors.As(err, &nr) || !errors.Is(err, redislock.ErrNotReplicated) || nr.Acked != 0 || nr.Want != 1 {
-		t.Fatalf("TryAcquire with a stalled replica: %v, want NotReplicatedError 0 of 1", err)
-	}
-	if n := c.Exists(ctx, lease).Val(); n != 0 {
-		t.Errorf("unreplicated lease left in place; want it released")
-	}
-
-	if _, err := redislock.New(redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{primary.Addr()}}), "job", redislock.Options{MinReplicas: 1}); !errors.Is(err, redislock.ErrInvalid) {
-		t.Errorf("New with a Cluster client and MinReplicas: %v, want ErrInvalid", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -12,8 +12,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // pubsubClients counts the connections Redis has in pub/sub mode.
@@ -50,11 +51,11 @@ func TestManyFairWaitersShareOneConnection(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
-	l, err := redislock.New(c, "stock", redislock.Options{})
+	l, err := lockcore.New(c, "stock", lockcore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := newLock(t, direct, "stock").TryLockFair(ctx, 0, time.Hour)
+	first, err := locks.MutexOf(newLock(t, direct, "stock"), true).TryLock(ctx, 0, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestManyFairWaitersShareOneConnection(t *testing.T) {
 	errs := make(chan error, waiters)
 	for range waiters {
 		go func() {
-			m, err := l.TryLockFair(ctx, -1, time.Hour)
+			m, err := locks.MutexOf(l, true).TryLock(ctx, -1, time.Hour)
 			if err != nil {
 				errs <- err
 				return
@@ -73,11 +74,11 @@ func TestManyFairWaitersShareOneConnection(t *testing.T) {
 			mu.Lock()
 			order = append(order, m.Token())
 			mu.Unlock()
-			errs <- m.Unlock(ctx)
+			errs <- m.Release(ctx)
 		}()
 	}
 	eventually(t, 2*time.Minute, "all waiters queued and subscribed", func() bool {
-		return queued(t, l) == waiters && redislock.ConfirmedWatchers(c) == waiters
+		return queued(t, l) == waiters && lockcore.ConfirmedWatchers(c) == waiters
 	})
 	if n := pubsubClients(t, direct); n != 1 {
 		t.Errorf("%d pub/sub connections with %d waiters on one client, want 1", n, waiters)
@@ -87,7 +88,7 @@ func TestManyFairWaitersShareOneConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := first.Unlock(ctx); err != nil {
+	if err := first.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for range waiters {
@@ -128,12 +129,12 @@ func TestManyFairWaitersShareOneConnection(t *testing.T) {
 // busy cores).
 func TestHubReplacesASilentConnection(t *testing.T) {
 	p, c, direct := proxied(t, redis.Options{})
-	opts := redislock.Options{SubscribeTimeout: 300 * time.Millisecond}
-	a, err := redislock.New(c, "a", opts)
+	opts := lockcore.Options{SubscribeTimeout: 300 * time.Millisecond}
+	a, err := lockcore.New(c, "a", opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := redislock.New(c, "b", opts)
+	b, err := lockcore.New(c, "b", opts)
 	if err != nil {
 		t.Fatal(err)
 	}

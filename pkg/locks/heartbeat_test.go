@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // Regression: a fair waiter's queue entry was refreshed only by its tries,
@@ -22,25 +23,25 @@ import (
 // its place.
 func TestQueueEntryOutlivesAStalledWaiter(t *testing.T) {
 	const heartbeat = 100 * time.Millisecond
-	opts := redislock.Options{QueueHeartbeat: heartbeat, AttemptTimeout: time.Hour, SubscribeTimeout: time.Hour}
+	opts := lockcore.Options{QueueHeartbeat: heartbeat, AttemptTimeout: time.Hour, SubscribeTimeout: time.Hour}
 	type waiter struct {
 		wait    func(ctx context.Context) error // waits as a fair waiter
 		queued  func() int                      // live entries, read directly
 		entries func() []string                 // the queue's tokens, read directly
 	}
 	lockWaiter := func(t *testing.T, c, direct *redis.Client) waiter {
-		l, err := redislock.New(c, "job", opts)
+		l, err := lockcore.New(c, "job", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		d := newLock(t, direct, "job")
-		if _, err := d.TryLock(t.Context(), 0, time.Hour); err != nil {
+		if _, err := locks.MutexOf(d, false).TryLock(t.Context(), 0, time.Hour); err != nil {
 			t.Fatal(err)
 		}
 		queue, _, _ := d.QueueKeys()
 		return waiter{
 			wait: func(ctx context.Context) error {
-				_, err := l.TryLockFair(ctx, -1, time.Hour)
+				_, err := locks.MutexOf(l, true).TryLock(ctx, -1, time.Hour)
 				return err
 			},
 			queued:  func() int { return queued(t, d) },
@@ -48,21 +49,21 @@ func TestQueueEntryOutlivesAStalledWaiter(t *testing.T) {
 		}
 	}
 	semWaiter := func(t *testing.T, c, direct *redis.Client) waiter {
-		s, err := redislock.NewSemaphore(c, "pool", 1, redislock.SemaphoreOptions{Options: opts, Fair: true})
+		s, err := locks.NewSemaphoreCore(c, "pool", 1, lockcore.SemaphoreOptions{Options: opts, Fair: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := redislock.NewSemaphore(direct, "pool", 1, redislock.SemaphoreOptions{Fair: true})
+		d, err := locks.NewSemaphoreCore(direct, "pool", 1, lockcore.SemaphoreOptions{Fair: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := d.TryAcquire(t.Context(), 0, time.Hour); err != nil {
+		if _, err := d.TryLock(t.Context(), 0, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		_, _, _, queue, _, _, _ := d.Keys()
+		_, _, _, queue, _, _, _ := locks.SemCore(d).Keys()
 		return waiter{
 			wait: func(ctx context.Context) error {
-				_, err := s.TryAcquire(ctx, -1, time.Hour)
+				_, err := s.TryLock(ctx, -1, time.Hour)
 				return err
 			},
 			queued: func() int {
@@ -84,8 +85,8 @@ func TestQueueEntryOutlivesAStalledWaiter(t *testing.T) {
 		stall  string
 		before bool
 	}{
-		{"lock, try stalled", lockWaiter, redislock.FairAcquireHash, false},
-		{"semaphore, try stalled", semWaiter, redislock.SemaphoreAcquireHash, false},
+		{"lock, try stalled", lockWaiter, lockcore.FairAcquireHash, false},
+		{"semaphore, try stalled", semWaiter, lockcore.SemaphoreAcquireHash, false},
 		{"lock, subscription stalled", lockWaiter, "subscribe", true},
 		{"semaphore, subscription stalled", semWaiter, "subscribe", true},
 	} {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -11,8 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 	"github.com/baton-dev/baton/test/chaos"
 )
 
@@ -32,31 +33,31 @@ type heldThing struct {
 // proxy), a competitor straight to Redis, and reads the holder's time left.
 type releaseKind struct {
 	name    string
-	take    func(t *testing.T, c redislock.Client) heldThing
-	compete func(ctx context.Context, c redislock.Client) error
+	take    func(t *testing.T, c lockcore.Client) heldThing
+	compete func(ctx context.Context, c lockcore.Client) error
 	// left is the holder's remaining lease in Redis; 0 when nobody holds.
-	left func(t *testing.T, c redislock.Client) time.Duration
+	left func(t *testing.T, c lockcore.Client) time.Duration
 }
 
 var releaseKinds = []releaseKind{
 	{
 		name: "lock",
-		take: func(t *testing.T, c redislock.Client) heldThing {
-			m, err := mustLock(t, c).TryLock(t.Context(), 0, 0)
+		take: func(t *testing.T, c lockcore.Client) heldThing {
+			m, err := locks.MutexOf(mustLock(t, c), false).TryLock(t.Context(), 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			return heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
+			return heldThing{release: m.Release, lost: m.Lost(), err: m.Err}
 		},
-		compete: func(ctx context.Context, c redislock.Client) error {
-			l, err := redislock.New(c, "rel", redislock.Options{Identity: "competitor"})
+		compete: func(ctx context.Context, c lockcore.Client) error {
+			l, err := lockcore.New(c, "rel", lockcore.Options{Identity: "competitor"})
 			if err != nil {
 				return err
 			}
-			_, err = l.TryLock(ctx, -1, time.Minute)
+			_, err = locks.MutexOf(l, false).TryLock(ctx, -1, time.Minute)
 			return err
 		},
-		left: func(t *testing.T, c redislock.Client) time.Duration {
+		left: func(t *testing.T, c lockcore.Client) time.Duration {
 			info, err := mustLock(t, c).Inspect(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -66,22 +67,22 @@ var releaseKinds = []releaseKind{
 	},
 	{
 		name: "permit",
-		take: func(t *testing.T, c redislock.Client) heldThing {
-			p, err := mustSem(t, c).TryAcquire(t.Context(), 0, 0)
+		take: func(t *testing.T, c lockcore.Client) heldThing {
+			p, err := mustSem(t, c).TryLock(t.Context(), 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return heldThing{release: p.Release, lost: p.Lost(), err: p.Err}
 		},
-		compete: func(ctx context.Context, c redislock.Client) error {
-			s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: redislock.Options{Identity: "competitor"}})
+		compete: func(ctx context.Context, c lockcore.Client) error {
+			s, err := locks.NewSemaphoreCore(c, "rel", 1, lockcore.SemaphoreOptions{Options: lockcore.Options{Identity: "competitor"}})
 			if err != nil {
 				return err
 			}
-			_, err = s.TryAcquire(ctx, -1, time.Minute)
+			_, err = s.TryLock(ctx, -1, time.Minute)
 			return err
 		},
-		left: func(t *testing.T, c redislock.Client) time.Duration {
+		left: func(t *testing.T, c lockcore.Client) time.Duration {
 			info, err := mustSem(t, c).Inspect(t.Context())
 			if err != nil {
 				t.Fatal(err)
@@ -94,22 +95,22 @@ var releaseKinds = []releaseKind{
 	},
 }
 
-func releaseOpts() redislock.Options {
-	return redislock.Options{Identity: "holder", WatchdogTimeout: releaseWD, AttemptTimeout: time.Second}
+func releaseOpts() lockcore.Options {
+	return lockcore.Options{Identity: "holder", WatchdogTimeout: releaseWD, AttemptTimeout: time.Second}
 }
 
-func mustLock(t *testing.T, c redislock.Client) *redislock.Lock {
+func mustLock(t *testing.T, c lockcore.Client) *lockcore.Lock {
 	t.Helper()
-	l, err := redislock.New(c, "rel", releaseOpts())
+	l, err := lockcore.New(c, "rel", releaseOpts())
 	if err != nil {
 		t.Fatal(err)
 	}
 	return l
 }
 
-func mustSem(t *testing.T, c redislock.Client) *redislock.Semaphore {
+func mustSem(t *testing.T, c lockcore.Client) *locks.Semaphore {
 	t.Helper()
-	s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: releaseOpts()})
+	s, err := locks.NewSemaphoreCore(c, "rel", 1, lockcore.SemaphoreOptions{Options: releaseOpts()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +164,7 @@ func TestAFailedReleaseKeepsHolding(t *testing.T) {
 				ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 				err := h.release(ctx)
 				cancel()
-				if err == nil || errors.Is(err, redislock.ErrNotHeld) {
+				if err == nil || errors.Is(err, lockcore.ErrNotHeld) {
 					t.Fatalf("release during the fault = %v; want a transport error", err)
 				}
 				f.end(p)
@@ -185,7 +186,7 @@ func TestAFailedReleaseKeepsHolding(t *testing.T) {
 				if isClosed(h.lost) {
 					t.Errorf("Lost closed after a successful release: %v", h.err())
 				}
-				if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+				if err := h.release(t.Context()); !errors.Is(err, lockcore.ErrNotHeld) {
 					t.Errorf("second release = %v; want ErrNotHeld", err)
 				}
 			})
@@ -209,7 +210,7 @@ func TestAReleaseFailingPastTheValidityClosesLost(t *testing.T) {
 			}()
 			p.SetBlackhole(true)
 			err := h.release(context.Background())
-			if err == nil || errors.Is(err, redislock.ErrNotHeld) {
+			if err == nil || errors.Is(err, lockcore.ErrNotHeld) {
 				t.Fatalf("release during the black hole = %v; want a transport error", err)
 			}
 			select {
@@ -224,7 +225,7 @@ func TestAReleaseFailingPastTheValidityClosesLost(t *testing.T) {
 				t.Errorf("Err() = nil after Lost")
 			}
 			p.SetBlackhole(false)
-			if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+			if err := h.release(t.Context()); !errors.Is(err, lockcore.ErrNotHeld) {
 				t.Errorf("retry once Redis is back = %v; want ErrNotHeld (the competitor holds it)", err)
 			}
 		})
@@ -237,13 +238,13 @@ func TestAReleaseFailingPastTheValidityClosesLost(t *testing.T) {
 func TestAReleaseRacingARenew(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
-	l, err := redislock.New(c, "race", redislock.Options{WatchdogTimeout: 300 * time.Millisecond})
+	l, err := lockcore.New(c, "race", lockcore.Options{WatchdogTimeout: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	lease, _, _ := l.Keys()
 	for i := range 40 {
-		m, err := l.TryLock(t.Context(), -1, 0)
+		m, err := locks.MutexOf(l, false).TryLock(t.Context(), -1, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -252,7 +253,7 @@ func TestAReleaseRacingARenew(t *testing.T) {
 		if isClosed(m.Lost()) {
 			continue // a busy machine delayed the renews past the validity
 		}
-		err = m.Unlock(t.Context())
+		err = m.Release(t.Context())
 		if err != nil {
 			t.Fatalf("Unlock: %v", err)
 		}
@@ -280,14 +281,14 @@ func TestAReleaseCutAtTheValidityEndsTheHolding(t *testing.T) {
 			h := takeWith(t, k.name, c, opts, 0)
 			p.SetBlackhole(true)
 			err := h.release(context.Background())
-			if !errors.Is(err, redislock.ErrLost) || !isClosed(h.lost) {
+			if !errors.Is(err, lockcore.ErrLost) || !isClosed(h.lost) {
 				t.Fatalf("release cut at the validity = %v, Lost closed %v; want ErrLost with Lost closed", err, isClosed(h.lost))
 			}
-			if !errors.Is(h.err(), redislock.ErrLost) {
+			if !errors.Is(h.err(), lockcore.ErrLost) {
 				t.Errorf("Err() = %v; want ErrLost", h.err())
 			}
 			p.SetBlackhole(false)
-			if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+			if err := h.release(t.Context()); !errors.Is(err, lockcore.ErrNotHeld) {
 				t.Errorf("a second release = %v; want ErrNotHeld", err)
 			}
 		})
@@ -311,7 +312,7 @@ func TestARetriedReleaseAfterALostReplySucceeds(t *testing.T) {
 				// round trip, then slow every packet past the attempt timeout.
 				warmRelease(t, c, k.name, opts)
 				p.SetLatency(250 * time.Millisecond)
-				if err := h.release(t.Context()); err == nil || errors.Is(err, redislock.ErrNotHeld) {
+				if err := h.release(t.Context()); err == nil || errors.Is(err, lockcore.ErrNotHeld) {
 					t.Fatalf("release with a lost reply = %v; want a transport error", err)
 				}
 				if left := k.left(t, direct); left != 0 {
@@ -321,7 +322,7 @@ func TestARetriedReleaseAfterALostReplySucceeds(t *testing.T) {
 				if err := h.release(t.Context()); err != nil {
 					t.Fatalf("retry after a release whose reply was lost = %v; want nil (idempotent)", err)
 				}
-				if err := h.release(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+				if err := h.release(t.Context()); !errors.Is(err, lockcore.ErrNotHeld) {
 					t.Errorf("a release after the successful retry = %v; want ErrNotHeld", err)
 				}
 			})
@@ -331,24 +332,24 @@ func TestARetriedReleaseAfterALostReplySucceeds(t *testing.T) {
 
 // takeWith takes "rel" as kind ("lock" or "permit") through c with opts
 // and a lease time (0: the watchdog).
-func takeWith(t *testing.T, kind string, c redislock.Client, opts redislock.Options, lease time.Duration) heldThing {
+func takeWith(t *testing.T, kind string, c lockcore.Client, opts lockcore.Options, lease time.Duration) heldThing {
 	t.Helper()
 	if kind == "lock" {
-		l, err := redislock.New(c, "rel", opts)
+		l, err := lockcore.New(c, "rel", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := l.TryLock(t.Context(), 0, lease)
+		m, err := locks.MutexOf(l, false).TryLock(t.Context(), 0, lease)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return heldThing{release: m.Unlock, lost: m.Lost(), err: m.Err}
+		return heldThing{release: m.Release, lost: m.Lost(), err: m.Err}
 	}
-	s, err := redislock.NewSemaphore(c, "rel", 1, redislock.SemaphoreOptions{Options: opts})
+	s, err := locks.NewSemaphoreCore(c, "rel", 1, lockcore.SemaphoreOptions{Options: opts})
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := s.TryAcquire(t.Context(), 0, lease)
+	p, err := s.TryLock(t.Context(), 0, lease)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,14 +357,14 @@ func takeWith(t *testing.T, kind string, c redislock.Client, opts redislock.Opti
 }
 
 // warmOpts are opts for another name's keys: a prefix of their own.
-func warmOpts(opts redislock.Options) redislock.Options {
+func warmOpts(opts lockcore.Options) lockcore.Options {
 	opts.Prefix = "warm"
 	return opts
 }
 
 // warmRelease takes and releases another lock or permit through c, which
 // loads the release script into Redis's cache.
-func warmRelease(t *testing.T, c redislock.Client, kind string, opts redislock.Options) {
+func warmRelease(t *testing.T, c lockcore.Client, kind string, opts lockcore.Options) {
 	t.Helper()
 	if err := takeWith(t, kind, c, warmOpts(opts), time.Minute).release(t.Context()); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -11,8 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // keysLeft lists the keys in Redis.
@@ -34,7 +35,7 @@ func TestApplicationKeysExpire(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	opts := redislock.Options{KeyGrace: grace, WatchdogTimeout: 600 * time.Millisecond}
+	opts := lockcore.Options{KeyGrace: grace, WatchdogTimeout: 600 * time.Millisecond}
 	gone := func(t *testing.T, since time.Time, bound time.Duration) {
 		t.Helper()
 		eventually(t, bound+5*time.Second, "no key left", func() bool { return len(keysLeft(t, c)) == 0 })
@@ -44,13 +45,17 @@ func TestApplicationKeysExpire(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name string
-		take func(l *redislock.Lock) (*redislock.Locked, error)
+		take func(l *lockcore.Lock) (*locks.Held, error)
 	}{
-		{"TryLock", func(l *redislock.Lock) (*redislock.Locked, error) { return l.TryLock(ctx, 0, 0) }},
-		{"TryLockFair", func(l *redislock.Lock) (*redislock.Locked, error) { return l.TryLockFair(ctx, 0, 0) }},
+		{"TryLock", func(l *lockcore.Lock) (*locks.Held, error) {
+			return locks.MutexOf(l, false).TryLock(ctx, 0, 0)
+		}},
+		{"TryLockFair", func(l *lockcore.Lock) (*locks.Held, error) {
+			return locks.MutexOf(l, true).TryLock(ctx, 0, 0)
+		}},
 	} {
 		t.Run(tc.name+" released", func(t *testing.T) {
-			l, err := redislock.New(c, "order-1", opts)
+			l, err := lockcore.New(c, "order-1", opts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,32 +71,32 @@ func TestApplicationKeysExpire(t *testing.T) {
 					t.Errorf("%s: PTTL %v while held, want at least the lease's", key, pttl)
 				}
 			}
-			if err := m.Unlock(ctx); err != nil {
+			if err := m.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
 			gone(t, time.Now(), grace)
 		})
 	}
 	t.Run("lease time, never released", func(t *testing.T) {
-		l, err := redislock.New(c, "order-2", opts)
+		l, err := lockcore.New(c, "order-2", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		const lease = 400 * time.Millisecond
 		start := time.Now()
-		if _, err := l.TryLock(ctx, 0, lease); err != nil {
+		if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, lease); err != nil {
 			t.Fatal(err)
 		}
 		gone(t, start, lease+grace)
 	})
 	t.Run("semaphore", func(t *testing.T) {
 		for _, fair := range []bool{false, true} {
-			s := newSemaphore(t, c, "pool", 2, redislock.SemaphoreOptions{Options: opts, Fair: fair})
-			a, err := s.TryAcquire(ctx, 0, 0)
+			s := newSemaphore(t, c, "pool", 2, lockcore.SemaphoreOptions{Options: opts, Fair: fair})
+			a, err := s.TryLock(ctx, 0, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := s.TryAcquire(ctx, 0, 400*time.Millisecond); err != nil {
+			if _, err := s.TryLock(ctx, 0, 400*time.Millisecond); err != nil {
 				t.Fatal(err)
 			}
 			time.Sleep(2 * opts.WatchdogTimeout)
@@ -107,7 +112,7 @@ func TestApplicationKeysExpire(t *testing.T) {
 		}
 	})
 	t.Run("the election's keys never expire", func(t *testing.T) {
-		l, err := redislock.New(c, "job", opts)
+		l, err := lockcore.New(c, "job", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -131,13 +136,13 @@ func TestApplicationKeysExpire(t *testing.T) {
 		c.FlushAll(ctx)
 	})
 	t.Run("a foreign counter keeps no TTL", func(t *testing.T) {
-		l, err := redislock.New(c, "order-3", opts)
+		l, err := lockcore.New(c, "order-3", opts)
 		if err != nil {
 			t.Fatal(err)
 		}
 		_, fenceKey, _ := l.Keys()
 		c.Set(ctx, fenceKey, "hello", 0)
-		if _, err := l.TryLock(ctx, 0, time.Second); !errors.Is(err, redislock.ErrForeign) {
+		if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Second); !errors.Is(err, lockcore.ErrForeign) {
 			t.Fatalf("TryLock: %v, want ErrForeign", err)
 		}
 		if pttl := c.PTTL(ctx, fenceKey).Val(); pttl != -1 {
@@ -188,7 +193,7 @@ func TestUnknownStoreWaitsOneTTL(t *testing.T) {
 		flushed := time.Now()
 		b := newLock(t, c, "job") // never saw a fence
 		var quarantined bool
-		s, err := b.Acquire(ctx, "b", ttl, func(h redislock.Holder) { quarantined = quarantined || h.Identity == "" })
+		s, err := b.Acquire(ctx, "b", ttl, func(h lockcore.Holder) { quarantined = quarantined || h.Identity == "" })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -205,7 +210,7 @@ func TestUnknownStoreWaitsOneTTL(t *testing.T) {
 		if s.Fence() <= held.Fence() {
 			t.Errorf("fence %d after the loss, want above %d", s.Fence(), held.Fence())
 		}
-		if err := held.Renew(ctx); !errors.Is(err, redislock.ErrLost) {
+		if err := held.Renew(ctx); !errors.Is(err, lockcore.ErrLost) {
 			t.Errorf("a's renew: %v, want ErrLost", err)
 		}
 	})
@@ -213,7 +218,7 @@ func TestUnknownStoreWaitsOneTTL(t *testing.T) {
 	t.Run("application locks do not wait", func(t *testing.T) {
 		c.FlushAll(ctx)
 		l := newLock(t, c, "order-1")
-		if _, err := l.TryLock(ctx, 0, ttl); err != nil {
+		if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, ttl); err != nil {
 			t.Fatalf("TryLock on a fresh name: %v, want it at once", err)
 		}
 	})
@@ -227,26 +232,26 @@ func TestLockRemembersItsLeasesAcrossDataLoss(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	l, err := redislock.New(c, "x", redislock.Options{KeyGrace: 100 * time.Millisecond})
+	l, err := lockcore.New(c, "x", lockcore.Options{KeyGrace: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	const lease = 1500 * time.Millisecond
-	first, err := l.TryLock(ctx, 0, lease)
+	first, err := locks.MutexOf(l, false).TryLock(ctx, 0, lease)
 	if err != nil {
 		t.Fatal(err)
 	}
-	end := first.Lease().SentAt().Add(lease)
+	end := first.SentAt().Add(lease)
 	c.FlushAll(ctx)
-	_, err = l.TryLock(ctx, 0, 100*time.Millisecond)
-	var held *redislock.HeldError
+	_, err = locks.MutexOf(l, false).TryLock(ctx, 0, 100*time.Millisecond)
+	var held *lockcore.HeldError
 	if !errors.As(err, &held) || held.Holder.Identity != "" {
 		t.Fatalf("TryLock after FLUSHALL: %v, want a quarantine", err)
 	}
 	if left := time.Until(end); held.Holder.Remaining < left-100*time.Millisecond {
 		t.Errorf("quarantine for %v, want until the first lease's end, %v from now", held.Holder.Remaining, left)
 	}
-	second, err := l.TryLock(ctx, 5*time.Second, 100*time.Millisecond)
+	second, err := locks.MutexOf(l, false).TryLock(ctx, 5*time.Second, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,7 +263,7 @@ func TestLockRemembersItsLeasesAcrossDataLoss(t *testing.T) {
 	}
 	// Its lease runs out and its keys expire: the name is free at once.
 	eventually(t, 5*time.Second, "keys expired", func() bool { return len(keysLeft(t, c)) == 0 })
-	if _, err := l.TryLock(ctx, 0, time.Second); err != nil {
+	if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Second); err != nil {
 		t.Errorf("TryLock after the keys expired: %v, want it at once", err)
 	}
 }
@@ -271,12 +276,12 @@ func TestSemaphorePermitCountIsRecorded(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	one := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{})
-	p, err := one.TryAcquire(ctx, 0, time.Minute)
+	one := newSemaphore(t, c, "pool", 1, lockcore.SemaphoreOptions{})
+	p, err := one.TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.Get(ctx, one.CountKey()).Val(); got != "1" {
+	if got := c.Get(ctx, locks.SemCore(one).CountKey()).Val(); got != "1" {
 		t.Errorf("recorded %q, want 1", got)
 	}
 	before := map[string]string{}
@@ -284,11 +289,11 @@ func TestSemaphorePermitCountIsRecorded(t *testing.T) {
 		before[k] = c.Dump(ctx, k).Val()
 	}
 	for _, fair := range []bool{false, true} {
-		three := newSemaphore(t, c, "pool", 3, redislock.SemaphoreOptions{Fair: fair})
+		three := newSemaphore(t, c, "pool", 3, lockcore.SemaphoreOptions{Fair: fair})
 		for _, wait := range []time.Duration{0, 200 * time.Millisecond} {
-			_, err = three.TryAcquire(ctx, wait, time.Minute)
-			var pe *redislock.PermitsError
-			if !errors.As(err, &pe) || !errors.Is(err, redislock.ErrPermits) || pe.Recorded != 1 || pe.Asked != 3 ||
+			_, err = three.TryLock(ctx, wait, time.Minute)
+			var pe *lockcore.PermitsError
+			if !errors.As(err, &pe) || !errors.Is(err, lockcore.ErrPermits) || pe.Recorded != 1 || pe.Asked != 3 ||
 				!strings.Contains(err.Error(), "1") || !strings.Contains(err.Error(), "3") {
 				t.Fatalf("permits=3 (fair %v, wait %v): %v, want a PermitsError naming 1 and 3", fair, wait, err)
 			}
@@ -307,7 +312,7 @@ func TestSemaphorePermitCountIsRecorded(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The same number is served as before.
-	if _, err := one.TryAcquire(context.WithoutCancel(ctx), 0, time.Minute); err != nil {
+	if _, err := one.TryLock(context.WithoutCancel(ctx), 0, time.Minute); err != nil {
 		t.Errorf("permits=1 again: %v", err)
 	}
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -10,7 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // Which clients get their calls run directly: only those that put each
@@ -19,7 +20,7 @@ func TestDirectCalls(t *testing.T) {
 	addr := []string{"127.0.0.1:1"} // never dialled: New makes no call
 	for _, tc := range []struct {
 		name   string
-		client redislock.Client
+		client lockcore.Client
 		guard  bool
 		want   bool
 	}{
@@ -36,11 +37,11 @@ func TestDirectCalls(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Cleanup(func() { _ = tc.client.(interface{ Close() error }).Close() })
-			l, err := redislock.New(tc.client, "job", redislock.Options{GuardCalls: tc.guard})
+			l, err := lockcore.New(tc.client, "job", lockcore.Options{GuardCalls: tc.guard})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := redislock.Direct(l); got != tc.want {
+			if got := l.Direct(); got != tc.want {
 				t.Errorf("direct = %v, want %v", got, tc.want)
 			}
 		})
@@ -64,12 +65,12 @@ func TestStalledCallDirectOrGuarded(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p, c, direct := proxied(t, redis.Options{ContextTimeoutEnabled: true})
-			l, err := redislock.New(c, "job", redislock.Options{AttemptTimeout: attempt, GuardCalls: tc.guard})
+			l, err := lockcore.New(c, "job", lockcore.Options{AttemptTimeout: attempt, GuardCalls: tc.guard})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if redislock.Direct(l) == tc.guard {
-				t.Fatalf("direct = %v with GuardCalls %v", redislock.Direct(l), tc.guard)
+			if l.Direct() == tc.guard {
+				t.Fatalf("direct = %v with GuardCalls %v", l.Direct(), tc.guard)
 			}
 			loadScripts(t, direct)
 			p.StallAfter("evalsha")
@@ -81,7 +82,7 @@ func TestStalledCallDirectOrGuarded(t *testing.T) {
 				cancel()
 			}()
 			err = within(t, "TryLock", func() error {
-				_, err := l.TryLock(ctx, -1, time.Hour)
+				_, err := locks.MutexOf(l, false).TryLock(ctx, -1, time.Hour)
 				return err
 			})
 			took := time.Since(canceledAt)
@@ -95,11 +96,11 @@ func TestStalledCallDirectOrGuarded(t *testing.T) {
 			// its token, not left for the hour of its lease time.
 			wctx, wcancel := context.WithTimeout(t.Context(), hangLimit)
 			defer wcancel()
-			m, err := newLock(t, direct, "job").TryLock(wctx, hangLimit, time.Hour)
+			m, err := locks.MutexOf(newLock(t, direct, "job"), false).TryLock(wctx, hangLimit, time.Hour)
 			if err != nil {
 				t.Fatalf("TryLock after the stalled one: %v", err)
 			}
-			_ = m.Unlock(t.Context())
+			_ = m.Release(t.Context())
 		})
 	}
 }

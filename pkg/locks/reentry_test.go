@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 type derivedKey struct{}
@@ -17,34 +18,34 @@ type derivedKey struct{}
 func TestTryLockIsReentrantForItsOwner(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
-	l, err := redislock.New(c, "mutex", redislock.Options{WatchdogTimeout: 3 * time.Second, Identity: "worker"})
+	l, err := lockcore.New(c, "mutex", lockcore.Options{WatchdogTimeout: 3 * time.Second, Identity: "worker"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaseKey, _, _ := l.Keys()
-	ctx := redislock.WithOwner(t.Context())
+	ctx := locks.WithOwner(t.Context())
 	// Another owner: a context without one, and one with its own.
 	others := map[string]context.Context{
 		"no owner":      t.Context(),
-		"another owner": redislock.WithOwner(t.Context()),
+		"another owner": locks.WithOwner(t.Context()),
 	}
 	blocked := func(step string) {
 		t.Helper()
 		for name, octx := range others {
-			if _, err := l.TryLock(octx, 0, time.Minute); !errors.Is(err, redislock.ErrTimeout) {
+			if _, err := locks.MutexOf(l, false).TryLock(octx, 0, time.Minute); !errors.Is(err, lockcore.ErrTimeout) {
 				t.Fatalf("%s: TryLock by %s: %v, want ErrTimeout", step, name, err)
 			}
 		}
 	}
 
-	outer, err := l.TryLock(ctx, 0, 0)
+	outer, err := locks.MutexOf(l, false).TryLock(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	blocked("held once")
 	// A context derived from the owner's is the same owner; so is another
 	// *Lock for the same name on the same client.
-	again, err := newLock(t, c, "mutex").TryLock(context.WithValue(ctx, derivedKey{}, 1), 0, 0)
+	again, err := locks.MutexOf(newLock(t, c, "mutex"), false).TryLock(context.WithValue(ctx, derivedKey{}, 1), 0, 0)
 	if err != nil {
 		t.Fatalf("re-entry: %v", err)
 	}
@@ -53,54 +54,54 @@ func TestTryLockIsReentrantForItsOwner(t *testing.T) {
 	}
 	blocked("held twice")
 
-	if err := again.Unlock(t.Context()); err != nil {
+	if err := again.Release(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := c.HGet(t.Context(), leaseKey, "owner").Val(); got != outer.Lease().Token() {
+	if got := c.HGet(t.Context(), leaseKey, "owner").Val(); got != outer.Token() {
 		t.Fatalf("after one of two unlocks the lease owner is %q, want still held", got)
 	}
 	blocked("held after one unlock")
 
-	if err := outer.Unlock(t.Context()); err != nil {
+	if err := outer.Release(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.Exists(t.Context(), leaseKey).Val(); n != 0 {
 		t.Fatal("lease still there after the last unlock")
 	}
-	if err := outer.Unlock(t.Context()); !errors.Is(err, redislock.ErrNotHeld) {
+	if err := outer.Release(t.Context()); !errors.Is(err, lockcore.ErrNotHeld) {
 		t.Errorf("extra Unlock: %v, want ErrNotHeld", err)
 	}
 	for name, octx := range others {
-		m, err := l.TryLock(octx, 0, time.Minute)
+		m, err := locks.MutexOf(l, false).TryLock(octx, 0, time.Minute)
 		if err != nil {
 			t.Fatalf("TryLock by %s after the release: %v", name, err)
 		}
-		_ = m.Unlock(t.Context())
+		_ = m.Release(t.Context())
 	}
 
 	// After the last unlock the owner starts afresh, with a new fence.
-	next, err := l.TryLock(ctx, 0, 0)
+	next, err := locks.MutexOf(l, false).TryLock(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if next == outer || next.Fence() <= outer.Fence() {
 		t.Errorf("TryLock after the last unlock re-entered the old hold (fence %d, then %d)", outer.Fence(), next.Fence())
 	}
-	_ = next.Unlock(t.Context())
+	_ = next.Release(t.Context())
 }
 
 func TestReentryChecksTheLease(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	l := newLock(t, c, "mutex")
-	ctx := redislock.WithOwner(t.Context())
-	m, err := l.TryLock(ctx, 0, time.Minute)
+	ctx := locks.WithOwner(t.Context())
+	m, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
 	leaseKey, _, _ := l.Keys()
 	c.Del(t.Context(), leaseKey, l.TermKey())
-	if _, err := l.TryLock(ctx, 0, time.Minute); !errors.Is(err, redislock.ErrLost) {
+	if _, err := locks.MutexOf(l, false).TryLock(ctx, 0, time.Minute); !errors.Is(err, lockcore.ErrLost) {
 		t.Fatalf("re-entry of a lease that is gone: %v, want ErrLost", err)
 	}
 	select {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -8,8 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // TestHandOffCost counts the scripts Redis runs per hand-off with many
@@ -26,14 +27,11 @@ func TestHandOffCost(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			// Heartbeats far apart, so that only hand-offs run scripts.
-			l, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: redislock.MaxQueueHeartbeat})
+			l, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: lockcore.MaxQueueHeartbeat})
 			if err != nil {
 				t.Fatal(err)
 			}
-			lock := l.TryLock
-			if fair {
-				lock = l.TryLockFair
-			}
+			lock := locks.MutexOf(l, fair).TryLock
 			first, err := lock(ctx, 0, time.Hour)
 			if err != nil {
 				t.Fatal(err)
@@ -44,7 +42,7 @@ func TestHandOffCost(t *testing.T) {
 				go func() {
 					m, err := lock(ctx, -1, time.Hour)
 					if err == nil {
-						err = m.Unlock(ctx)
+						err = m.Release(ctx)
 					}
 					errs <- err
 				}()
@@ -59,12 +57,12 @@ func TestHandOffCost(t *testing.T) {
 					// them on it.
 					eventually(t, 20*time.Second, fmt.Sprintf("waiter %d subscribed", i), func() bool {
 						n, _ := c.PubSubNumSub(ctx, released).Result()
-						return n[released] == 1 && redislock.ConfirmedWatchers(c) == i+1
+						return n[released] == 1 && lockcore.ConfirmedWatchers(c) == i+1
 					})
 				}
 			}
 			calls := callsDuring(t, c, func() {
-				if err := first.Unlock(ctx); err != nil {
+				if err := first.Release(ctx); err != nil {
 					t.Fatal(err)
 				}
 				for range waiters {

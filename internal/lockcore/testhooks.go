@@ -1,6 +1,7 @@
 package lockcore
 
-// Hooks for the external tests (package redislock_test).
+// Hooks for the tests of pkg/locks and pkg/redislock; this package is
+// internal, so they are not public API.
 
 // ConfirmedWatchers is the number of Watchers on client's shared pub/sub
 // connection whose subscriptions Redis has confirmed.
@@ -37,4 +38,4 @@ var (
 
 // Direct reports whether l runs its calls on the caller's goroutine (see
 // bounded).
-func Direct(l *Lock) bool { return l.direct }
+func (l *Lock) Direct() bool { return l.direct }

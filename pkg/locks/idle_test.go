@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -11,8 +11,9 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // Regression (issue 17, item 11): 20 fair waiters queued behind one holder
@@ -30,20 +31,20 @@ func TestIdleFairWaitersCostO1(t *testing.T) {
 			srv := redistest.Start(t)
 			c := srv.Client()
 			ctx, cancel := context.WithCancel(t.Context())
-			holder, err := newLock(t, srv.Client(), "job").TryLock(ctx, 0, time.Hour)
+			holder, err := locks.MutexOf(newLock(t, srv.Client(), "job"), false).TryLock(ctx, 0, time.Hour)
 			if err != nil {
 				t.Fatal(err)
 			}
-			l, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: hb})
+			l, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: hb})
 			if err != nil {
 				t.Fatal(err)
 			}
 			errs := make(chan error, waiters)
 			for range waiters {
 				go func() {
-					m, err := l.TryLockFair(ctx, -1, time.Hour)
+					m, err := locks.MutexOf(l, true).TryLock(ctx, -1, time.Hour)
 					if err == nil {
-						err = m.Unlock(context.WithoutCancel(ctx))
+						err = m.Release(context.WithoutCancel(ctx))
 					}
 					errs <- err
 				}()
@@ -72,7 +73,7 @@ func TestIdleFairWaitersCostO1(t *testing.T) {
 				t.Errorf("%d idle waiters: %d scripts in %.1f heartbeats, want at most 3 per heartbeat (%d)", waiters, scripts, beatsSeen, limit)
 			}
 			// They still take the lock, in turn.
-			if err := holder.Unlock(ctx); err != nil {
+			if err := holder.Release(ctx); err != nil {
 				t.Fatal(err)
 			}
 			for range waiters {
@@ -101,19 +102,19 @@ func TestRefresherOutlivesABusyPool(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), PoolSize: pool, PoolTimeout: time.Hour})
 	t.Cleanup(func() { _ = c.Close() })
 	d := newLock(t, direct, "job")
-	holder, err := d.TryLock(ctx, 0, time.Hour)
+	holder, err := locks.MutexOf(d, false).TryLock(ctx, 0, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := redislock.New(c, "job", redislock.Options{QueueHeartbeat: hb, AttemptTimeout: time.Hour})
+	l, err := lockcore.New(c, "job", lockcore.Options{QueueHeartbeat: hb, AttemptTimeout: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
 	go func() {
-		m, err := l.TryLockFair(ctx, -1, time.Hour)
+		m, err := locks.MutexOf(l, true).TryLock(ctx, -1, time.Hour)
 		if err == nil {
-			err = m.Unlock(ctx)
+			err = m.Release(ctx)
 		}
 		done <- err
 	}()
@@ -130,7 +131,7 @@ func TestRefresherOutlivesABusyPool(t *testing.T) {
 	})
 	// Twice the entry's lifetime of 3 heartbeats: an entry not refreshed
 	// would be dead by now.
-	time.Sleep(2 * redislock.QueueMissedHeartbeats * hb)
+	time.Sleep(2 * lockcore.QueueMissedHeartbeats * hb)
 	if n, now := queued(t, d), direct.ZRange(ctx, queue, 0, -1).Val(); n != 1 || len(now) != 1 || now[0] != entry[0] {
 		t.Errorf("after 6 heartbeats with the pool blocked: %d live entries %v, want the waiter's %v", n, now, entry)
 	}
@@ -138,7 +139,7 @@ func TestRefresherOutlivesABusyPool(t *testing.T) {
 	if err := direct.RPush(ctx, "app-queue", "a", "b").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := holder.Unlock(ctx); err != nil {
+	if err := holder.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := within(t, "the waiter", func() error { return <-done }); err != nil {

@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package redislock_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/redislock"
 )
 
 // Regression: Lua counts in doubles. A counter of 9007199254740993 (2^53+1)
@@ -20,7 +20,7 @@ func TestFencesPast2To53AreForeign(t *testing.T) {
 	c := srv.Client()
 	ctx := t.Context()
 	l := newLock(t, c, "job")
-	leaseKey, fenceKey, _ := l.Keys()
+	leaseKey, fenceKey, _ := redislock.Keys(l)
 
 	for _, counter := range []string{
 		"9007199254740993",     // 2^53 + 1: rounds down in Lua
@@ -30,7 +30,7 @@ func TestFencesPast2To53AreForeign(t *testing.T) {
 		"123456789012345678901234567890",
 	} {
 		t.Run("counter "+counter, func(t *testing.T) {
-			c.Del(ctx, leaseKey, fenceKey, l.TermKey())
+			c.Del(ctx, leaseKey, fenceKey, redislock.TermKey(l))
 			c.Set(ctx, fenceKey, counter, 0)
 			_, err := l.TryAcquire(ctx, "a", time.Minute)
 			var fe *redislock.ForeignError
@@ -40,14 +40,14 @@ func TestFencesPast2To53AreForeign(t *testing.T) {
 			if got := c.Get(ctx, fenceKey).Val(); got != counter {
 				t.Errorf("counter rewritten to %s", got)
 			}
-			if n := c.Exists(ctx, leaseKey, l.TermKey()).Val(); n != 0 {
+			if n := c.Exists(ctx, leaseKey, redislock.TermKey(l)).Val(); n != 0 {
 				t.Errorf("%d keys written", n)
 			}
 		})
 	}
 
 	t.Run("counter just below MaxFence", func(t *testing.T) {
-		c.Del(ctx, leaseKey, fenceKey, l.TermKey())
+		c.Del(ctx, leaseKey, fenceKey, redislock.TermKey(l))
 		c.Set(ctx, fenceKey, strconv.FormatUint(redislock.MaxFence-1, 10), 0)
 		s, err := l.TryAcquire(ctx, "a", time.Minute)
 		if err != nil {
@@ -60,7 +60,7 @@ func TestFencesPast2To53AreForeign(t *testing.T) {
 	})
 
 	t.Run("lease fence past 2^53", func(t *testing.T) {
-		c.Del(ctx, leaseKey, fenceKey, l.TermKey())
+		c.Del(ctx, leaseKey, fenceKey, redislock.TermKey(l))
 		c.HSet(ctx, leaseKey, "owner", "t", "holder", "h", "fence", "9007199254740993")
 		c.PExpire(ctx, leaseKey, time.Minute)
 		if _, err := l.TryAcquire(ctx, "a", time.Minute); !errors.Is(err, redislock.ErrForeign) {

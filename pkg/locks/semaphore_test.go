@@ -1,6 +1,6 @@
 //go:build unix
 
-package lockcore_test
+package locks_test
 
 import (
 	"context"
@@ -12,13 +12,14 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
-	redislock "github.com/baton-dev/baton/internal/lockcore"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
-func newSemaphore(t *testing.T, c redislock.Client, name string, permits int, opts redislock.SemaphoreOptions) *redislock.Semaphore {
+func newSemaphore(t *testing.T, c lockcore.Client, name string, permits int, opts lockcore.SemaphoreOptions) *locks.Semaphore {
 	t.Helper()
-	s, err := redislock.NewSemaphore(c, name, permits, opts)
+	s, err := locks.NewSemaphoreCore(c, name, permits, opts)
 	if err != nil {
 		t.Fatalf("NewSemaphore: %v", err)
 	}
@@ -31,25 +32,25 @@ func TestSemaphoreBasics(t *testing.T) {
 			srv := redistest.Start(t)
 			c := srv.Client()
 			ctx := t.Context()
-			s := newSemaphore(t, c, "pool", 2, redislock.SemaphoreOptions{Fair: fair, Options: redislock.Options{Identity: "w"}})
-			a, err := s.TryAcquire(ctx, 0, time.Minute)
+			s := newSemaphore(t, c, "pool", 2, lockcore.SemaphoreOptions{Fair: fair, Options: lockcore.Options{Identity: "w"}})
+			a, err := s.TryLock(ctx, 0, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := s.TryAcquire(ctx, 0, time.Minute)
+			b, err := s.TryLock(ctx, 0, time.Minute)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if b.Fence() <= a.Fence() {
 				t.Errorf("fences %d then %d, want growing", a.Fence(), b.Fence())
 			}
-			_, err = s.TryAcquire(ctx, 0, time.Minute)
-			var held *redislock.HeldError
-			if !errors.Is(err, redislock.ErrTimeout) || !errors.As(err, &held) || held.Holder.Identity != "w" {
+			_, err = s.TryLock(ctx, 0, time.Minute)
+			var held *lockcore.HeldError
+			if !errors.Is(err, lockcore.ErrTimeout) || !errors.As(err, &held) || held.Holder.Identity != "w" {
 				t.Fatalf("third TryAcquire: %v, want ErrTimeout with a HeldError", err)
 			}
-			_, err = s.TryAcquire(ctx, 300*time.Millisecond, time.Minute)
-			if !errors.Is(err, redislock.ErrTimeout) || !errors.Is(err, redislock.ErrHeld) {
+			_, err = s.TryLock(ctx, 300*time.Millisecond, time.Minute)
+			if !errors.Is(err, lockcore.ErrTimeout) || !errors.Is(err, lockcore.ErrHeld) {
 				t.Fatalf("TryAcquire with a wait: %v, want ErrTimeout and ErrHeld", err)
 			}
 			info, err := s.Inspect(ctx)
@@ -64,7 +65,7 @@ func TestSemaphoreBasics(t *testing.T) {
 			}
 			waiter := make(chan error, 1)
 			go func() {
-				p, err := s.TryAcquire(ctx, 20*time.Second, time.Minute)
+				p, err := s.TryLock(ctx, 20*time.Second, time.Minute)
 				if err == nil {
 					if p.Fence() <= b.Fence() {
 						err = errors.New("fence did not grow")
@@ -80,10 +81,10 @@ func TestSemaphoreBasics(t *testing.T) {
 			if err := <-waiter; err != nil {
 				t.Fatalf("waiter: %v", err)
 			}
-			if err := a.Release(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+			if err := a.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 				t.Errorf("second Release: %v, want ErrNotHeld", err)
 			}
-			if err := a.Renew(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+			if err := a.Renew(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 				t.Errorf("Renew after Release: %v, want ErrNotHeld", err)
 			}
 			if err := b.Release(ctx); err != nil {
@@ -104,7 +105,7 @@ func TestSemaphoreNeverExceedsPermits(t *testing.T) {
 			ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 			defer cancel()
 			const permits, workers, rounds = 3, 12, 8
-			s := newSemaphore(t, c, "pool", permits, redislock.SemaphoreOptions{Fair: fair})
+			s := newSemaphore(t, c, "pool", permits, lockcore.SemaphoreOptions{Fair: fair})
 			var (
 				mu      sync.Mutex
 				cur     int
@@ -116,7 +117,7 @@ func TestSemaphoreNeverExceedsPermits(t *testing.T) {
 			for range workers {
 				go func() {
 					for range rounds {
-						p, err := s.TryAcquire(ctx, -1, 10*time.Second)
+						p, err := s.TryLock(ctx, -1, 10*time.Second)
 						if err != nil {
 							errs <- err
 							return
@@ -163,7 +164,7 @@ func TestSemaphoreNeverExceedsPermits(t *testing.T) {
 			if len(fences) != workers*rounds {
 				t.Errorf("%d distinct fences for %d permits taken", len(fences), workers*rounds)
 			}
-			permitsKey, holdersKey, _, queueKey, _, _, _ := s.Keys()
+			permitsKey, holdersKey, _, queueKey, _, _, _ := locks.SemCore(s).Keys()
 			if n := c.Exists(ctx, permitsKey, holdersKey, queueKey).Val(); n != 0 {
 				t.Errorf("%d semaphore keys left after every release", n)
 			}
@@ -177,9 +178,9 @@ func TestSemaphoreCrashedHolder(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	s := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{})
+	s := newSemaphore(t, c, "pool", 1, lockcore.SemaphoreOptions{})
 	const lease = 300 * time.Millisecond
-	crashed, err := s.TryAcquire(ctx, 0, lease)
+	crashed, err := s.TryLock(ctx, 0, lease)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +188,7 @@ func TestSemaphoreCrashedHolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := s.TryAcquire(ctx, 20*time.Second, time.Minute)
+	next, err := s.TryLock(ctx, 20*time.Second, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestSemaphoreCrashedHolder(t *testing.T) {
 	if next.Fence() <= crashed.Fence() {
 		t.Errorf("fence %d after %d", next.Fence(), crashed.Fence())
 	}
-	if err := crashed.Renew(ctx); !errors.Is(err, redislock.ErrLost) {
+	if err := crashed.Renew(ctx); !errors.Is(err, lockcore.ErrLost) {
 		t.Errorf("Renew of the expired permit: %v, want ErrLost", err)
 	}
 	select {
@@ -209,7 +210,7 @@ func TestSemaphoreCrashedHolder(t *testing.T) {
 	default:
 		t.Error("Lost not closed after Renew found the permit lost")
 	}
-	if err := crashed.Release(ctx); !errors.Is(err, redislock.ErrNotHeld) {
+	if err := crashed.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 		t.Errorf("Release of the expired permit: %v, want ErrNotHeld", err)
 	}
 	info, err := s.Inspect(ctx)
@@ -225,8 +226,8 @@ func TestSemaphoreWatchdog(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	s := newSemaphore(t, c, "pool", 2, redislock.SemaphoreOptions{Options: redislock.Options{WatchdogTimeout: 600 * time.Millisecond}})
-	p, err := s.TryAcquire(ctx, 0, 0)
+	s := newSemaphore(t, c, "pool", 2, lockcore.SemaphoreOptions{Options: lockcore.Options{WatchdogTimeout: 600 * time.Millisecond}})
+	p, err := s.TryLock(ctx, 0, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,14 +248,14 @@ func TestSemaphoreWatchdog(t *testing.T) {
 	if len(info.Holders) != 1 || info.Holders[0].Fence != p.Fence() {
 		t.Fatalf("holders %+v, want the watched permit", info.Holders)
 	}
-	permitsKey, _, _, _, _, _, _ := s.Keys()
+	permitsKey, _, _, _, _, _, _ := locks.SemCore(s).Keys()
 	c.ZRem(ctx, permitsKey, p.Token())
 	select {
 	case <-p.Lost():
 	case <-time.After(10 * time.Second):
 		t.Fatal("watchdog did not notice the removed permit")
 	}
-	if !errors.Is(p.Err(), redislock.ErrLost) {
+	if !errors.Is(p.Err(), lockcore.ErrLost) {
 		t.Errorf("Err = %v, want ErrLost", p.Err())
 	}
 }
@@ -263,8 +264,8 @@ func TestSemaphoreForeignValues(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
 	ctx := t.Context()
-	s := newSemaphore(t, c, "pool", 2, redislock.SemaphoreOptions{Fair: true})
-	permitsKey, holdersKey, fenceKey, queueKey, deadlinesKey, _, _ := s.Keys()
+	s := newSemaphore(t, c, "pool", 2, lockcore.SemaphoreOptions{Fair: true})
+	permitsKey, holdersKey, fenceKey, queueKey, deadlinesKey, _, _ := locks.SemCore(s).Keys()
 	for _, tc := range []struct {
 		name, key string
 		setup     func() error
@@ -282,13 +283,13 @@ func TestSemaphoreForeignValues(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := c.Dump(ctx, tc.key).Val()
-			_, err := s.TryAcquire(ctx, time.Second, time.Minute)
-			var fe *redislock.ForeignError
+			_, err := s.TryLock(ctx, time.Second, time.Minute)
+			var fe *lockcore.ForeignError
 			if !errors.As(err, &fe) || fe.Key != tc.key {
 				t.Fatalf("TryAcquire: %v, want ForeignError at %s", err, tc.key)
 			}
 			if tc.key != fenceKey {
-				if _, err := s.Inspect(ctx); !errors.Is(err, redislock.ErrForeign) {
+				if _, err := s.Inspect(ctx); !errors.Is(err, lockcore.ErrForeign) {
 					t.Errorf("Inspect: %v, want ErrForeign", err)
 				}
 			}
@@ -309,28 +310,28 @@ func TestSemaphoreValidates(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		permits int
-		opts    redislock.SemaphoreOptions
+		opts    lockcore.SemaphoreOptions
 	}{
-		{"0 permits", 0, redislock.SemaphoreOptions{}},
-		{"negative permits", -1, redislock.SemaphoreOptions{}},
-		{"too many permits", redislock.MaxPermits + 1, redislock.SemaphoreOptions{}},
-		{"bad prefix", 1, redislock.SemaphoreOptions{Options: redislock.Options{Prefix: "a:b"}}},
-		{"bad heartbeat", 1, redislock.SemaphoreOptions{Options: redislock.Options{QueueHeartbeat: time.Millisecond}}},
-		{"min replicas", 1, redislock.SemaphoreOptions{Options: redislock.Options{MinReplicas: 1}}},
+		{"0 permits", 0, lockcore.SemaphoreOptions{}},
+		{"negative permits", -1, lockcore.SemaphoreOptions{}},
+		{"too many permits", lockcore.MaxPermits + 1, lockcore.SemaphoreOptions{}},
+		{"bad prefix", 1, lockcore.SemaphoreOptions{Options: lockcore.Options{Prefix: "a:b"}}},
+		{"bad heartbeat", 1, lockcore.SemaphoreOptions{Options: lockcore.Options{QueueHeartbeat: time.Millisecond}}},
+		{"min replicas", 1, lockcore.SemaphoreOptions{Options: lockcore.Options{MinReplicas: 1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := redislock.NewSemaphore(c, "pool", tc.permits, tc.opts); !errors.Is(err, redislock.ErrInvalid) {
+			if _, err := locks.NewSemaphoreCore(c, "pool", tc.permits, tc.opts); !errors.Is(err, lockcore.ErrInvalid) {
 				t.Errorf("NewSemaphore: %v, want ErrInvalid", err)
 			}
 		})
 	}
-	if _, err := redislock.NewSemaphore(c, "a{b}", 1, redislock.SemaphoreOptions{}); !errors.Is(err, redislock.ErrInvalid) {
+	if _, err := locks.NewSemaphoreCore(c, "a{b}", 1, lockcore.SemaphoreOptions{}); !errors.Is(err, lockcore.ErrInvalid) {
 		t.Errorf("NewSemaphore with a brace: %v, want ErrInvalid", err)
 	}
-	s := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{})
+	s := newSemaphore(t, c, "pool", 1, lockcore.SemaphoreOptions{})
 	calls := callsDuring(t, c, func() {
 		for _, lease := range []time.Duration{-time.Second, 1500 * time.Microsecond} {
-			if _, err := s.TryAcquire(ctx, time.Second, lease); !errors.Is(err, redislock.ErrInvalid) {
+			if _, err := s.TryLock(ctx, time.Second, lease); !errors.Is(err, lockcore.ErrInvalid) {
 				t.Errorf("TryAcquire lease %v: %v, want ErrInvalid", lease, err)
 			}
 		}
@@ -350,8 +351,8 @@ func TestSemaphoreFairOrder(t *testing.T) {
 	c := srv.Client()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	s := newSemaphore(t, c, "pool", 1, redislock.SemaphoreOptions{Fair: true})
-	first, err := s.TryAcquire(ctx, 0, time.Minute)
+	s := newSemaphore(t, c, "pool", 1, lockcore.SemaphoreOptions{Fair: true})
+	first, err := s.TryLock(ctx, 0, time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +371,7 @@ func TestSemaphoreFairOrder(t *testing.T) {
 	errs := make(chan error, waiters)
 	for i := range waiters {
 		go func() {
-			p, err := s.TryAcquire(ctx, -1, time.Minute)
+			p, err := s.TryLock(ctx, -1, time.Minute)
 			if err != nil {
 				errs <- err
 				return

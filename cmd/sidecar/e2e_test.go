@@ -87,11 +87,7 @@ func startSidecar(t *testing.T, redisAddr, id string, extra ...string) *sidecart
 // first term wait one lease TTL, and these tests are about other things.
 func knownStore(t *testing.T, c *redis.Client, lock string) {
 	t.Helper()
-	l, err := redislock.New(c, lock, redislock.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	redistest.KnownStore(t, c, l.TermKey())
+	redistest.KnownStore(t, c, redislock.DefaultPrefix+":{"+lock+"}:term")
 }
 
 // mustLead long-polls s's /leader for up to 20s and fails the test unless s

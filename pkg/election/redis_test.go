@@ -157,7 +157,8 @@ func TestStepsDownBeforeTTLWhenRedisStops(t *testing.T) {
 func TestForeignValueNeverLeads(t *testing.T) {
 	srv := redistest.Start(t)
 	c := srv.Client()
-	c.Set(t.Context(), "baton:{job}:lease", "not baton's", 0) // the lease key of lock "job"
+	const leaseKey = "baton:{job}:lease" // lock "job"'s lease key
+	c.Set(t.Context(), leaseKey, "not baton's", 0)
 	a := startCandidate(t, c, "a", time.Second)
 	s := waitStatus(t, a.e, "error", func(s election.Status) bool { return s.LastError != "" })
 	if s.Leader || !strings.Contains(s.LastError, "foreign") {

@@ -48,7 +48,7 @@ func TestClusterFailover(t *testing.T) {
 		}
 		return true
 	})
-	k := keysOf(t)
+	k := keysOf()
 	names := []string{k.lease, k.fence, k.term, k.channel}
 	slot := cc.ClusterKeySlot(ctx, names[0]).Val()
 	for _, n := range names[1:] {

@@ -30,11 +30,11 @@
 // The lock tests (locks_test.go) run application locks, not sidecars,
 // under the faults of the mix that hit clients: several in-process holders
 // of one name, each with its own go-redis client behind its own proxy, take
-// TryLock (watchdog and lease time), TryLockFair and a Semaphore; Check
-// proves that no two mutex sections overlap (a section ends at the earlier
-// of Unlock and Lost), with fences growing, and CheckConcurrency that no
-// more than the permits are held at once. -chaos.locks-duration sets the
-// length of each run.
+// TryLock on a Mutex (watchdog and lease time, plain and fair) and on a
+// Semaphore; Check proves that no two mutex sections overlap (a section
+// ends at the earlier of Release and Lost), with fences growing, and
+// CheckConcurrency that no more than the permits are held at once.
+// -chaos.locks-duration sets the length of each run.
 //
 // The lock API test (lockapi_test.go, TestChaosLockAPI) runs the
 // sidecar's lock API through real sidecars: HTTP clients in this process

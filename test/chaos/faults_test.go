@@ -212,7 +212,7 @@ func (e *env) followerOf(l *node, pick func(n int) int) *node {
 // replica beside a live leader therefore wait for this, so that they test
 // what they name and not that combination.
 func (e *env) settledLeader(c redisDoer) (*node, uint64, error) {
-	k := keysOf(e.t)
+	k := keysOf()
 	ctx := context.Background()
 	deadline := time.Now().Add(3*e.ttl + 2*slack)
 	for {
@@ -248,7 +248,7 @@ func (e *env) faultLeaseDel(c redisDoer) (uint64, error) {
 		return 0, fmt.Errorf("no follower of %s to replace", l.name)
 	}
 	e.hist.Fault(kindLeaseDel)
-	if err := c.Do(context.Background(), "DEL", keysOf(e.t).lease).Err(); err != nil {
+	if err := c.Do(context.Background(), "DEL", keysOf().lease).Err(); err != nil {
 		return 0, err
 	}
 	// The old term stays valid for at most a TTL after its last renewal;

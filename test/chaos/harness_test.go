@@ -88,23 +88,18 @@ const (
 // lockName is every sidecar's --lock.
 const lockName = "chaos"
 
-// lockKeys are the Redis names of the sidecars' lock, from redislock
-// itself rather than spelled out here.
+// lockKeys are the Redis names of the sidecars' lock: the election's lease
+// under redislock's default prefix.
 type lockKeys struct{ lease, fence, term, channel string }
 
-func keysOf(t testing.TB) lockKeys {
-	t.Helper()
-	c := redis.NewClient(&redis.Options{}) // never dialed: New makes no call
-	defer c.Close()
-	l, err := redislock.New(c, lockName, redislock.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var k lockKeys
-	k.lease, k.fence, k.channel = l.Keys()
-	k.term = l.TermKey()
-	return k
+func keysOf() lockKeys {
+	key := func(suffix string) string { return keyOf(redislock.DefaultPrefix, lockName, suffix) }
+	return lockKeys{lease: key("lease"), fence: key("fence"), term: key("term"), channel: key("released")}
 }
+
+// keyOf is the key of a lock's part (lease, fence, term, released, ...)
+// for name under prefix, as the lock libraries spell it.
+func keyOf(prefix, name, suffix string) string { return prefix + ":{" + name + "}:" + suffix }
 
 // env is one test's world: a Redis, sidecars each behind its own proxy, and
 // the history of their terms.

@@ -7,14 +7,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 // TestLocksLateReply: the acquire of a holder behind a slow link (latency
 // 1.5 TTL each way) takes effect in Redis, but its reply comes after the
 // lease has expired there, and another holder, on a fast link, has taken
 // the lock meanwhile. The late holder must not get a lock it could use:
-// Lost must already be closed when TryLock (or TryAcquire) returns, since
+// Lost must already be closed when TryLock (of either) returns, since
 // the lease's validity counts from SentAt, not from the reply. The checker
 // proves that the two sections do not overlap.
 func TestLocksLateReply(t *testing.T) {
@@ -25,7 +25,7 @@ func TestLocksLateReply(t *testing.T) {
 		key     func(w *lockWorld) string
 	}{
 		{"mutex", func(w *lockWorld, c *lockClient) func(ctx context.Context) (holding, error) {
-			l, err := redislock.New(c.client, "late", w.lockOptions(c))
+			l, err := locks.NewMutex(c.client, "late", w.lockOptions(c))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -34,29 +34,25 @@ func TestLocksLateReply(t *testing.T) {
 				if err != nil {
 					return holding{}, err
 				}
-				return holding{fence: m.Fence(), sentAt: m.Lease().SentAt(), lost: m.Lost(), release: m.Unlock}, nil
+				return holding{fence: m.Fence(), sentAt: m.SentAt(), lost: m.Lost(), release: m.Release}, nil
 			}
 		}, func(w *lockWorld) string {
-			l, _ := redislock.New(w.admin, "late", w.lockOptions(w.clients[0]))
-			lease, _, _ := l.Keys()
-			return lease
+			return keyOf(w.lockOptions(w.clients[0]).Lease.Prefix, "late", "lease")
 		}},
 		{"semaphore", func(w *lockWorld, c *lockClient) func(ctx context.Context) (holding, error) {
-			s, err := redislock.NewSemaphore(c.client, "late", 1, redislock.SemaphoreOptions{Options: w.lockOptions(c)})
+			s, err := locks.NewSemaphore(c.client, "late", 1, w.lockOptions(c))
 			if err != nil {
 				t.Fatal(err)
 			}
 			return func(ctx context.Context) (holding, error) {
-				p, err := s.TryAcquire(ctx, 10*ttl, 0)
+				p, err := s.TryLock(ctx, 10*ttl, 0)
 				if err != nil {
 					return holding{}, err
 				}
 				return holding{fence: p.Fence(), sentAt: p.SentAt(), lost: p.Lost(), release: p.Release}, nil
 			}
 		}, func(w *lockWorld) string {
-			s, _ := redislock.NewSemaphore(w.admin, "late", 1, redislock.SemaphoreOptions{Options: w.lockOptions(w.clients[0])})
-			permits, _, _, _, _, _, _ := s.Keys()
-			return permits
+			return keyOf(w.lockOptions(w.clients[0]).Lease.Prefix, "late", "sem:permits")
 		}},
 	}
 	for _, k := range kinds {

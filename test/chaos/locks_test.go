@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/pkg/locks"
 )
 
 var (
@@ -29,12 +29,12 @@ const (
 // TestLocksMutex runs application locks under the client faults of the
 // mix: lockClients servers, each with its own client behind its own proxy,
 // take one name with TryLock under the watchdog, TryLock with a lease time,
-// and TryLockFair (watchdog), with a short TTL so that hand-overs, expiries
-// and losses come often. The suite's checker (Check) then proves that no
-// two sections overlap, a section ending at the earlier of Unlock and Lost
-// (or, under a lease time, before SentAt + TTL), that fences grow strictly
-// in acquisition order, and that a holder exists again within a bound after
-// each fault heals.
+// and TryLock on a fair Mutex (watchdog), with a short TTL so that
+// hand-overs, expiries and losses come often. The suite's checker (Check)
+// then proves that no two sections overlap, a section ending at the
+// earlier of Release and Lost (or, under a lease time, before SentAt +
+// TTL), that fences grow strictly in acquisition order, and that a holder
+// exists again within a bound after each fault heals.
 func TestLocksMutex(t *testing.T) {
 	if testing.Short() {
 		t.Skip("randomized run skipped with -short")
@@ -57,20 +57,18 @@ func TestLocksMutex(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			w := newLockWorld(t, lockClients, ttl)
 			stop := w.run(t.Context(), f.maxHold, func(_ int, c *lockClient) func(context.Context) (holding, error) {
-				l, err := redislock.New(c.client, "mutex", w.lockOptions(c))
+				opts := w.lockOptions(c)
+				opts.Fair = f.fair
+				l, err := locks.NewMutex(c.client, "mutex", opts)
 				if err != nil {
 					t.Fatal(err)
 				}
-				try := l.TryLock
-				if f.fair {
-					try = l.TryLockFair
-				}
 				return func(ctx context.Context) (holding, error) {
-					m, err := try(ctx, 4*ttl, f.lease)
+					m, err := l.TryLock(ctx, 4*ttl, f.lease)
 					if err != nil {
 						return holding{}, err
 					}
-					return holding{fence: m.Fence(), sentAt: m.Lease().SentAt(), lost: m.Lost(), leased: f.lease > 0, release: m.Unlock}, nil
+					return holding{fence: m.Fence(), sentAt: m.SentAt(), lost: m.Lost(), leased: f.lease > 0, release: m.Release}, nil
 				}
 			})
 			w.mix(t, uint64(i), stop)
@@ -107,7 +105,9 @@ func TestLocksSemaphore(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			w := newLockWorld(t, lockClients+1, ttl)
 			stop := w.run(t.Context(), ttl, func(n int, c *lockClient) func(context.Context) (holding, error) {
-				s, err := redislock.NewSemaphore(c.client, "sem", permits, redislock.SemaphoreOptions{Options: w.lockOptions(c), Fair: fair})
+				opts := w.lockOptions(c)
+				opts.Fair = fair
+				s, err := locks.NewSemaphore(c.client, "sem", permits, opts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -116,7 +116,7 @@ func TestLocksSemaphore(t *testing.T) {
 					lease = ttl
 				}
 				return func(ctx context.Context) (holding, error) {
-					p, err := s.TryAcquire(ctx, 4*ttl, lease)
+					p, err := s.TryLock(ctx, 4*ttl, lease)
 					if err != nil {
 						return holding{}, err
 					}

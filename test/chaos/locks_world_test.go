@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-dev/baton/internal/clocks"
+	"github.com/baton-dev/baton/pkg/locks"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
@@ -81,13 +82,12 @@ func newLockWorld(t *testing.T, n int, ttl time.Duration) *lockWorld {
 
 // lockOptions are every client's lock options: TTL ttl under the watchdog,
 // a short queue heartbeat, the history's clock, other defaults.
-func (w *lockWorld) lockOptions(c *lockClient) redislock.Options {
-	return redislock.Options{
-		Prefix:          "chaos-locks",
+func (w *lockWorld) lockOptions(c *lockClient) locks.Options {
+	return locks.Options{
+		Lease:           redislock.Options{Prefix: "chaos-locks", Now: monoNow},
 		Identity:        c.name,
 		WatchdogTimeout: w.ttl,
 		QueueHeartbeat:  w.ttl / 5,
-		Now:             monoNow,
 	}
 }
 
@@ -140,7 +140,7 @@ func (w *lockWorld) holder(ctx context.Context, c *lockClient, seed uint64, maxH
 				_ = m.release(context.WithoutCancel(ctx))
 			}
 			return
-		case errors.Is(err, redislock.ErrTimeout):
+		case errors.Is(err, locks.ErrTimeout):
 			w.stats.timeouts.Add(1)
 			continue
 		case err != nil:
@@ -203,7 +203,7 @@ func (w *lockWorld) release(ctx context.Context, m holding) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	switch err := m.release(rctx); {
-	case errors.Is(err, redislock.ErrNotHeld):
+	case errors.Is(err, locks.ErrNotHeld):
 		w.stats.notHeld.Add(1)
 	case err != nil:
 		w.stats.unlockErrs.Add(1)

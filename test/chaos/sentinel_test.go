@@ -103,7 +103,7 @@ func sentinelScenario(t *testing.T, withWait bool) time.Duration {
 	// A lock both servers know, as a release leaves it: the lease below
 	// is what the replica misses, not the lock (whose first term on an
 	// unknown store would wait a TTL, and write nothing that needs an ack).
-	term := keysOf(t).term
+	term := keysOf().term
 	redistest.KnownStore(t, primary.Client(), term)
 	waitFor(t, 10*time.Second, "the term record replicated", func() bool { return rc.Exists(ctx, term).Val() == 1 })
 	var sentinels []string

@@ -183,7 +183,7 @@ func TestForeignValue(t *testing.T) {
 	const ttl = time.Second
 	e := newEnvNoNodes(t, ttl)
 	c := e.redisClient()
-	lease := keysOf(t).lease
+	lease := keysOf().lease
 	if err := c.Set(t.Context(), lease, "somebody else's", 0).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestACLUserLacking(t *testing.T) {
 // jump of the lease's PTTL: the old leader's following renewal is then a
 // whole renew interval away.
 func (e *env) awaitRenewal(c *redis.Client) error {
-	key := keysOf(e.t).lease
+	key := keysOf().lease
 	ctx := context.Background()
 	last, err := c.PTTL(ctx, key).Result()
 	if err != nil || last <= 0 {
@@ -310,7 +310,7 @@ func TestLeaseOnlyLoss(t *testing.T) {
 	t.Run("control: lease and term record", func(t *testing.T) {
 		e := newEnv(t, 3, ttl)
 		c := e.redisClient()
-		k := keysOf(t)
+		k := keysOf()
 		e.leader(10 * time.Second)
 		overlapped := 0
 		for range 3 {

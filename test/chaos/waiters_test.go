@@ -54,7 +54,7 @@ func TestFiftyWaiters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	redistest.KnownStore(t, admin, lock.TermKey()) // no unknown-store quarantine
+	redistest.KnownStore(t, admin, keyOf(redislock.DefaultPrefix, "fifty", "term")) // no unknown-store quarantine
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 

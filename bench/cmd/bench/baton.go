@@ -59,12 +59,13 @@ func (g *batonGroup) start(ctx context.Context, c *batonCand) error {
 		c.counter = newCmdCounter()
 		c.client = g.e.newClient(c.counter)
 	}
-	lock, err := redislock.New(c.client, g.name, redislock.Options{Prefix: "bench"})
+	opts := redislock.Options{Prefix: "bench"}
+	lock, err := redislock.New(c.client, g.name, opts)
 	if err != nil {
 		return err
 	}
-	_, _, g.channel = lock.Keys()
-	c.locker = &freezeLocker{inner: election.RedisLocker(lock)}
+	g.channel = releaseChannel(opts.Prefix, g.name)
+	c.locker = &freezeLocker{inner: redislock.NewLocker(lock)}
 	c.el, err = election.New(election.Config{
 		Locker:   c.locker,
 		Name:     g.name,
@@ -85,6 +86,10 @@ func (g *batonGroup) start(ctx context.Context, c *batonCand) error {
 	}()
 	return nil
 }
+
+// releaseChannel is the channel on which the lock name under prefix
+// announces its releases, as pkg/redislock and pkg/locks spell it.
+func releaseChannel(prefix, name string) string { return prefix + ":{" + name + "}:released" }
 
 // next waits for the next term to start.
 func (g *batonGroup) next(ctx context.Context, limit time.Duration) (leadEvent, error) {

@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 )
 
 // The HTTP floor is what any HTTP lock API costs on this machine before it
@@ -40,8 +40,8 @@ func serveHTTPFloorIfAsked() {
 		fmt.Fprintf(os.Stderr, "bench http floor: %v\n", err)
 		os.Exit(1)
 	}
-	lock, _ := json.Marshal(api.LockBody{Token: strings.Repeat("0", 32), Fence: 1764650000000000, LeaseMS: 30000})
-	released, _ := json.Marshal(api.LockReleasedBody{Released: true})
+	lock, _ := json.Marshal(httpapi.LockBody{Token: strings.Repeat("0", 32), Fence: 1764650000000000, LeaseMS: 30000})
+	released, _ := json.Marshal(httpapi.LockReleasedBody{Released: true})
 	mux := http.NewServeMux()
 	answer := func(body []byte) http.HandlerFunc {
 		return func(w http.ResponseWriter, _ *http.Request) {

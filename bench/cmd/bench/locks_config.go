@@ -10,9 +10,9 @@ import (
 )
 
 // lockConfig is the command line of the locks step (-only locks): the
-// application locks of pkg/redislock (TryLock, TryLockFair) and of the
-// sidecar's /locks API, side by side with the raw floor, bsm/redislock and
-// redsync.
+// application locks of pkg/locks (TryLock on a Mutex, plain and fair) and
+// of the sidecar's /locks API, side by side with the raw floor,
+// bsm/redislock and redsync.
 type lockConfig struct {
 	// Uncontended acquire+release throughput.
 	opClients  []int         // client counts, each client on its own name

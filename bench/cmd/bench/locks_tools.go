@@ -15,13 +15,15 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/locks"
+	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
 // appLockLease is the lease of the application locks with a lease time
-// (the library's TryLock/TryLockFair with leaseTime > 0 and the sidecar's
-// POST /locks): the sidecar's default. Nothing in the step waits for it.
+// (the library's TryLock with leaseTime > 0, plain or fair, and the
+// sidecar's POST /locks): the sidecar's default. Nothing in the step waits
+// for it.
 const appLockLease = 30 * time.Second
 
 // batonLockMode is which of the library's mutexes a batonLockTool takes.
@@ -30,29 +32,35 @@ type batonLockMode int
 const (
 	modeLease    batonLockMode = iota // TryLock with leaseTime > 0: no watchdog
 	modeWatchdog                      // TryLock with leaseTime 0: the watchdog renews
-	modeFair                          // TryLockFair with leaseTime > 0
+	modeFair                          // TryLock on a fair Mutex with leaseTime > 0
 )
 
-// batonLockTool is pkg/redislock's application mutex, one *Lock and one
-// Redis client per candidate, all on one name. Waiting candidates wait as
-// long as ctx allows (waitTime < 0).
+// batonLockTool is pkg/locks's Mutex, one *Mutex and one Redis client per
+// candidate, all on one name. Waiting candidates wait as long as ctx
+// allows (waitTime < 0).
 type batonLockTool struct {
 	clientSet
-	locks   []*redislock.Lock
+	mutexes []*locks.Mutex
 	mode    batonLockMode
 	release string // the release channel plain waiters subscribe to
 }
 
+// batonLocksPrefix is the key prefix of batonLockTool's mutexes.
+const batonLocksPrefix = "bench-locks"
+
 func newBatonLockTool(e *env, name string, n int, mode batonLockMode) (*batonLockTool, error) {
-	t := &batonLockTool{clientSet: newClientSetOf(n, e.newLockClient), mode: mode}
+	t := &batonLockTool{clientSet: newClientSetOf(n, e.newLockClient), mode: mode, release: releaseChannel(batonLocksPrefix, name)}
 	for i, c := range t.clients {
-		l, err := redislock.New(c, name, redislock.Options{Prefix: "bench-locks", Identity: fmt.Sprintf("cand-%d", i)})
+		m, err := locks.NewMutex(c, name, locks.Options{
+			Lease:    redislock.Options{Prefix: batonLocksPrefix},
+			Identity: fmt.Sprintf("cand-%d", i),
+			Fair:     mode == modeFair,
+		})
 		if err != nil {
 			t.close()
 			return nil, err
 		}
-		t.locks = append(t.locks, l)
-		_, _, t.release = l.Keys()
+		t.mutexes = append(t.mutexes, m)
 	}
 	return t, nil
 }
@@ -67,18 +75,11 @@ func (t *batonLockTool) channel() string {
 func (t *batonLockTool) maxPause() time.Duration { return time.Millisecond }
 
 func (t *batonLockTool) acquire(ctx context.Context, who int) (held, time.Time, error) {
-	var (
-		m   *redislock.Locked
-		err error
-	)
-	switch t.mode {
-	case modeLease:
-		m, err = t.locks[who].TryLock(ctx, -1, appLockLease)
-	case modeWatchdog:
-		m, err = t.locks[who].TryLock(ctx, -1, 0)
-	case modeFair:
-		m, err = t.locks[who].TryLockFair(ctx, -1, appLockLease)
+	lease := appLockLease // modeLease and modeFair
+	if t.mode == modeWatchdog {
+		lease = 0
 	}
+	m, err := t.mutexes[who].TryLock(ctx, -1, lease)
 	at := time.Now()
 	if err != nil {
 		return nil, time.Time{}, err
@@ -86,9 +87,9 @@ func (t *batonLockTool) acquire(ctx context.Context, who int) (held, time.Time, 
 	return batonHeld{m}, at, nil
 }
 
-type batonHeld struct{ m *redislock.Locked }
+type batonHeld struct{ m *locks.Held }
 
-func (h batonHeld) release(ctx context.Context) error { return h.m.Unlock(ctx) }
+func (h batonHeld) release(ctx context.Context) error { return h.m.Release(ctx) }
 func (h batonHeld) refresh(ctx context.Context) error { return h.m.Renew(ctx) }
 
 // redisClient is candidate who's Redis client, for hooks of the lock
@@ -187,7 +188,7 @@ func (s *sidecarLockTool) call(ctx context.Context, method, u string, out any) e
 }
 
 func (s *sidecarLockTool) acquire(ctx context.Context, _ int) (held, time.Time, error) {
-	var b api.LockBody
+	var b httpapi.LockBody
 	if err := s.call(ctx, http.MethodPost, s.base+"?lease="+appLockLease.String(), &b); err != nil {
 		return nil, time.Time{}, err
 	}
@@ -204,7 +205,7 @@ type sidecarHeld struct {
 }
 
 func (h sidecarHeld) release(ctx context.Context) error {
-	var b api.LockReleasedBody
+	var b httpapi.LockReleasedBody
 	if err := h.s.call(ctx, http.MethodDelete, h.s.base+"?token="+url.QueryEscape(h.token), &b); err != nil {
 		return err
 	}
@@ -215,7 +216,7 @@ func (h sidecarHeld) release(ctx context.Context) error {
 }
 
 func (h sidecarHeld) refresh(ctx context.Context) error {
-	var b api.LockBody
+	var b httpapi.LockBody
 	return h.s.call(ctx, http.MethodPost, h.s.base+"/renew?token="+url.QueryEscape(h.token), &b)
 }
 

@@ -20,23 +20,14 @@ func (e attemptTimeoutError) Error() string {
 func (e attemptTimeoutError) Is(target error) bool { return target == context.DeadlineExceeded }
 
 // bounded runs call under ctx bounded by timeout, and returns when call does
-// or when that context ends, whichever comes first.
-//
-// With direct (a client that puts each call's deadline on its socket: see
-// deadlineClient), call runs on the caller's goroutine: the client itself
-// gives up at the deadline, which the attempt timeout always sets, so the
-// wait is bounded, and a cancellation without a deadline is seen when the
-// call returns, at the latest by that deadline. Otherwise call runs in a
-// goroutine of its own, as a go-redis client applies a context's deadline
-// to its socket only with ContextTimeoutEnabled, and its cancellation
-// never, so a stalled connection would otherwise hold the caller until the
-// client's own read timeout, or for ever. A call cut short keeps running in
-// its goroutine until the client gives up; then abandoned, when not nil,
-// gets its result, to clean up after it.
-//
-// The error of a call cut short, or of one that failed after its context
-// ended, wraps the context's cause (ErrTimeout for TryLock's wait time,
-// attemptTimeoutError for the attempt timeout).
+// or when that context ends, whichever comes first. With direct (a client
+// that puts each call's deadline on its socket: see deadlineClient), call
+// runs on the caller's goroutine, bounded by that deadline; otherwise in a
+// goroutine of its own, since go-redis ignores a cancellation, and a call
+// cut short runs on until the client gives up, when abandoned, if not nil,
+// gets its result to clean up. The error of a call cut short wraps the
+// context's cause (ErrTimeout for a wait time, attemptTimeoutError for the
+// attempt timeout).
 func bounded[T any](ctx context.Context, timeout time.Duration, direct bool, call func(context.Context) (T, error), abandoned func(T, error)) (T, error) {
 	actx, cancel := context.WithTimeoutCause(ctx, timeout, attemptTimeoutError{timeout})
 	defer cancel()

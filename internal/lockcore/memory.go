@@ -11,21 +11,11 @@ import (
 const DefaultFenceMemory = 4096
 
 // FenceMemory remembers, per lock or semaphore, the highest fence a client
-// has seen and until when, by the local clock (Options.Now), a lease it
-// issued or saw can still be valid. An acquire that finds a counter below
-// the fence remembered knows that Redis lost writes (FLUSHALL, a restart
-// without persistence, a failover to a replica that missed them): it
-// quarantines the name while such a lease can still be valid, so that the
-// client never grants a name again while a lease it issued on it can be
-// valid (see acquire.lua).
-//
-// Every Lock has a memory of its own unless Options.Fences gives one to
-// share: a client that builds a fresh Lock per call, as the sidecar's lock
-// API does, shares one so that the memory outlives the Lock. It holds at
-// most its size of names: when a new name comes, those whose leases have
-// ended go first, then the one whose lease ends soonest, those with a
-// lease this client issued last. It is safe for
-// concurrent use.
+// has seen and until when (Options.Now) a lease it issued or saw can be
+// valid; an acquire that finds a counter below it quarantines the name
+// while such a lease can be valid (see acquire.lua and pkg/locks). It holds
+// at most its size of names, evicting ended leases first, then the soonest
+// to end, issued ones last. It is safe for concurrent use.
 type FenceMemory struct {
 	size int
 

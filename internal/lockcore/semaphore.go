@@ -56,34 +56,12 @@ type SemaphoreOptions struct {
 	Fair bool
 }
 
-// Semaphore is a counting semaphore on Redis: at most its number of permits
-// are held at once, each with its own lease, owner token and fence. A
-// holder that crashes loses its permit when the lease runs out, in Redis
-// server time; a holder that Renews (or whose watchdog does) keeps it.
-//
-// A semaphore named N lives in keys of its own, in the hash slot of {N}:
-//
-//   - <prefix>:{N}:sem:permits, a sorted set, owner token by lease expiry
-//     (Redis server time, microseconds);
-//   - <prefix>:{N}:sem:holders, a hash, owner token -> "<fence>:<identity>";
-//   - <prefix>:{N}:sem:fence, the fence counter;
-//   - <prefix>:{N}:sem:permit-count, the number of permits of its first
-//     user;
-//   - <prefix>:{N}:sem:queue and :sem:queue-deadlines, the fair queue;
-//   - <prefix>:{N}:sem:released, the release channel, and
-//     <prefix>:{N}:sem:wake:<token>, a fair waiter's own channel.
-//
-// Every user of one name must give the same number of permits: each
-// admits itself while fewer than its own number are held. The first user's
-// number is recorded, and an acquire with another one fails with a
-// *PermitsError (ErrPermits) and writes nothing.
-//
-// The permits, holders, fence and permit-count keys expire
-// Options.KeyGrace after the end of the furthest permit (after a release,
-// of the furthest one left), so that a name nobody holds leaves no key
-// behind; its next user may then choose another number.
-//
-// It is safe for concurrent use.
+// Semaphore is the store protocol of a counting semaphore: at most its
+// number of permits held at once, each with its own lease, owner token and
+// fence, in keys of its own (<prefix>:{N}:sem:..., see pkg/locks). The
+// first user's number of permits is recorded; another number gives a
+// *PermitsError and writes nothing. Its keys expire Options.KeyGrace after
+// the furthest permit. It is safe for concurrent use.
 type Semaphore struct {
 	lock    *Lock // validated options and the client; its own keys are not used
 	permits int

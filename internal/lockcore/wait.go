@@ -20,22 +20,12 @@ import (
 const wakeSlack = 5 * time.Millisecond
 
 // Acquire takes the lease for ttl, waiting as long as ctx allows while
-// another owner holds it. onHeld, if not nil, is called after every attempt
-// that finds the lease held, with the holder seen.
-//
-// After the first failed try, Acquire subscribes to the release channel and
-// only then tries again, so a release between the two is never missed. It
-// then sleeps until a release message arrives or the observed PTTL runs out,
-// whichever comes first: there is no fixed polling interval, and a lost
-// message costs at most one TTL.
-//
-// Every step is bounded even when ctx has no deadline: each try by
-// Options.AttemptTimeout, the subscription by Options.SubscribeTimeout, and
-// ctx's end interrupts any of them at once. A try that fails for another
-// reason than a held lease ends Acquire with its error.
-//
-// Acquire knows nothing of a fair queue (see WaitApp): it is the
-// elector's, whose lock has none.
+// another owner holds it; onHeld, if not nil, sees each holder found. After
+// a failed try it subscribes to the release channel and only then tries
+// again, then sleeps until a release or the observed PTTL runs out: no
+// fixed polling, and a lost message costs at most one TTL. Each try is
+// bounded by Options.AttemptTimeout, the subscription by
+// Options.SubscribeTimeout. It knows no fair queue: it is the elector's.
 func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, onHeld func(Holder)) (*Lease, error) {
 	var lease *Lease
 	err := awaitTurn(ctx, l.Watch, func(ctx context.Context) (time.Duration, bool, error) {

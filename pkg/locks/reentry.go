@@ -11,27 +11,9 @@ import (
 )
 
 // WithOwner returns a copy of ctx that carries a new lock owner, which makes
-// TryLock reentrant, as Redisson's RLock is for a thread: Go has no thread
-// identity, so the owner travels in the context instead.
-//
-// A TryLock whose ctx carries an owner (from this ctx or any context derived
-// from it) that already holds the lock does not wait: it checks in Redis
-// that the lease is still held (a renew, which also extends it to its lease
-// time), counts one hold more, and returns the same *Held. Each TryLock
-// needs its own Unlock; the lease is released at the last one. The
-// re-entry's waitTime and leaseTime are not used.
-//
-// "The lock" is the same lock name and prefix on the same client value (a
-// go-redis client is a pointer), whichever *Lock was used; for a client that
-// is not a pointer, it is the same *Lock. TryLock with a context without an
-// owner, or with another owner, is never reentrant: it waits like any other
-// owner.
-//
-// Call WithOwner once where a flow of work begins, as a thread would start,
-// not in each function that locks: a fresh owner in a nested call waits for
-// the outer one, for ever. Goroutines that share a context share its owner
-// and re-enter each other's locks; give a goroutine that must be excluded
-// its own WithOwner.
+// Mutex.TryLock reentrant for it, as Redisson's RLock is for a thread. Call
+// it once where a flow of work begins: a fresh owner in a nested call waits
+// for the outer one (see the package doc).
 func WithOwner(ctx context.Context) context.Context {
 	return context.WithValue(ctx, ownerKey{}, &owner{held: map[any]*Held{}})
 }

@@ -11,14 +11,15 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo demo-locks test chaos bench bench-core image image-docker deps-image deps-redis tools fmt vet clean help
+.PHONY: all build demo demo-locks test chaos bench bench-core image image-docker deps-image deps-redis tools fmt vet lint docs clean help
 
 all: build
 
 help:
 	@echo "make demo        run three sidecars on a throwaway Redis: handover and failover"
 	@echo "make demo-locks  the shop: 1000 concurrent purchases at a stock of 100 with a lock, without, and fair"
-	@echo "make test        vet, gofmt and go test -race against real Redis"
+	@echo "make test        vet, gofmt, staticcheck and go test -race against real Redis"
+	@echo "make docs        rewrite the docs' Go snippets from the runnable examples they come from"
 	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the locks and the lock API (3m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
@@ -64,6 +65,15 @@ vet:
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 
+# staticcheck, built once per version from the Go module proxy.
+lint:
+	"$$(hack/tools/staticcheck.sh)" ./...
+
+# The Go snippets of docs/*.md are their Example functions' source
+# (hack/docsnippets); go test fails when one has drifted.
+docs:
+	$(GO) run ./hack/docsnippets docs/*.md README.md
+
 # Tools for the Kubernetes tests, built once per machine and version under
 # ~/.cache/baton/tools: the helm CLI, helm-docs (the chart's README), and
 # kube-apiserver + etcd + kubectl for envtest (setup-envtest where it can
@@ -75,7 +85,7 @@ tools:
 	@hack/tools/kube-assets.sh >/dev/null
 	@hack/tools/promtool.sh >/dev/null
 
-test: deps-redis deps-image fmt vet tools
+test: deps-redis deps-image fmt vet lint tools
 	HELM="$$(hack/tools/helm.sh)" HELM_DOCS="$$(hack/tools/helm-docs.sh)" KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" \
 	  $(GO) test -race -count=1 -timeout 30m ./...
 	cd bench && $(GO) vet ./... && $(GO) test -count=1 ./...

@@ -17,29 +17,8 @@
 //	                         (?hold_off=10s or {"hold_off":"10s"}), at most
 //	                         election.MaxHoldOff.
 //
-// With Options.Locks set (NewLocks), the application's locks and
-// semaphores, on Redis keys of their own (DefaultLocksPrefix):
-//
-//	POST   /locks/{name}?wait=5s&lease=30s&fair=true   acquire: 200 LockBody,
-//	                         409 LockConflictBody (with the holder) when the
-//	                         wait runs out
-//	POST   /locks/{name}/renew?token=T                  renew by TTL: 200
-//	                         LockBody, 409 when no longer the owner
-//	DELETE /locks/{name}?token=T                        release: 200
-//	                         LockReleasedBody, again 200 for a token this
-//	                         API released, 409 when lost before
-//	POST   /locks/{name}/stream?wait=5s&fair=true       held for the life of
-//	                         the response: application/x-ndjson LockEvents
-//	                         (acquired, keepalive, lost), renewed by a
-//	                         watchdog, released when the client goes away
-//	GET    /locks/{name}                                LockInfoBody
-//
-// and the same under /semaphores/{name}, with ?permits=N on acquire, stream
-// and GET (SemaphoreInfoBody). Every parameter is checked before any Redis
-// call: a bad one gets a 400 that names it. LocksOptions.MaxHeld bounds the
-// locks and permits held, and the acquires under way, through one API;
-// beyond it, 503 with Retry-After. Locks.ReleaseAll releases all of them
-// at shutdown.
+// Options.Routes serves more route sets beside these, under the same
+// guards: the sidecar mounts the application's locks of pkg/locks/httpapi.
 //
 // HEAD is accepted wherever GET is. Errors are JSON too ({"error":"..."}),
 // with 400 for bad parameters (unknown ones included), 404 for unknown paths
@@ -73,7 +52,8 @@
 //   - Origin: browsers' cross-origin requests that change state are refused
 //     with 403 (http.CrossOriginProtection).
 //   - Token: with Options.Token set, requests that change state
-//     (POST /leader/release, and every POST and DELETE of the locks) need "Authorization: Bearer <token>", else 401
+//     (POST /leader/release, and the mounted routes'
+//     state-changing ones) need "Authorization: Bearer <token>", else 401
 //     with a WWW-Authenticate challenge. Reads need no token.
 //
 // # Slow and numerous clients

@@ -9,8 +9,8 @@ import (
 )
 
 // Locks is the metrics of the application's locks served on the API: it
-// implements api.LockRecorder (pkg/metrics does not import pkg/api, an
-// observer like itself).
+// implements httpapi.LockRecorder (pkg/metrics does not import
+// pkg/locks/httpapi, an observer like itself).
 type Locks struct {
 	held     prometheus.Gauge
 	requests *prometheus.CounterVec

@@ -13,8 +13,8 @@ import (
 	"k8s.io/utils/clock"
 
 	"github.com/baton-dev/baton/internal/clocks"
-	"github.com/baton-dev/baton/pkg/election"
 	"github.com/baton-dev/baton/internal/names"
+	"github.com/baton-dev/baton/pkg/election"
 )
 
 // Defaults for Options fields left zero.

@@ -14,7 +14,7 @@ func locksMarkdown(l *LocksResult) string {
 	var b strings.Builder
 	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
 	p("## Application locks (-only locks)\n\n")
-	p("pkg/redislock's TryLock and TryLockFair, the sidecar's `/locks` API and the peers, in one run on one Redis. Load average %s at the start of the step, %s at the end.\n\n", l.LoadAvgBeg, l.LoadAvgEnd)
+	p("pkg/locks's Mutex.TryLock, plain and fair, the sidecar's `/locks` API and the peers, in one run on one Redis. Load average %s at the start of the step, %s at the end.\n\n", l.LoadAvgBeg, l.LoadAvgEnd)
 	p("%s\n", targetTable(l.targets()))
 
 	p("### Uncontended acquire+release\n\n")

@@ -32,7 +32,7 @@ func lockLabel(id string, l *LocksResult) string {
 	case idLockWatchdog:
 		return "baton TryLock (watchdog)"
 	case idLockFair:
-		return "baton TryLockFair (leaseTime 30s)"
+		return "baton fair TryLock (leaseTime 30s)"
 	case idLockSidecar:
 		return "baton sidecar: POST + DELETE /locks/{name} (HTTP)"
 	case idLockHTTPFloor:

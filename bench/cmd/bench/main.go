@@ -331,7 +331,7 @@ func run(ctx context.Context, cfg *config) error {
 		{"sidecar", "sidecar resources and /leader load", runSidecarResources},
 		{"exec", "exec mode (baton run)", runExec},
 		{"core", "core figures (make bench-core)", runCore},
-		{"locks", "application locks (TryLock, TryLockFair, /locks) side by side", runLocks},
+		{"locks", "application locks (TryLock, plain and fair, /locks) side by side", runLocks},
 	}); err != nil {
 		return err
 	}

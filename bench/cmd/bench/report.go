@@ -218,7 +218,7 @@ func markdown(r *Results) string {
 		p("- A negative overshoot would mean a waiter took over *before* the lease would have expired. client-go can do this at a 1 s lease: a waiter")
 	}
 	p(" times a lease from when it last saw the Lease record change, and compares records whose renew time (`LeaderElectionRecord.RenewTime`, a `metav1.Time`) has whole-second precision, so renewals within one second look like no change and the lease can look expired up to a second early. By the same rounding a waiter at a 1 s lease could take the lease from a leader that is still renewing (not measured here); at 15 s the error is a small share of the lease.\n")
-	p("- baton's crash overshoot is mostly `wakeSlack` (5 ms, pkg/redislock/wait.go): a waiter sleeps for the PTTL it saw plus 5 ms, so that a live leader's renewal, due at the same moment, lands first and an idle waiter tries once per TTL.\n")
+	p("- baton's crash overshoot is mostly `wakeSlack` (5 ms, internal/lockcore/wait.go): a waiter sleeps for the PTTL it saw plus 5 ms, so that a live leader's renewal, due at the same moment, lands first and an idle waiter tries once per TTL.\n")
 	p("- baton's idle store commands: one acquire attempt that finds the lease held is one EVALSHA that runs PTTL and HMGET inside Redis (3 in commandstats); a renewal is one EVALSHA with HMGET of the lease and of the term record, TIME, PEXPIRE and HSET (6). The leader's rate scales as 3 renewals per TTL: at the default 15 s TTL, 12 renewals (72 commands) a minute.\n")
 	p("- Percentiles are nearest-rank: p99 of fewer than 100 samples is the maximum.\n")
 	p("- Seed %d; %d interleaved rounds; the tools' order rotates from round to round.\n\n", m.Seed, m.Rounds)

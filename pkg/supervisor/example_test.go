@@ -1,11 +1,11 @@
-//go:build unix
+//go:build linux
 
 package supervisor_test
 
 import (
 	"context"
+	"fmt"
 	"log"
-	"log/slog"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -19,83 +19,69 @@ import (
 	"github.com/baton-dev/baton/pkg/supervisor"
 )
 
-// Example runs `./nightly-report --all` only while this replica leads, as
+// redisAddr is the address of the redis-server that TestMain starts for
+// the examples.
+var redisAddr string
+
+func init() { supervisor.ExampleRedisAddr = &redisAddr }
+
+// Example runs a job only while this replica leads, as
 // `baton run -- ./nightly-report --all` does. The job is stopped (SIGTERM,
 // then SIGKILL) before the lock is released; when it exits on its own, this
 // program releases the lock and exits with the job's status.
 func Example() {
-	ctx, stopRun := context.WithCancel(context.Background())
+	// The first SIGTERM or SIGINT ends the run: the job is stopped, then
+	// the lock released. The timeout bounds this example.
+	ctx, stopSignals := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stopSignals()
+	ctx, stopRun := context.WithTimeout(ctx, 10*time.Second)
 	defer stopRun()
-	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379"})
+	client := redis.NewClient(&redis.Options{Addr: redisAddr})
 	defer client.Close()
 	lock, err := redislock.New(client, "nightly-report", redislock.Options{})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	var elector *election.Elector
 	var exitCode atomic.Int32
 	sup, err := supervisor.New(supervisor.Options{
-		Command:   []string{"./nightly-report", "--all"},
-		Stdin:     os.Stdin,
-		Stdout:    os.Stdout,
-		Stderr:    os.Stderr,
-		Lock:      "nightly-report",
-		Identity:  os.Getenv("POD_NAME"),
-		APIURL:    "http://127.0.0.1:8080",
-		KillGrace: 4 * time.Second, // within LeaseTTL-RenewDeadline and ReleaseTimeout
+		// The job: ./nightly-report --all, say.
+		Command:  []string{"sh", "-c", `echo "report written by $BATON_IDENTITY"; exit 3`},
+		Stdout:   os.Stdout,
+		Stderr:   os.Stderr,
+		Lock:     "nightly-report",
+		Identity: "replica-1", // in Kubernetes, the pod's name
+		// Within the elector's LeaseTTL-RenewDeadline and ReleaseTimeout.
+		KillGrace: 500 * time.Millisecond,
 		OnExit:    supervisor.OnExitExit,
-		OnChildExit: func(leaderCtx context.Context, ex supervisor.Exit) {
-			switch ex.Policy {
-			case supervisor.OnExitRecampaign:
-				// With the term's own context, Resign returns as soon as the
-				// term has ended; the lock is released when Lead returns.
-				_, _ = elector.Resign(leaderCtx, ex.HoldOff)
-			case supervisor.OnExitExit:
-				exitCode.Store(int32(ex.Status.ExitCode()))
-				stopRun() // the elector steps down and releases once Lead returns
-			}
+		OnChildExit: func(_ context.Context, ex supervisor.Exit) {
+			exitCode.Store(int32(ex.Status.ExitCode()))
+			stopRun() // the elector steps down and releases once Lead returns
 		},
-		Logger: slog.Default(),
 	})
 	if err != nil {
 		log.Fatal(err) // a *supervisor.OptionsError names the field and the rule
 	}
-	elector, err = election.New(election.Config{
-		Locker:           redislock.NewLocker(lock),
-		Name:             "nightly-report",
-		Identity:         os.Getenv("POD_NAME"),
+	elector, err := election.New(election.Config{
+		Locker:   redislock.NewLocker(lock),
+		Name:     "nightly-report",
+		Identity: "replica-1",
+		// A store that has never seen the lock holds its first term back
+		// for one LeaseTTL (default 15s).
+		LeaseTTL:         2 * time.Second,
+		RenewDeadline:    time.Second,
 		OnStartedLeading: sup.Lead,
-		Logger:           slog.Default(),
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	// As a container's entrypoint, baton is PID 1 and inherits orphans.
-	go func() { _ = supervisor.ReapOrphans(ctx, slog.Default()) }()
-
-	signals := make(chan os.Signal, 4)
-	signal.Notify(signals, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2)
-	go func() {
-		terms := 0
-		for sig := range signals {
-			switch sig {
-			case syscall.SIGHUP, syscall.SIGUSR1, syscall.SIGUSR2:
-				_ = sup.Signal(sig)
-			default:
-				if terms++; terms == 1 {
-					stopRun() // graceful: the job is stopped, then the lock released
-				} else {
-					sup.Kill() // impatient: SIGKILL the job's group now
-					os.Exit(1)
-				}
-			}
-		}
-	}()
-
+	// As a container's entrypoint (PID 1), run supervisor.ReapOrphans too.
 	if err := elector.Run(ctx); err != nil {
 		log.Fatal(err)
 	}
-	os.Exit(int(exitCode.Load()))
+	fmt.Println("job exited with", exitCode.Load()) // os.Exit(int(exitCode.Load()))
+	// Output:
+	// report written by replica-1
+	// job exited with 3
 }

@@ -12,12 +12,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/election"
 )
 
 // guard bounds every wait in these tests, so that a broken supervisor
 // fails the test instead of hanging it. It is never what makes a test pass.
 const guard = 10 * time.Second
+
+// ExampleRedisAddr is where TestMain stores the address of the
+// redis-server it starts for the examples; package supervisor_test points
+// it at its own variable.
+var ExampleRedisAddr = new(string)
 
 // helperEnv names the role of a re-executed test binary (see TestMain).
 const helperEnv = "BATON_SUPERVISOR_TEST_HELPER"
@@ -38,7 +44,7 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "supervisor tests:", err)
 		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	os.Exit(redistest.Main(m, ExampleRedisAddr))
 }
 
 func runHelper(role string) int {

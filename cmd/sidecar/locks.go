@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/field"
 	"github.com/baton-dev/baton/pkg/metrics"
 )
 
@@ -32,7 +34,7 @@ func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *api.
 	}()
 	backend, err := api.NewRedisLocks(client, api.RedisLocksOptions{Prefix: cfg.LocksKeyPrefix, Identity: cfg.Identity})
 	if err != nil {
-		return nil, nil, apiFlagError(err)
+		return nil, nil, locksUsageError(err)
 	}
 	m, err := metrics.NewLocks(reg)
 	if err != nil {
@@ -40,9 +42,19 @@ func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *api.
 	}
 	locks, err := api.NewLocks(backend, api.LocksOptions{MaxHeld: cfg.LocksMaxHeld, Recorder: m, Logger: log})
 	if err != nil {
-		return nil, nil, apiFlagError(err)
+		return nil, nil, locksUsageError(err)
 	}
 	return locks, client, nil
+}
+
+// locksUsageError is usageError for the application locks' options, whose
+// checks in pkg/api/locks_*.go still report api.ErrInvalidOptions with a
+// message and no *field.Error: such an error is a usage error as it stands.
+func locksUsageError(err error) error {
+	if errors.Is(err, api.ErrInvalidOptions) && !errors.Is(err, field.ErrInvalid) {
+		return fmt.Errorf("%w: %w", errUsage, err)
+	}
+	return usageError("api", err)
 }
 
 // releaseLocksAt releases every application lock and permit once trigger

@@ -121,7 +121,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	}
 	elector, err = election.New(ec)
 	if err != nil {
-		return nil, flagError(err)
+		return nil, usageError("election", err)
 	}
 	var child api.ChildSource
 	if exec != nil {
@@ -146,7 +146,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		Logger:         log,
 	})
 	if err != nil {
-		return nil, apiFlagError(err)
+		return nil, usageError("api", err)
 	}
 	probeMux, err := newProbeMux(cfg, client, elector, m, log)
 	if err != nil {

@@ -88,14 +88,14 @@ func (o Options) withDefaults() (Options, error) {
 		defaults.Duration{Name: "MaxWait", Value: &o.MaxWait, Default: DefaultMaxWait},
 		defaults.Duration{Name: "HeartbeatInterval", Value: &o.HeartbeatInterval, Default: DefaultHeartbeatInterval},
 	); err != nil {
-		return o, invalidOptions("%v", err)
+		return o, invalidField(err)
 	}
 	if o.DefaultHoldOff > election.MaxHoldOff {
-		return o, invalidOptions("DefaultHoldOff must be at most %v (election.MaxHoldOff) (got %v)", election.MaxHoldOff, o.DefaultHoldOff)
+		return o, invalid("DefaultHoldOff", "must be at most %v (election.MaxHoldOff) (got %v)", election.MaxHoldOff, o.DefaultHoldOff)
 	}
 	switch {
 	case o.MaxWatchers < 0:
-		return o, invalidOptions("MaxWatchers must not be negative (got %d)", o.MaxWatchers)
+		return o, invalid("MaxWatchers", "must not be negative (got %d)", o.MaxWatchers)
 	case o.MaxWatchers == 0:
 		o.MaxWatchers = DefaultMaxWatchers
 	}

@@ -2,7 +2,6 @@ package election
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -93,12 +92,10 @@ type Config struct {
 }
 
 // ValidateIdentity checks an identity: 1 to MaxIdentityLen bytes of
-// printable characters without spaces. The error is a *ConfigError for the
-// field Identity.
+// printable characters without spaces. The error wraps ErrInvalidConfig
+// and a *field.Error for the field Identity.
 func ValidateIdentity(id string) error {
-	bad := func(format string, args ...any) error {
-		return &ConfigError{Field: "Identity", Rule: fmt.Sprintf(format, args...)}
-	}
+	bad := func(format string, args ...any) error { return invalid("Identity", format, args...) }
 	if id == "" {
 		return bad("must not be empty")
 	}
@@ -114,18 +111,16 @@ func ValidateIdentity(id string) error {
 }
 
 // Validate fills in the defaults of c and checks every rule but the one
-// for Locker, returning the first violation as a *ConfigError. New calls it;
-// a program that configures an elector from flags can call it first, to
-// report a bad setting before it builds a Locker.
+// for Locker, returning the first violation: ErrInvalidConfig wrapping a
+// *field.Error. New calls it; a program that configures an elector from
+// flags can call it first, to report a bad setting before it builds a
+// Locker.
 func (c *Config) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{Field: field, Rule: fmt.Sprintf(format, args...)}
-	}
 	if c.Name == "" {
-		return bad("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", redislock.MaxNameLen)
+		return invalid("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", redislock.MaxNameLen)
 	}
 	if err := redislock.ValidateName(c.Name); err != nil {
-		return bad("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Name)
+		return invalid("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, c.Name)
 	}
 	if err := ValidateIdentity(c.Identity); err != nil {
 		return err
@@ -135,7 +130,7 @@ func (c *Config) Validate() error {
 		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.LeaseTTL < 3*time.Millisecond || c.LeaseTTL%time.Millisecond != 0 {
-		return bad("LeaseTTL", "must be a whole number of milliseconds, at least 3ms (got %v)", c.LeaseTTL)
+		return invalid("LeaseTTL", "must be a whole number of milliseconds, at least 3ms (got %v)", c.LeaseTTL)
 	}
 	if c.RenewInterval == 0 {
 		c.RenewInterval = c.LeaseTTL / 3
@@ -144,25 +139,25 @@ func (c *Config) Validate() error {
 		c.RenewDeadline = 2 * c.LeaseTTL / 3
 	}
 	if c.RenewInterval <= 0 {
-		return bad("RenewInterval", "must be greater than 0 (got %v)", c.RenewInterval)
+		return invalid("RenewInterval", "must be greater than 0 (got %v)", c.RenewInterval)
 	}
 	if c.RenewInterval >= c.RenewDeadline {
-		return bad("RenewInterval", "must be less than RenewDeadline (got %v >= %v)", c.RenewInterval, c.RenewDeadline)
+		return invalid("RenewInterval", "must be less than {RenewDeadline} (got %v >= %v)", c.RenewInterval, c.RenewDeadline)
 	}
 	if c.RenewDeadline >= c.LeaseTTL {
-		return bad("RenewDeadline", "must be less than LeaseTTL (got %v >= %v)", c.RenewDeadline, c.LeaseTTL)
+		return invalid("RenewDeadline", "must be less than {LeaseTTL} (got %v >= %v)", c.RenewDeadline, c.LeaseTTL)
 	}
 	if c.RetryPeriod == 0 {
 		c.RetryPeriod = c.RenewInterval / 4
 	}
 	if c.RetryPeriod <= 0 {
-		return bad("RetryPeriod", "must be greater than 0 (got %v)", c.RetryPeriod)
+		return invalid("RetryPeriod", "must be greater than 0 (got %v)", c.RetryPeriod)
 	}
 	if c.ReleaseTimeout == 0 {
 		c.ReleaseTimeout = DefaultReleaseTimeout
 	}
 	if c.ReleaseTimeout < 0 {
-		return bad("ReleaseTimeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
+		return invalid("ReleaseTimeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
 	}
 	if c.Recorder == nil {
 		c.Recorder = nopRecorder{}
@@ -179,7 +174,7 @@ func (c *Config) Validate() error {
 // validate is Validate plus the rule for Locker.
 func (c *Config) validate() error {
 	if c.Locker == nil {
-		return &ConfigError{Field: "Locker", Rule: "is required"}
+		return invalid("Locker", "is required")
 	}
 	return c.Validate()
 }

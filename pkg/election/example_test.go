@@ -57,7 +57,7 @@ func Example() {
 		Logger: slog.Default(),
 	})
 	if err != nil {
-		log.Fatal(err) // a *election.ConfigError names the field and the rule
+		log.Fatal(err) // a *field.Error names the field and the rule
 	}
 	ctx, stop := context.WithTimeout(context.Background(), time.Minute)
 	defer stop()

@@ -59,7 +59,7 @@ func Example() {
 		Logger: slog.Default(),
 	})
 	if err != nil {
-		log.Fatal(err) // a *supervisor.OptionsError names the field and the rule
+		log.Fatal(err) // a *field.Error names the field and the rule
 	}
 	elector, err = election.New(election.Config{
 		Locker:           election.RedisLocker(lock),

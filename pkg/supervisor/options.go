@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -74,8 +73,7 @@ func ParseOnExit(s string) (OnExit, error) {
 	case OnExitExit, OnExitRestart, OnExitRecampaign:
 		return p, nil
 	}
-	return "", &OptionsError{Field: "OnExit", Rule: fmt.Sprintf("must be %q, %q or %q (got %q)",
-		OnExitExit, OnExitRestart, OnExitRecampaign, s)}
+	return "", invalid("OnExit", "must be %q, %q or %q (got %q)", OnExitExit, OnExitRestart, OnExitRecampaign, s)
 }
 
 // Options configures a Supervisor. Zero values take the documented
@@ -157,20 +155,17 @@ type Options struct {
 
 // withDefaults checks o, fills in its defaults, and resolves the program.
 func (o Options) withDefaults() (Options, string, error) {
-	bad := func(field, format string, args ...any) error {
-		return &OptionsError{Field: field, Rule: fmt.Sprintf(format, args...)}
-	}
 	if len(o.Command) == 0 || o.Command[0] == "" {
-		return o, "", bad("Command", "is required: the program and its arguments")
+		return o, "", invalid("Command", "is required: the program and its arguments")
 	}
 	for i, a := range o.Command {
 		if strings.IndexByte(a, 0) >= 0 {
-			return o, "", bad("Command", "must not contain NUL bytes (argument %d)", i)
+			return o, "", invalid("Command", "must not contain NUL bytes (argument %d)", i)
 		}
 	}
 	path, err := exec.LookPath(o.Command[0])
 	if err != nil {
-		return o, "", &OptionsError{Field: "Command", Rule: fmt.Sprintf("names no executable program (%q)", o.Command[0]), Err: err}
+		return o, "", invalidBecause(err, "Command", "names no executable program (%q)", o.Command[0])
 	}
 	o.Command = append([]string(nil), o.Command...)
 
@@ -179,25 +174,25 @@ func (o Options) withDefaults() (Options, string, error) {
 		k, _, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok || k == "":
-			return o, "", bad("Env", "entries must be KEY=VALUE with a non-empty KEY (entry %d: %q)", i, kv)
+			return o, "", invalid("Env", "entries must be KEY=VALUE with a non-empty KEY (entry %d: %q)", i, kv)
 		case strings.IndexByte(kv, 0) >= 0:
-			return o, "", bad("Env", "must not contain NUL bytes (entry %d)", i)
+			return o, "", invalid("Env", "must not contain NUL bytes (entry %d)", i)
 		case reserved[k]:
-			return o, "", bad("Env", "must not set %s, which baton sets for every term", k)
+			return o, "", invalid("Env", "must not set %s, which baton sets for every term", k)
 		}
 	}
 	o.Env = append([]string(nil), o.Env...)
 
 	if err := redislock.ValidateName(o.Lock); err != nil {
-		return o, "", &OptionsError{Field: "Lock", Rule: fmt.Sprintf("must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, o.Lock), Err: err}
+		return o, "", invalidBecause(err, "Lock", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", redislock.MaxNameLen, o.Lock)
 	}
 	if err := election.ValidateIdentity(o.Identity); err != nil {
-		return o, "", &OptionsError{Field: "Identity", Rule: "must be a valid election identity", Err: err}
+		return o, "", invalidBecause(err, "Identity", "must be a valid election identity")
 	}
 	if o.APIURL != "" {
 		u, err := url.Parse(o.APIURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return o, "", bad("APIURL", "must be an absolute http or https URL (got %q)", o.APIURL)
+			return o, "", invalid("APIURL", "must be an absolute http or https URL (got %q)", o.APIURL)
 		}
 	}
 
@@ -212,13 +207,13 @@ func (o Options) withDefaults() (Options, string, error) {
 	} {
 		switch {
 		case *f.v < 0:
-			return o, "", bad(f.name, "must be greater than 0 (got %v)", *f.v)
+			return o, "", invalid(f.name, "must be greater than 0 (got %v)", *f.v)
 		case *f.v == 0:
 			*f.v = f.def
 		}
 	}
 	if o.RestartBackoff > o.MaxRestartBackoff {
-		return o, "", bad("RestartBackoff", "must be at most MaxRestartBackoff (got %v > %v)", o.RestartBackoff, o.MaxRestartBackoff)
+		return o, "", invalid("RestartBackoff", "must be at most {MaxRestartBackoff} (got %v > %v)", o.RestartBackoff, o.MaxRestartBackoff)
 	}
 
 	if o.OnExit == "" {

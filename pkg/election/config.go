@@ -48,28 +48,19 @@ type Config struct {
 	// LeaseTTL: the difference is the margin that absorbs clock-rate drift.
 	RenewDeadline time.Duration
 	// RetryPeriod is the wait before a failed renew is retried and the first
-	// back-off after a failed acquire (doubling up to LeaseTTL). A renewal
-	// may use the time left before the term's deadline, so a round trip
-	// below RenewDeadline-RenewInterval never costs a term; when it has no
-	// answer within 2*RetryPeriod, quick attempts bounded by 2*RetryPeriod
-	// go out beside it, so one stalled connection costs one attempt, not
-	// the term. Default RenewInterval/4.
+	// back-off after a failed acquire (doubling up to LeaseTTL); it also
+	// bounds a renewal's stall (see the package documentation). Default
+	// RenewInterval/4.
 	RetryPeriod time.Duration
-	// ReleaseTimeout bounds each of the two waits of a graceful step-down:
-	// for OnStartedLeading to return, and then for the release to be
-	// answered; a graceful step-down thus takes at most twice its value. It
-	// also bounds how long a new campaign waits for the previous term's
-	// OnStartedLeading to return. Default 5s.
+	// ReleaseTimeout bounds each of the two waits of a graceful step-down
+	// (for OnStartedLeading to return, then for the release), and a new
+	// campaign's wait for the previous term's work. Default 5s.
 	ReleaseTimeout time.Duration
 
-	// OnStartedLeading runs in its own goroutine when a term starts. Its
-	// context is cancelled the moment leadership ends. The lock is released
-	// only once it has returned: after a graceful step-down (resign or
-	// shutdown) within ReleaseTimeout, and after a deadline step-down no
-	// later than the moment the lease can expire in the store, since the
-	// margin LeaseTTL-RenewDeadline is the work's time to stop. The next
-	// term of this elector starts only after it has returned (or after
-	// ReleaseTimeout, with a warning). Optional.
+	// OnStartedLeading runs in its own goroutine when a term starts; its
+	// context is cancelled the moment leadership ends, and the lock is
+	// released once it has returned, within the bounds the package
+	// documentation states. Optional.
 	OnStartedLeading func(ctx context.Context, term Term)
 	// OnStoppedLeading is called after each term ends, on the election
 	// loop, when this candidate no longer leads. Optional.
@@ -84,10 +75,8 @@ type Config struct {
 	// Logger receives one line per transition and per error. Default: a
 	// logger that discards.
 	Logger *slog.Logger
-	// Clock is the elector's clock; tests inject a fake one. Default: on
-	// Linux a clock on CLOCK_BOOTTIME, which keeps counting while the
-	// machine is suspended (Go's monotonic clock does not), and time.Now
-	// elsewhere. redislock.Options.Now defaults to the same clock.
+	// Clock is the elector's clock; tests inject a fake one. Default:
+	// CLOCK_BOOTTIME on Linux, time.Now elsewhere.
 	Clock clock.Clock
 }
 

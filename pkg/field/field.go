@@ -25,7 +25,8 @@ type Error struct {
 	// path to it, such as "Guard.Command" or "AllowedHosts[1]".
 	Field string
 	// Rule says what the value must be, lower case, without a full stop.
-	// Other fields appear as {Field}; "{{" is a literal brace.
+	// Other fields appear as {Field}; "{{" is a literal brace. Build it
+	// with Invalid when it quotes a value.
 	Rule string
 	// Err is the cause, if any, such as exec.ErrNotFound.
 	Err error
@@ -33,13 +34,13 @@ type Error struct {
 
 // Invalid returns the error of field name breaking the rule format, which
 // may name other fields as {Field}. args are formatted as by fmt.Sprintf
-// (but not %w, %T or * widths), and braces in them stay as they are.
+// (but not %w, %T or * widths), and braces in them stay as they are; their
+// elements are wrapped in place, which keeps go vet's format checks.
 func Invalid(name, format string, args ...any) *Error {
-	quoted := make([]any, len(args))
 	for i, a := range args {
-		quoted[i] = literal{a}
+		args[i] = literal{a}
 	}
-	return &Error{Field: name, Rule: fmt.Sprintf(format, quoted...)}
+	return &Error{Field: name, Rule: fmt.Sprintf(format, args...)}
 }
 
 // Error renders the field and its rule with Go field names.
@@ -57,7 +58,7 @@ func (e *Error) Render(name func(field string) string) string {
 		case i < 0:
 			b.WriteString(rule)
 			rule = ""
-		case strings.HasPrefix(rule[i:], "{{") || j < 0:
+		case strings.HasPrefix(rule[i:], "{{") || j <= 0:
 			b.WriteString(rule[:i+1])
 			rule = strings.TrimPrefix(rule[i+1:], "{")
 		default:

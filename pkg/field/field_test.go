@@ -27,6 +27,8 @@ func TestRender(t *testing.T) {
 			`Name must be valid (got "{LeaseTTL}", a{b)`, `--name must be valid (got "{LeaseTTL}", a{b)`},
 		{"literal brace in the rule", field.Invalid("Env", "must not hold {{ or an unclosed { brace"),
 			"Env must not hold { or an unclosed { brace", "--env must not hold { or an unclosed { brace"},
+		{"empty braces stay", field.Invalid("Body", "must not be {}"),
+			"Body must not be {}", "--body must not be {}"},
 		{"width and flags pass through", field.Invalid("N", "is %05d and %-4s|", 42, "ab"),
 			"N is 00042 and ab  |", "--n is 00042 and ab  |"},
 		{"cause", &field.Error{Field: "Command", Rule: "names no executable program", Err: exec.ErrNotFound},

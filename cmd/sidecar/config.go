@@ -154,6 +154,22 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 		fs.PrintDefaults()
 	}
 
+	set, err := parseArgs(fs, args, getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.RedisAddrs = splitList(addrs)
+	c.APIAllowedHosts = apiAllowedHosts(c.APIAddr, splitList(allowedHosts))
+	c.PodName, c.PodNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
+	if err := c.complete(set, getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseArgs parses args into fs, then sets each flag not on the command
+// line from its BATON_* variable, and returns the flags set either way.
+func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string) (set map[string]bool, err error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -163,54 +179,52 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	set := map[string]bool{}
+	set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
-		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, err)
+		if v := getenv(env); v != "" && !set[f.Name] && err == nil {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, serr)
 			}
+			set[f.Name] = true
 		}
 	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	c.RedisAddrs = splitList(addrs)
-	c.APIAllowedHosts = apiAllowedHosts(c.APIAddr, splitList(allowedHosts))
-	c.PodName, c.PodNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
+	return set, err
+}
+
+// complete takes the identity, the secrets and the defaults that follow
+// other flags, and checks every rule; set holds the flags given.
+func (c *config) complete(set map[string]bool, getenv func(string) string) error {
 	if c.Identity == "" {
 		c.Identity = getenv("POD_NAME")
 	}
 	if c.Identity == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return nil, fmt.Errorf("%w: --identity not set, POD_NAME empty and no hostname: %v", errUsage, err)
+			return fmt.Errorf("%w: --identity not set, POD_NAME empty and no hostname: %v", errUsage, err)
 		}
 		c.Identity = h
 	}
 	if err := c.readSecrets(getenv); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.validateElection(); err != nil {
-		return nil, err
+		return err
 	}
-	if c.ResignHoldOff == 0 && !set["resign-hold-off"] && getenv(envName("resign-hold-off")) == "" {
+	if c.ResignHoldOff == 0 && !set["resign-hold-off"] {
 		c.ResignHoldOff = c.LeaseTTL
 	}
 	if err := c.validate(); err != nil {
-		return nil, err
+		return err
 	}
-	if command != nil {
-		if !set["kill-grace"] && getenv(envName("kill-grace")) == "" {
-			c.Exec.KillGrace = c.defaultKillGrace()
-		}
-		if err := c.validateExec(); err != nil {
-			return nil, err
-		}
+	if c.Exec.Command == nil {
+		return nil
 	}
-	return c, nil
+	if !set["kill-grace"] {
+		c.Exec.KillGrace = c.defaultKillGrace()
+	}
+	return c.validateExec()
 }
 
 // electionConfig is the part of the configuration that pkg/election owns.

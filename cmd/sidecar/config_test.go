@@ -147,6 +147,13 @@ func TestConfigFromEnvironmentAndDefaults(t *testing.T) {
 	if c.ResignHoldOff != 0 || c.RedisPassword != "pw" {
 		t.Errorf("explicit zero hold-off = %v, password %q", c.ResignHoldOff, c.RedisPassword)
 	}
+	c, err = parseConfig([]string{"--lock", "j"}, env(map[string]string{"BATON_RESIGN_HOLD_OFF": "0s"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ResignHoldOff != 0 {
+		t.Errorf("zero hold-off from the environment = %v, want 0", c.ResignHoldOff)
+	}
 }
 
 // Every flag in flagOf exists, so that a library's rule names a real flag.

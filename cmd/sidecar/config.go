@@ -85,9 +85,6 @@ type config struct {
 	Exec execConfig
 }
 
-// errUsage marks errors that end the process with exit code 2.
-var errUsage = errors.New("invalid configuration")
-
 // parseConfig reads flags from args and the BATON_* environment, fills the
 // defaults and validates every field. It never touches the network.
 func parseConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
@@ -158,6 +155,22 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 		fs.PrintDefaults()
 	}
 
+	set, err := parseArgs(fs, args, getenv)
+	if err != nil {
+		return nil, err
+	}
+	c.RedisAddrs = splitList(addrs)
+	c.APIAllowedHosts = apiAllowedHosts(c.APIAddr, splitList(allowedHosts))
+	c.PodName, c.PodNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
+	if err := c.complete(set, getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// parseArgs parses args into fs, then sets each flag not on the command
+// line from its BATON_* variable, and returns the flags set either way.
+func parseArgs(fs *flag.FlagSet, args []string, getenv func(string) string) (set map[string]bool, err error) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil, err
@@ -167,66 +180,52 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
-	set := map[string]bool{}
+	set = map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		env := envName(f.Name)
-		if v := getenv(env); v != "" && !set[f.Name] && envErr == nil {
-			if err := f.Value.Set(v); err != nil {
-				envErr = fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, err)
+		if v := getenv(env); v != "" && !set[f.Name] && err == nil {
+			if serr := f.Value.Set(v); serr != nil {
+				err = fmt.Errorf("%w: %s=%q: %v", errUsage, env, v, serr)
 			}
+			set[f.Name] = true
 		}
 	})
-	if envErr != nil {
-		return nil, envErr
-	}
-	c.RedisAddrs = splitList(addrs)
-	c.APIAllowedHosts = apiAllowedHosts(c.APIAddr, splitList(allowedHosts))
-	c.PodName, c.PodNamespace = getenv("POD_NAME"), getenv("POD_NAMESPACE")
+	return set, err
+}
+
+// complete takes the identity, the secrets and the defaults that follow
+// other flags, and checks every rule; set holds the flags given.
+func (c *config) complete(set map[string]bool, getenv func(string) string) error {
 	if c.Identity == "" {
 		c.Identity = getenv("POD_NAME")
 	}
 	if c.Identity == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return nil, fmt.Errorf("%w: --identity not set, POD_NAME empty and no hostname: %v", errUsage, err)
+			return fmt.Errorf("%w: --identity not set, POD_NAME empty and no hostname: %v", errUsage, err)
 		}
 		c.Identity = h
 	}
 	if err := c.readSecrets(getenv); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.validateElection(); err != nil {
-		return nil, err
+		return err
 	}
-	if c.ResignHoldOff == 0 && !set["resign-hold-off"] && getenv(envName("resign-hold-off")) == "" {
+	if c.ResignHoldOff == 0 && !set["resign-hold-off"] {
 		c.ResignHoldOff = c.LeaseTTL
 	}
 	if err := c.validate(); err != nil {
-		return nil, err
+		return err
 	}
-	if command != nil {
-		if !set["kill-grace"] && getenv(envName("kill-grace")) == "" {
-			c.Exec.KillGrace = c.defaultKillGrace()
-		}
-		if err := c.validateExec(); err != nil {
-			return nil, err
-		}
+	if c.Exec.Command == nil {
+		return nil
 	}
-	return c, nil
-}
-
-// electionFlags maps election.Config fields to the flags that set them, so
-// that the library's rules, which live in election.Config.Validate, are
-// reported with the flags' names.
-var electionFlags = map[string]string{
-	"Name":           "lock",
-	"Identity":       "identity",
-	"LeaseTTL":       "lease-ttl",
-	"RenewInterval":  "renew-interval",
-	"RenewDeadline":  "renew-deadline",
-	"ReleaseTimeout": "release-timeout",
+	if !set["kill-grace"] {
+		c.Exec.KillGrace = c.defaultKillGrace()
+	}
+	return c.validateExec()
 }
 
 // electionConfig is the part of the configuration that pkg/election owns.
@@ -247,49 +246,10 @@ func (c *config) electionConfig() election.Config {
 func (c *config) validateElection() error {
 	ec := c.electionConfig()
 	if err := ec.Validate(); err != nil {
-		return flagError(err)
+		return usageError("election", err)
 	}
 	c.RenewInterval, c.RenewDeadline, c.ReleaseTimeout = ec.RenewInterval, ec.RenewDeadline, ec.ReleaseTimeout
 	return nil
-}
-
-// flagError turns an *election.ConfigError into a usage error that names
-// the flags instead of the Config fields. Other errors pass through.
-func flagError(err error) error {
-	var ce *election.ConfigError
-	if !errors.As(err, &ce) {
-		return err
-	}
-	// Rules name other fields only among the timings; the rules of Name
-	// and Identity quote the user's value, which must stay as it is.
-	var pairs []string
-	for _, field := range []string{"LeaseTTL", "RenewInterval", "RenewDeadline", "ReleaseTimeout"} {
-		pairs = append(pairs, field, "--"+electionFlags[field])
-	}
-	flagName, ok := electionFlags[ce.Field]
-	if !ok {
-		flagName = ce.Field
-	}
-	return fmt.Errorf("%w: --%s %s", errUsage, flagName, strings.NewReplacer(pairs...).Replace(ce.Rule))
-}
-
-// apiFlags maps api.Options fields to the flags that set them.
-var apiFlags = []string{
-	"DefaultHoldOff", "--resign-hold-off",
-	"AllowedHosts", "--api-allowed-hosts",
-	"MaxWatchers", "--api-max-watchers",
-	"Token", "--api-token-file",
-	"MaxHeld", "--locks-max-held",
-	"RedisLocksOptions: prefix", "--locks-key-prefix",
-}
-
-// apiFlagError turns an api.ErrInvalidOptions error into a usage error
-// that names the flags. The rules stay in pkg/api.
-func apiFlagError(err error) error {
-	if !errors.Is(err, api.ErrInvalidOptions) && !errors.Is(err, httpapi.ErrInvalidOptions) {
-		return err
-	}
-	return fmt.Errorf("%w: %s", errUsage, strings.NewReplacer(apiFlags...).Replace(err.Error()))
 }
 
 // envName is the environment fallback of a flag: BATON_ and the flag's name
@@ -354,102 +314,4 @@ func apiAllowedHosts(apiAddr string, extra []string) []string {
 		}
 	}
 	return append(hosts, extra...)
-}
-
-// validate checks each field and names the flag and the rule it breaks.
-func (c *config) validate() error {
-	bad := func(flagName, format string, args ...any) error {
-		return fmt.Errorf("%w: --%s %s", errUsage, flagName, fmt.Sprintf(format, args...))
-	}
-	if err := redislock.ValidateName(c.KeyPrefix); err != nil {
-		return bad("key-prefix", "is invalid: %v", err)
-	}
-	if len(c.RedisAddrs) == 0 {
-		return bad("redis-addr", "must name at least one host:port")
-	}
-	for _, a := range c.RedisAddrs {
-		if i := strings.LastIndex(a, ":"); i <= 0 || i == len(a)-1 {
-			return bad("redis-addr", "entries must be host:port (got %q)", a)
-		}
-	}
-	switch c.RedisMode {
-	case modeStandalone:
-		if len(c.RedisAddrs) != 1 {
-			return bad("redis-addr", "must be a single address with --redis-mode=standalone (got %d)", len(c.RedisAddrs))
-		}
-		if c.RedisMasterName != "" {
-			return bad("redis-master-name", "requires --redis-mode=sentinel")
-		}
-	case modeSentinel:
-		if c.RedisMasterName == "" {
-			return bad("redis-master-name", "is required with --redis-mode=sentinel")
-		}
-	case modeCluster:
-		if c.RedisMasterName != "" {
-			return bad("redis-master-name", "requires --redis-mode=sentinel")
-		}
-		if c.RedisDB != 0 {
-			return bad("redis-db", "must be 0 with --redis-mode=cluster")
-		}
-	default:
-		return bad("redis-mode", "must be standalone, sentinel or cluster (got %q)", c.RedisMode)
-	}
-	if c.RedisDB < 0 {
-		return bad("redis-db", "must not be negative (got %d)", c.RedisDB)
-	}
-	if !c.RedisTLS && (c.RedisCAFile != "" || c.RedisCertFile != "" || c.RedisKeyFile != "" || c.RedisTLSServerName != "") {
-		return bad("redis-tls", "must be set when a TLS file or server name is given")
-	}
-	if (c.RedisCertFile == "") != (c.RedisKeyFile == "") {
-		return bad("redis-cert-file", "and --redis-key-file must be given together")
-	}
-	if c.RedisMinReplicasAck < 0 {
-		return bad("redis-min-replicas-ack", "must not be negative (got %d)", c.RedisMinReplicasAck)
-	}
-	if c.RedisMinReplicasAck > 0 && c.RedisMode == modeCluster {
-		return bad("redis-min-replicas-ack", "is not supported with --redis-mode=cluster")
-	}
-	if c.RedisReplicaAckTimeout <= 0 || c.RedisReplicaAckTimeout%time.Millisecond != 0 {
-		return bad("redis-replica-ack-timeout", "must be a positive whole number of milliseconds (got %v)", c.RedisReplicaAckTimeout)
-	}
-	if c.RedisMinReplicasAck > 0 && c.RedisReplicaAckTimeout >= c.RenewInterval/2 {
-		return bad("redis-replica-ack-timeout", "must be less than --renew-interval/2, the bound of one renew attempt (got %v >= %v): the wait is spent out of the term", c.RedisReplicaAckTimeout, c.RenewInterval/2)
-	}
-	if c.ResignHoldOff < 0 || c.ResignHoldOff > election.MaxHoldOff {
-		return bad("resign-hold-off", "must lie between 0 and %v (got %v)", election.MaxHoldOff, c.ResignHoldOff)
-	}
-	if c.LocksMaxHeld < 1 {
-		return bad("locks-max-held", "must be at least 1 (got %d)", c.LocksMaxHeld)
-	}
-	if err := redislock.ValidateName(c.LocksKeyPrefix); err != nil {
-		return bad("locks-key-prefix", "is invalid: %v", err)
-	}
-	if c.LocksKeyPrefix == c.KeyPrefix {
-		return bad("locks-key-prefix", "must differ from --key-prefix (both %q): the application's locks would share the election's keys", c.KeyPrefix)
-	}
-	if c.APIAddr == "" {
-		return bad("api-addr", "must not be empty")
-	}
-	if c.ProbeAddr == "" {
-		return bad("probe-addr", "must not be empty")
-	}
-	if c.APIAddr == c.ProbeAddr && !strings.HasSuffix(c.APIAddr, ":0") {
-		return bad("probe-addr", "must differ from --api-addr")
-	}
-	switch c.ReadyWhen {
-	case "connected", "leader":
-	default:
-		return bad("ready-when", "must be connected or leader (got %q)", c.ReadyWhen)
-	}
-	switch c.LogFormat {
-	case "json", "text":
-	default:
-		return bad("log-format", "must be json or text (got %q)", c.LogFormat)
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		return bad("log-level", "must be debug, info, warn or error (got %q)", c.LogLevel)
-	}
-	return c.validateKube()
 }

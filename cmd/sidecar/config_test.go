@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 func env(m map[string]string) func(string) string {
@@ -38,6 +43,7 @@ func TestInvalidConfigExitsWithCode2BeforeAnyRedisCall(t *testing.T) {
 	}{
 		{"no lock", []string{"--redis-addr", addr}, nil, "--lock is required"},
 		{"bad lock", []string{"--lock", "a{b}", "--redis-addr", addr}, nil, "--lock must be 1 to 128 characters"},
+		{"lock that looks like a field", []string{"--lock", "{LeaseTTL}", "--redis-addr", addr}, nil, `(got "{LeaseTTL}")`},
 		{"bad prefix", []string{"--lock", "j", "--key-prefix", "a b", "--redis-addr", addr}, nil, "--key-prefix"},
 		{"unknown flag", []string{"--lock", "j", "--nope"}, nil, "flag provided but not defined"},
 		{"stray argument", []string{"--lock", "j", "extra"}, nil, `unexpected argument "extra"`},
@@ -140,6 +146,42 @@ func TestConfigFromEnvironmentAndDefaults(t *testing.T) {
 	}
 	if c.ResignHoldOff != 0 || c.RedisPassword != "pw" {
 		t.Errorf("explicit zero hold-off = %v, password %q", c.ResignHoldOff, c.RedisPassword)
+	}
+	c, err = parseConfig([]string{"--lock", "j"}, env(map[string]string{"BATON_RESIGN_HOLD_OFF": "0s"}), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ResignHoldOff != 0 {
+		t.Errorf("zero hold-off from the environment = %v, want 0", c.ResignHoldOff)
+	}
+}
+
+// Every flag in flagOf exists, so that a library's rule names a real flag.
+func TestFlagOfNamesFlags(t *testing.T) {
+	var usage strings.Builder
+	if _, err := parseRunConfig([]string{"-h"}, env(nil), &usage); !errors.Is(err, flag.ErrHelp) {
+		t.Fatalf("-h: %v", err)
+	}
+	for key, name := range flagOf {
+		if f, ok := strings.CutPrefix(name, "--"); ok && !strings.Contains(usage.String(), "  -"+f+" ") {
+			t.Errorf("flagOf[%q] = %q, which is no flag of baton run", key, name)
+		}
+	}
+}
+
+func TestUsageErrorNamesTheFlags(t *testing.T) {
+	err := fmt.Errorf("election: invalid config: %w",
+		field.Invalid("RenewDeadline", "must be less than {LeaseTTL} (got %v >= %v)", 20*time.Second, 15*time.Second))
+	got := usageError("election", err)
+	if want := "invalid configuration: --renew-deadline must be less than --lease-ttl (got 20s >= 15s)"; !errors.Is(got, errUsage) || got.Error() != want {
+		t.Errorf("usageError = %v; want errUsage: %s", got, want)
+	}
+	err = field.Invalid("AllowedHosts[2]", "must name a host")
+	if got, want := usageError("api", err).Error(), "invalid configuration: --api-allowed-hosts[2] must name a host"; got != want {
+		t.Errorf("usageError = %s; want %s", got, want)
+	}
+	if other := errors.New("dial tcp: refused"); usageError("api", other) != other {
+		t.Error("usageError changed an error that is not a *field.Error")
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/baton-dev/baton/internal/jsonshape"
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/internal/sidecartest"
 	"github.com/baton-dev/baton/pkg/api"
@@ -90,9 +92,17 @@ func knownStore(t *testing.T, c *redis.Client, lock string) {
 	redistest.KnownStore(t, c, redislock.DefaultPrefix+":{"+lock+"}:term")
 }
 
+// TestSidecartestStatusMatchesAPI keeps sidecartest's copy of the /leader
+// body in step with api.StatusBody.
+func TestSidecartestStatusMatchesAPI(t *testing.T) {
+	for _, m := range jsonshape.Mismatches(reflect.TypeFor[sidecartest.Status](), reflect.TypeFor[api.StatusBody]()) {
+		t.Error(m)
+	}
+}
+
 // mustLead long-polls s's /leader for up to 20s and fails the test unless s
 // leads.
-func mustLead(t *testing.T, ctx context.Context, s *sidecartest.Sidecar) api.StatusBody {
+func mustLead(t *testing.T, ctx context.Context, s *sidecartest.Sidecar) sidecartest.Status {
 	t.Helper()
 	st, err := s.Leader(ctx, 20*time.Second)
 	if err != nil || !st.Leader {
@@ -255,7 +265,7 @@ func TestSIGTERMReleasesAndExitsZero(t *testing.T) {
 	defer cancel()
 	mustLead(t, ctx, a)
 	b := startSidecar(t, srv.Addr(), "b", "--lease-ttl", "1h")
-	waiting := make(chan api.StatusBody, 1)
+	waiting := make(chan sidecartest.Status, 1)
 	go func() {
 		st, _ := b.Leader(ctx, 25*time.Second)
 		waiting <- st

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -79,18 +78,23 @@ func splitCommand(args []string) (flags, command []string) {
 // dead, SIGKILL included, before the lease can expire after a deadline
 // step-down, and before the elector's release bound after a graceful one.
 func (c *config) validateExec() error {
-	x := c.Exec
-	if len(x.Command) == 0 {
+	if len(c.Exec.Command) == 0 {
 		return fmt.Errorf("%w: baton run needs the job's command after --, e.g. baton run --lock nightly -- ./report.sh", errUsage)
 	}
-	if _, err := supervisor.ParseOnExit(x.OnExit); err != nil {
-		return fmt.Errorf("%w: --on-exit must be exit, restart or recampaign (got %q)", errUsage, x.OnExit)
-	}
-	if maxGrace := c.maxKillGrace(); x.KillGrace <= 0 || x.KillGrace > maxGrace {
-		return fmt.Errorf("%w: --kill-grace must be greater than 0 and at most %v (got %v): the job's stop must fit in the smaller of --lease-ttl - --renew-deadline (%v) and --release-timeout (%v), less a slack of a quarter of that, at most %v, for SIGKILL, the reap and a late step-down timer, so that the job is dead before another replica can lead",
-			errUsage, maxGrace, x.KillGrace, c.LeaseTTL-c.RenewDeadline, c.ReleaseTimeout, maxStopSlack)
-	}
-	return nil
+	return c.checkRules(execRules)
+}
+
+// execRules are the rules of the exec flags.
+var execRules = []rule{
+	{"--on-exit", func(c *config) string {
+		_, err := supervisor.ParseOnExit(c.Exec.OnExit)
+		return when(err != nil, "must be exit, restart or recampaign (got %q)", c.Exec.OnExit)
+	}},
+	{"--kill-grace", func(c *config) string {
+		g, maxGrace := c.Exec.KillGrace, c.maxKillGrace()
+		return when(g <= 0 || g > maxGrace, "must be greater than 0 and at most %v (got %v): the job's stop must fit in the smaller of --lease-ttl - --renew-deadline (%v) and --release-timeout (%v), less a slack of a quarter of that, at most %v, for SIGKILL, the reap and a late step-down timer, so that the job is dead before another replica can lead",
+			maxGrace, g, c.LeaseTTL-c.RenewDeadline, c.ReleaseTimeout, maxStopSlack)
+	}},
 }
 
 // execRun is exec mode's part of the sidecar: the supervisor, and what the
@@ -108,14 +112,6 @@ type execRun struct {
 	exitCode *int
 	// wasRunning says whether a child ran when the first signal came.
 	wasRunning bool
-}
-
-// supervisorFields maps supervisor.Options fields to the flags.
-var supervisorFields = map[string]string{
-	"Command":   "the command after --",
-	"KillGrace": "--kill-grace",
-	"OnExit":    "--on-exit",
-	"APIURL":    "--api-addr",
 }
 
 // newExecRun builds the supervisor of cfg.Exec. resign is the elector's, for
@@ -157,20 +153,8 @@ func newExecRun(cfg *config, apiURL string, elector func() *election.Elector, m 
 		Logger:   log,
 		Recorder: execRecorder{m},
 	})
-	var oe *supervisor.OptionsError
-	if errors.As(err, &oe) {
-		name, ok := supervisorFields[oe.Field]
-		if !ok {
-			name = oe.Field
-		}
-		rule := oe.Rule
-		if oe.Err != nil {
-			rule += ": " + oe.Err.Error()
-		}
-		return nil, fmt.Errorf("%w: %s %s", errUsage, name, rule)
-	}
 	if err != nil {
-		return nil, err
+		return nil, usageError("supervisor", err)
 	}
 	x.sup = sup
 	return x, nil

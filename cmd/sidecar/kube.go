@@ -26,24 +26,20 @@ const (
 // server costs a back-off, not a stuck publisher.
 const kubeRequestTimeout = 10 * time.Second
 
-// validateKube checks the Kubernetes flags. It never touches the network.
-func (c *config) validateKube() error {
-	bad := func(flagName, format string, args ...any) error {
-		return fmt.Errorf("%w: --%s %s", errUsage, flagName, fmt.Sprintf(format, args...))
-	}
-	switch c.Kube {
-	case kubeAuto, kubeOff:
-	case kubeOn:
-		if c.PodName == "" || c.PodNamespace == "" {
-			return bad("kube", "is true but POD_NAME or POD_NAMESPACE is not set (set both from the downward API: metadata.name and metadata.namespace)")
+// kubeRules are the rules of the Kubernetes flags. They never touch the
+// network.
+var kubeRules = []rule{
+	{"--kube", func(c *config) string { return oneOf(c.Kube, kubeAuto, kubeOn, kubeOff) }},
+	{"--kube", func(c *config) string {
+		return when(c.Kube == kubeOn && (c.PodName == "" || c.PodNamespace == ""),
+			"is true but POD_NAME or POD_NAMESPACE is not set (set both from the downward API: metadata.name and metadata.namespace)")
+	}},
+	{"--kube-label-key", func(c *config) string {
+		if errs := validation.IsQualifiedName(c.KubeLabelKey); len(errs) > 0 {
+			return fmt.Sprintf("must be a label key such as %s: %s (got %q)", kube.DefaultLabelKey, errs[0], c.KubeLabelKey)
 		}
-	default:
-		return bad("kube", "must be auto, true or false (got %q)", c.Kube)
-	}
-	if errs := validation.IsQualifiedName(c.KubeLabelKey); len(errs) > 0 {
-		return bad("kube-label-key", "must be a label key such as %s: %s (got %q)", kube.DefaultLabelKey, errs[0], c.KubeLabelKey)
-	}
-	return nil
+		return ""
+	}},
 }
 
 // kubeRESTConfig decides whether the Kubernetes publisher runs and returns
@@ -69,7 +65,7 @@ func kubeRESTConfig(c *config) (cfg *rest.Config, off string, err error) {
 		}
 	}
 	if c.PodName == "" || c.PodNamespace == "" {
-		// --kube=true without them was rejected by validateKube.
+		// --kube=true without them was rejected by kubeRules.
 		return nil, "POD_NAME or POD_NAMESPACE not set", nil
 	}
 	cfg.UserAgent = "baton/" + version

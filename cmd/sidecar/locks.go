@@ -32,7 +32,7 @@ func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *http
 	}()
 	backend, err := httpapi.NewRedisLocks(client, httpapi.RedisLocksOptions{Prefix: cfg.LocksKeyPrefix, Identity: cfg.Identity})
 	if err != nil {
-		return nil, nil, apiFlagError(err)
+		return nil, nil, usageError("httpapi", err)
 	}
 	m, err := metrics.NewLocks(reg)
 	if err != nil {
@@ -40,7 +40,7 @@ func newLocks(cfg *config, reg prometheus.Registerer, log *slog.Logger) (_ *http
 	}
 	locks, err := httpapi.NewLocks(backend, httpapi.LocksOptions{MaxHeld: cfg.LocksMaxHeld, Recorder: m, Logger: log})
 	if err != nil {
-		return nil, nil, apiFlagError(err)
+		return nil, nil, usageError("httpapi", err)
 	}
 	return locks, client, nil
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/field"
 	"github.com/baton-dev/baton/pkg/kube"
 	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/metrics"
@@ -79,6 +80,9 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		GuardCalls: true,
 	})
 	if err != nil {
+		if errors.Is(err, field.ErrInvalid) {
+			return nil, usageError("redislock", err)
+		}
 		return nil, fmt.Errorf("%w: %w", errUsage, err)
 	}
 
@@ -122,7 +126,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	}
 	elector, err = election.New(ec)
 	if err != nil {
-		return nil, flagError(err)
+		return nil, usageError("election", err)
 	}
 	var child api.ChildSource
 	if exec != nil {
@@ -147,7 +151,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 		Logger:         log,
 	})
 	if err != nil {
-		return nil, apiFlagError(err)
+		return nil, usageError("api", err)
 	}
 	probeMux, err := newProbeMux(cfg, client, elector, m, log)
 	if err != nil {

@@ -99,14 +99,6 @@ func (r *roundResult) sold() int { return r.outcomes["sold"] }
 // one off it.
 func (r *roundResult) unseen() int64 { return int64(r.sold()) - (r.stock0 - r.final.Stock) }
 
-// all is the arrival order over every server's requests.
-func (r *roundResult) all() arrivalOrder {
-	if len(r.arrival) == 0 {
-		return arrivalOrder{}
-	}
-	return r.arrival[len(r.arrival)-1]
-}
-
 // failures lists the round's failed checks; only locked rounds have any.
 func (r *roundResult) failures() []string {
 	if !r.spec.locked {

@@ -20,12 +20,11 @@ const distrolessStatic = "gcr.io/distroless/static-debian12:nonroot"
 // dockerfile is what the test reads from the Dockerfile: the last stage's
 // instructions by name, and the build stage's RUN lines.
 type dockerfile struct {
-	base       string
-	final      map[string][]string
-	buildRuns  []string
-	buildArgs  map[string]string
-	finalArgs  map[string]string
-	copyBinary string
+	base      string
+	final     map[string][]string
+	buildRuns []string
+	buildArgs map[string]string
+	finalArgs map[string]string
 }
 
 func parseDockerfile(t *testing.T, path string) dockerfile {

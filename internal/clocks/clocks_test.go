@@ -16,7 +16,7 @@ func TestNowAdvancesWithTheMonotonicClock(t *testing.T) {
 	if dn <= 0 || dn < dm/2 || dn > 2*dm+10*time.Millisecond {
 		t.Errorf("Now advanced %v while the monotonic clock advanced %v", dn, dm)
 	}
-	if d := Now().Sub(time.Now()); d > time.Minute || d < -time.Minute {
+	if d := time.Until(Now()); d > time.Minute || d < -time.Minute {
 		t.Errorf("Now is %v off the wall clock; it should look like wall time", d)
 	}
 	if runtime.GOOS == "linux" != BootTime {

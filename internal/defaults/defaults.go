@@ -4,14 +4,14 @@
 package defaults
 
 import (
-	"fmt"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 // Duration is one duration field of an options struct.
 type Duration struct {
-	// Name is the field's name as the caller's errors show it, such as
-	// "MaxWait" or "Options.Resync".
+	// Name is the field's name, such as "MaxWait".
 	Name string
 	// Value points at the field.
 	Value *time.Duration
@@ -20,14 +20,14 @@ type Duration struct {
 }
 
 // Durations sets each zero field to its default, in order, and stops at the
-// first negative one with an error such as "MaxWait must not be negative
-// (got -1s)". Callers wrap that error with their own prefix or sentinel.
-// Fields before the negative one are already filled in.
+// first negative one with a *field.Error such as "MaxWait must not be
+// negative (got -1s)", which callers wrap in their own sentinel. Fields
+// before the negative one are already filled in.
 func Durations(fields ...Duration) error {
 	for _, f := range fields {
 		switch v := *f.Value; {
 		case v < 0:
-			return fmt.Errorf("%s must not be negative (got %v)", f.Name, v)
+			return field.Invalid(f.Name, "must not be negative (got %v)", v)
 		case v == 0:
 			*f.Value = f.Default
 		}

@@ -1,11 +1,13 @@
 package defaults_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/baton-dev/baton/internal/defaults"
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 func TestDurations(t *testing.T) {
@@ -34,8 +36,8 @@ func TestDurations(t *testing.T) {
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("Durations: %v", err)
-			case tt.wantErr != "" && (err == nil || err.Error() != tt.wantErr):
-				t.Fatalf("Durations error = %v; want %q", err, tt.wantErr)
+			case tt.wantErr != "" && (!errors.As(err, new(*field.Error)) || err.Error() != tt.wantErr):
+				t.Fatalf("Durations error = %v; want a *field.Error %q", err, tt.wantErr)
 			}
 			if a != tt.wantA || b != tt.wantB {
 				t.Errorf("fields = %v, %v; want %v, %v", a, b, tt.wantA, tt.wantB)

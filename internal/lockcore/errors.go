@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 var (
@@ -176,3 +178,9 @@ func (e *PermitsError) Error() string {
 
 // Is makes errors.Is(err, ErrPermits) true.
 func (e *PermitsError) Is(target error) bool { return target == ErrPermits }
+
+// invalid is the error of an option that breaks a rule: ErrInvalid
+// wrapping the *field.Error that names the option.
+func invalid(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrInvalid, field.Invalid(name, format, args...))
+}

@@ -241,14 +241,14 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 	if opts.Prefix == "" {
 		opts.Prefix = DefaultPrefix
 	}
-	if err := ValidateName(opts.Prefix); err != nil {
-		return nil, fmt.Errorf("prefix: %w", err)
+	if names.Validate(opts.Prefix) != nil {
+		return nil, invalid("Prefix", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", MaxNameLen, opts.Prefix)
 	}
 	if opts.WatchdogTimeout == 0 {
 		opts.WatchdogTimeout = DefaultWatchdogTimeout
 	}
 	if opts.WatchdogTimeout < 3*time.Millisecond {
-		return nil, fmt.Errorf("%w: watchdog timeout %v must be at least 3ms", ErrInvalid, opts.WatchdogTimeout)
+		return nil, invalid("WatchdogTimeout", "must be at least 3ms (got %v)", opts.WatchdogTimeout)
 	}
 	if opts.Identity == "" {
 		opts.Identity = defaultIdentity()
@@ -260,7 +260,7 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 		return nil, err
 	}
 	if opts.AttemptTimeout < 0 {
-		return nil, fmt.Errorf("%w: attempt timeout %v must not be negative", ErrInvalid, opts.AttemptTimeout)
+		return nil, invalid("AttemptTimeout", "must not be negative (got %v)", opts.AttemptTimeout)
 	}
 	if opts.AttemptTimeout == 0 {
 		opts.AttemptTimeout = DefaultAttemptTimeout
@@ -273,7 +273,7 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 			ErrInvalid, opts.AttemptTimeout, opts.ReplicaAckTimeout)
 	}
 	if opts.SubscribeTimeout < 0 {
-		return nil, fmt.Errorf("%w: subscribe timeout %v must not be negative", ErrInvalid, opts.SubscribeTimeout)
+		return nil, invalid("SubscribeTimeout", "must not be negative (got %v)", opts.SubscribeTimeout)
 	}
 	if opts.SubscribeTimeout == 0 {
 		opts.SubscribeTimeout = DefaultSubscribeTimeout
@@ -285,7 +285,7 @@ func New(client Client, name string, opts Options) (*Lock, error) {
 		opts.KeyGrace = DefaultKeyGrace
 	}
 	if opts.KeyGrace < time.Millisecond || opts.KeyGrace%time.Millisecond != 0 {
-		return nil, fmt.Errorf("%w: key grace %v must be a positive whole number of milliseconds", ErrInvalid, opts.KeyGrace)
+		return nil, invalid("KeyGrace", "must be a positive whole number of milliseconds (got %v)", opts.KeyGrace)
 	}
 	if opts.Fences == nil {
 		opts.Fences, _ = NewFenceMemory(2) // the lock's and its semaphore's counter

@@ -1,7 +1,6 @@
 package lockcore
 
 import (
-	"fmt"
 	"sync"
 	"time"
 )
@@ -55,7 +54,7 @@ func (m memo) until() (all, issued time.Time) {
 // NewFenceMemory returns a memory of size names (DefaultFenceMemory when 0).
 func NewFenceMemory(size int) (*FenceMemory, error) {
 	if size < 0 {
-		return nil, fmt.Errorf("%w: fence memory size %d must not be negative", ErrInvalid, size)
+		return nil, invalid("Fences", "size must not be negative (got %d)", size)
 	}
 	if size == 0 {
 		size = DefaultFenceMemory

@@ -2,7 +2,6 @@ package lockcore
 
 import (
 	_ "embed"
-	"fmt"
 	"time"
 )
 
@@ -25,8 +24,8 @@ func validateHeartbeat(opts *Options) error {
 	}
 	hb := opts.QueueHeartbeat
 	if hb < MinQueueHeartbeat || hb > MaxQueueHeartbeat || hb%time.Millisecond != 0 {
-		return fmt.Errorf("%w: queue heartbeat %v must be a whole number of milliseconds from %v to %v",
-			ErrInvalid, hb, MinQueueHeartbeat, MaxQueueHeartbeat)
+		return invalid("QueueHeartbeat", "must be a whole number of milliseconds from %v to %v (got %v)",
+			MinQueueHeartbeat, MaxQueueHeartbeat, hb)
 	}
 	return nil
 }

@@ -2,7 +2,6 @@ package lockcore
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -16,14 +15,14 @@ type pipeliner interface {
 // validateReplicas checks and defaults the MinReplicas options.
 func validateReplicas(client Client, opts *Options) error {
 	if opts.MinReplicas < 0 {
-		return fmt.Errorf("%w: min replicas %d must not be negative", ErrInvalid, opts.MinReplicas)
+		return invalid("MinReplicas", "must not be negative (got %d)", opts.MinReplicas)
 	}
 	if opts.ReplicaAckTimeout == 0 {
 		opts.ReplicaAckTimeout = DefaultReplicaAckTimeout
 	}
 	// WAIT counts in milliseconds, and WAIT n 0 blocks for ever.
 	if opts.ReplicaAckTimeout < time.Millisecond || opts.ReplicaAckTimeout%time.Millisecond != 0 {
-		return fmt.Errorf("%w: replica ack timeout %v must be a positive whole number of milliseconds", ErrInvalid, opts.ReplicaAckTimeout)
+		return invalid("ReplicaAckTimeout", "must be a positive whole number of milliseconds (got %v)", opts.ReplicaAckTimeout)
 	}
 	if opts.MinReplicas == 0 {
 		return nil
@@ -32,12 +31,12 @@ func validateReplicas(client Client, opts *Options) error {
 	// script, where it counts the wrong writes.
 	switch client.(type) {
 	case *redis.ClusterClient:
-		return fmt.Errorf("%w: min replicas needs a standalone or Sentinel client, not Cluster", ErrInvalid)
+		return invalid("MinReplicas", "needs a standalone or Sentinel client, not Cluster")
 	case *redis.Ring:
-		return fmt.Errorf("%w: min replicas needs a standalone or Sentinel client, not Ring", ErrInvalid)
+		return invalid("MinReplicas", "needs a standalone or Sentinel client, not Ring")
 	}
 	if _, ok := client.(pipeliner); !ok {
-		return fmt.Errorf("%w: min replicas needs a client with Pipeline", ErrInvalid)
+		return invalid("MinReplicas", "needs a client with Pipeline")
 	}
 	return nil
 }

@@ -80,7 +80,7 @@ func NewSemaphore(client Client, name string, permits int, opts SemaphoreOptions
 		return nil, fmt.Errorf("%w: permits %d must be from 1 to %d", ErrInvalid, permits, MaxPermits)
 	}
 	if opts.MinReplicas != 0 {
-		return nil, fmt.Errorf("%w: min replicas is not supported by the semaphore", ErrInvalid)
+		return nil, invalid("MinReplicas", "must be 0: the semaphore does not support it")
 	}
 	l, err := New(client, name, opts.Options)
 	if err != nil {

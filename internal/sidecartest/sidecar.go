@@ -20,8 +20,22 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/internal/redistest"
-	"github.com/baton-dev/baton/pkg/api"
 )
+
+// Status is the body of GET /leader: the fields of api.StatusBody that the
+// tests read (cmd/sidecar checks that they stay in step), without the
+// child.
+type Status struct {
+	Leader      bool   `json:"leader"`
+	Identity    string `json:"identity"`
+	Holder      string `json:"holder"`
+	Fence       uint64 `json:"fence,omitempty"`
+	RemainingMS int64  `json:"remaining_ms"`
+	TermStart   string `json:"term_start,omitempty"`
+	Lock        string `json:"lock"`
+	HoldOffMS   int64  `json:"hold_off_ms,omitempty"`
+	LastError   string `json:"last_error,omitempty"`
+}
 
 // Sidecar is one running baton process.
 type Sidecar struct {
@@ -136,12 +150,12 @@ func (s *Sidecar) Release(ctx context.Context, holdOff time.Duration) error {
 
 // Leader calls GET /leader, long-polling for up to wait when wait > 0.
 // Leader in the answer is true only with status 200, the API's authority.
-func (s *Sidecar) Leader(ctx context.Context, wait time.Duration) (api.StatusBody, error) {
+func (s *Sidecar) Leader(ctx context.Context, wait time.Duration) (Status, error) {
 	url := s.APIURL + "/leader"
 	if wait > 0 {
 		url += "?wait=" + wait.String()
 	}
-	var st api.StatusBody
+	var st Status
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return st, err
@@ -191,12 +205,12 @@ func (s *Sidecar) WaitProbe(ctx context.Context, path string) error {
 
 // FirstLeader long-polls every sidecar in ss and returns the first one that
 // leads, its status, and when it was seen.
-func FirstLeader(ctx context.Context, ss []*Sidecar) (*Sidecar, api.StatusBody, time.Time, error) {
+func FirstLeader(ctx context.Context, ss []*Sidecar) (*Sidecar, Status, time.Time, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	type hit struct {
 		s  *Sidecar
-		st api.StatusBody
+		st Status
 		at time.Time
 	}
 	hits := make(chan hit, len(ss))
@@ -221,6 +235,6 @@ func FirstLeader(ctx context.Context, ss []*Sidecar) (*Sidecar, api.StatusBody, 
 	case h := <-hits:
 		return h.s, h.st, h.at, nil
 	case <-ctx.Done():
-		return nil, api.StatusBody{}, time.Time{}, ctx.Err()
+		return nil, Status{}, time.Time{}, ctx.Err()
 	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 func TestNewHandlerOptions(t *testing.T) {
@@ -62,8 +63,8 @@ func TestNewHandlerOptions(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, api.ErrInvalidOptions) {
-				t.Fatalf("NewHandler error = %v; want ErrInvalidOptions", err)
+			if !errors.Is(err, api.ErrInvalidOptions) || !errors.As(err, new(*field.Error)) {
+				t.Fatalf("NewHandler error = %v; want ErrInvalidOptions and a *field.Error", err)
 			}
 			if err.Error() != tt.want {
 				t.Errorf("error =\n%s\nwant\n%s", err, tt.want)

@@ -11,17 +11,17 @@ import (
 // RFC 6750's b64token. Its messages never quote the token.
 func validToken(token string) error {
 	if len(token) > MaxTokenLen {
-		return invalidOptions("Token must be at most %d characters (got %d)", MaxTokenLen, len(token))
+		return invalid("Token", "must be at most %d characters (got %d)", MaxTokenLen, len(token))
 	}
 	body := strings.TrimRight(token, "=")
 	if token != "" && body == "" {
-		return invalidOptions("Token must not be only '=' padding")
+		return invalid("Token", "must not be only '=' padding")
 	}
 	for i, c := range body {
 		switch {
 		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', strings.ContainsRune("-._~+/", c):
 		default:
-			return invalidOptions("Token must hold only A-Z a-z 0-9 - . _ ~ + / and trailing '=' (character %d is %q; a trailing newline from a file must be trimmed)", i, c)
+			return invalid("Token", "must hold only A-Z a-z 0-9 - . _ ~ + / and trailing '=' (character %d is %q; a trailing newline from a file must be trimmed)", i, c)
 		}
 	}
 	return nil

@@ -15,7 +15,9 @@
 //	                         keep-alive comments.
 //	POST /leader/release     resign, with an optional hold-off
 //	                         (?hold_off=10s or {"hold_off":"10s"}), at most
-//	                         election.MaxHoldOff.
+//	                         election.MaxHoldOff; Options.DefaultHoldOff
+//	                         without one, and hold_off=0s to compete
+//	                         again at once.
 //
 // Options.Routes serves more route sets beside these, under the same
 // guards: the sidecar mounts the application's locks of pkg/locks/httpapi.
@@ -46,15 +48,20 @@
 //
 //   - Host: every route answers 421 Misdirected Request unless the Host
 //     header names localhost, a loopback address (127.0.0.0/8, ::1) or one
-//     of Options.AllowedHosts, with or without a port. A web page that
-//     reaches 127.0.0.1 through a DNS name it controls (DNS rebinding)
-//     sends that name, and looks same-origin to the browser.
+//     of Options.AllowedHosts, with or without a port (such as the host of
+//     the API's address when that is not loopback; names compare
+//     case-insensitively). A web page that reaches 127.0.0.1 through a DNS
+//     name it controls (DNS rebinding) sends that name, and looks
+//     same-origin to the browser.
 //   - Origin: browsers' cross-origin requests that change state are refused
 //     with 403 (http.CrossOriginProtection).
 //   - Token: with Options.Token set, requests that change state
 //     (POST /leader/release, and the mounted routes'
 //     state-changing ones) need "Authorization: Bearer <token>", else 401
-//     with a WWW-Authenticate challenge. Reads need no token.
+//     with a WWW-Authenticate challenge. Reads need no token. The token is
+//     compared in constant time; it holds only RFC 6750's characters
+//     (A-Z a-z 0-9 - . _ ~ + /, then = padding), so a newline read along
+//     from a file is an error.
 //
 // # Slow and numerous clients
 //

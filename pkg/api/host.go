@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -23,17 +24,17 @@ func newHostPolicy(allowed []string) (hostPolicy, error) {
 	for i, entry := range allowed {
 		host, ok := hostOf(entry)
 		if !ok || host == "" {
-			return p, invalidOptions("AllowedHosts[%d] must be a host name or IP address, optionally with a port (got %q)", i, entry)
+			return p, invalid(fmt.Sprintf("AllowedHosts[%d]", i), "must be a host name or IP address, optionally with a port (got %q)", entry)
 		}
 		if a, err := netip.ParseAddr(host); err == nil {
 			if a.IsUnspecified() {
-				return p, invalidOptions("AllowedHosts[%d] must name a host: %q is the unspecified address, which no client sends; list the names clients use", i, entry)
+				return p, invalid(fmt.Sprintf("AllowedHosts[%d]", i), "must name a host: %q is the unspecified address, which no client sends; list the names clients use", entry)
 			}
 			p.addrs[a.Unmap().WithZone("")] = true
 			continue
 		}
 		if !validHostName(host) {
-			return p, invalidOptions("AllowedHosts[%d] must be a host name or IP address, optionally with a port (got %q)", i, entry)
+			return p, invalid(fmt.Sprintf("AllowedHosts[%d]", i), "must be a host name or IP address, optionally with a port (got %q)", entry)
 		}
 		p.names[strings.ToLower(host)] = true
 	}

@@ -30,12 +30,9 @@ const MaxTokenLen = 1024
 // Options configures the handler. Zero values take the documented
 // defaults; negative durations are errors.
 type Options struct {
-	// DefaultHoldOff is the hold-off POST /leader/release uses when the
-	// caller gives none: how long this replica stays out of the election
-	// after resigning. The handler does not know the elector's lease TTL,
-	// so set this to match it. Default 15s (election's default LeaseTTL);
-	// at most election.MaxHoldOff. A caller who wants to compete again at
-	// once passes hold_off=0s.
+	// DefaultHoldOff is how long this replica stays out of the election
+	// after POST /leader/release without a hold-off; set it to the
+	// elector's LeaseTTL. Default 15s; at most election.MaxHoldOff.
 	DefaultHoldOff time.Duration
 	// MaxWait is the longest wait a long-poll (GET /leader?wait=) accepts;
 	// longer ones get a 400. Default 5m.
@@ -49,21 +46,14 @@ type Options struct {
 	// Retry-After header and an ErrorBody. Default 256.
 	MaxWatchers int
 
-	// AllowedHosts are the names, besides loopback, that requests may
-	// carry in their Host header, such as the host of the address the API
-	// listens on when that is not loopback. Each is a DNS name or an IP
-	// address, optionally with a port, which is ignored; names compare
-	// case-insensitively. localhost, 127.0.0.0/8 and ::1 are always
-	// allowed. Every other Host gets a 421, on every route: a web page that
-	// reaches the API through a rebound DNS name carries that name. Default
-	// none.
+	// AllowedHosts are the Host header names, besides localhost,
+	// 127.0.0.0/8 and ::1, that requests may carry: DNS names or IP
+	// addresses, with an optional port, which is ignored. Any other Host
+	// gets a 421. Default none.
 	AllowedHosts []string
 	// Token, when set, is required as "Authorization: Bearer <Token>" on
-	// every request that changes state (POST /leader/release); reads stay
-	// open. It is compared in constant time. At most MaxTokenLen
-	// characters of the RFC 6750 token set (A-Z a-z 0-9 - . _ ~ + /,
-	// then = padding), so a newline read along from a file is an error.
-	// Default "": no token.
+	// every request that changes state; reads stay open. At most
+	// MaxTokenLen characters of RFC 6750's token set. Default "": no token.
 	Token string
 
 	// Child, in exec mode, is the supervisor of the job baton runs as its
@@ -89,14 +79,14 @@ func (o Options) withDefaults() (Options, error) {
 		defaults.Duration{Name: "MaxWait", Value: &o.MaxWait, Default: DefaultMaxWait},
 		defaults.Duration{Name: "HeartbeatInterval", Value: &o.HeartbeatInterval, Default: DefaultHeartbeatInterval},
 	); err != nil {
-		return o, invalidOptions("%v", err)
+		return o, invalidField(err)
 	}
 	if o.DefaultHoldOff > election.MaxHoldOff {
-		return o, invalidOptions("DefaultHoldOff must be at most %v (election.MaxHoldOff) (got %v)", election.MaxHoldOff, o.DefaultHoldOff)
+		return o, invalid("DefaultHoldOff", "must be at most %v (election.MaxHoldOff) (got %v)", election.MaxHoldOff, o.DefaultHoldOff)
 	}
 	switch {
 	case o.MaxWatchers < 0:
-		return o, invalidOptions("MaxWatchers must not be negative (got %d)", o.MaxWatchers)
+		return o, invalid("MaxWatchers", "must not be negative (got %d)", o.MaxWatchers)
 	case o.MaxWatchers == 0:
 		o.MaxWatchers = DefaultMaxWatchers
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -59,7 +60,7 @@ type ServerOptions struct {
 // ListenAndServe. It rejects invalid options (ErrInvalidOptions).
 func NewServer(h http.Handler, o ServerOptions) (*http.Server, error) {
 	if h == nil {
-		return nil, invalidOptions("NewServer needs a handler (got nil)")
+		return nil, fmt.Errorf("%w: NewServer needs a handler (got nil)", ErrInvalidOptions)
 	}
 	if err := defaults.Durations(
 		defaults.Duration{Name: "ReadHeaderTimeout", Value: &o.ReadHeaderTimeout, Default: DefaultReadHeaderTimeout},
@@ -67,11 +68,11 @@ func NewServer(h http.Handler, o ServerOptions) (*http.Server, error) {
 		defaults.Duration{Name: "WriteTimeout", Value: &o.WriteTimeout, Default: DefaultWriteTimeout},
 		defaults.Duration{Name: "IdleTimeout", Value: &o.IdleTimeout, Default: DefaultIdleTimeout},
 	); err != nil {
-		return nil, invalidOptions("%v", err)
+		return nil, invalidField(err)
 	}
 	switch {
 	case o.MaxHeaderBytes < 0:
-		return nil, invalidOptions("MaxHeaderBytes must not be negative (got %d)", o.MaxHeaderBytes)
+		return nil, invalid("MaxHeaderBytes", "must not be negative (got %d)", o.MaxHeaderBytes)
 	case o.MaxHeaderBytes == 0:
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}

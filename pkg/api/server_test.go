@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/api"
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 func TestNewServerDefaults(t *testing.T) {
@@ -60,6 +61,10 @@ func TestNewServerRejects(t *testing.T) {
 			_, err := api.NewServer(tt.h, tt.o)
 			if !errors.Is(err, api.ErrInvalidOptions) || err.Error() != tt.want {
 				t.Fatalf("NewServer error = %v; want ErrInvalidOptions: %s", err, tt.want)
+			}
+			// A nil handler is no option: it has no field.
+			if fieldErr := errors.As(err, new(*field.Error)); fieldErr != (tt.h != nil) {
+				t.Errorf("NewServer error %v: *field.Error %v, want %v", err, fieldErr, tt.h != nil)
 			}
 		})
 	}

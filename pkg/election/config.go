@@ -2,7 +2,6 @@ package election
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"time"
@@ -49,28 +48,19 @@ type Config struct {
 	// LeaseTTL: the difference is the margin that absorbs clock-rate drift.
 	RenewDeadline time.Duration
 	// RetryPeriod is the wait before a failed renew is retried and the first
-	// back-off after a failed acquire (doubling up to LeaseTTL). A renewal
-	// may use the time left before the term's deadline, so a round trip
-	// below RenewDeadline-RenewInterval never costs a term; when it has no
-	// answer within 2*RetryPeriod, quick attempts bounded by 2*RetryPeriod
-	// go out beside it, so one stalled connection costs one attempt, not
-	// the term. Default RenewInterval/4.
+	// back-off after a failed acquire (doubling up to LeaseTTL); it also
+	// bounds a renewal's stall (see the package documentation). Default
+	// RenewInterval/4.
 	RetryPeriod time.Duration
-	// ReleaseTimeout bounds each of the two waits of a graceful step-down:
-	// for OnStartedLeading to return, and then for the release to be
-	// answered; a graceful step-down thus takes at most twice its value. It
-	// also bounds how long a new campaign waits for the previous term's
-	// OnStartedLeading to return. Default 5s.
+	// ReleaseTimeout bounds each of the two waits of a graceful step-down
+	// (for OnStartedLeading to return, then for the release), and a new
+	// campaign's wait for the previous term's work. Default 5s.
 	ReleaseTimeout time.Duration
 
-	// OnStartedLeading runs in its own goroutine when a term starts. Its
-	// context is cancelled the moment leadership ends. The lock is released
-	// only once it has returned: after a graceful step-down (resign or
-	// shutdown) within ReleaseTimeout, and after a deadline step-down no
-	// later than the moment the lease can expire in the store, since the
-	// margin LeaseTTL-RenewDeadline is the work's time to stop. The next
-	// term of this elector starts only after it has returned (or after
-	// ReleaseTimeout, with a warning). Optional.
+	// OnStartedLeading runs in its own goroutine when a term starts; its
+	// context is cancelled the moment leadership ends, and the lock is
+	// released once it has returned, within the bounds the package
+	// documentation states. Optional.
 	OnStartedLeading func(ctx context.Context, term Term)
 	// OnStoppedLeading is called after each term ends, on the election
 	// loop, when this candidate no longer leads. Optional.
@@ -85,20 +75,16 @@ type Config struct {
 	// Logger receives one line per transition and per error. Default: a
 	// logger that discards.
 	Logger *slog.Logger
-	// Clock is the elector's clock; tests inject a fake one. Default: on
-	// Linux a clock on CLOCK_BOOTTIME, which keeps counting while the
-	// machine is suspended (Go's monotonic clock does not), and time.Now
-	// elsewhere. redislock.Options.Now defaults to the same clock.
+	// Clock is the elector's clock; tests inject a fake one. Default:
+	// CLOCK_BOOTTIME on Linux, time.Now elsewhere.
 	Clock clock.Clock
 }
 
 // ValidateIdentity checks an identity: 1 to MaxIdentityLen bytes of
-// printable characters without spaces. The error is a *ConfigError for the
-// field Identity.
+// printable characters without spaces. The error wraps ErrInvalidConfig
+// and a *field.Error for the field Identity.
 func ValidateIdentity(id string) error {
-	bad := func(format string, args ...any) error {
-		return &ConfigError{Field: "Identity", Rule: fmt.Sprintf(format, args...)}
-	}
+	bad := func(format string, args ...any) error { return invalid("Identity", format, args...) }
 	if id == "" {
 		return bad("must not be empty")
 	}
@@ -114,18 +100,16 @@ func ValidateIdentity(id string) error {
 }
 
 // Validate fills in the defaults of c and checks every rule but the one
-// for Locker, returning the first violation as a *ConfigError. New calls it;
-// a program that configures an elector from flags can call it first, to
-// report a bad setting before it builds a Locker.
+// for Locker, returning the first violation: ErrInvalidConfig wrapping a
+// *field.Error. New calls it; a program that configures an elector from
+// flags can call it first, to report a bad setting before it builds a
+// Locker.
 func (c *Config) Validate() error {
-	bad := func(field, format string, args ...any) error {
-		return &ConfigError{Field: field, Rule: fmt.Sprintf(format, args...)}
-	}
 	if c.Name == "" {
-		return bad("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", names.MaxLen)
+		return invalid("Name", "is required (1 to %d characters from A-Z a-z 0-9 . _ -)", names.MaxLen)
 	}
 	if err := names.Validate(c.Name); err != nil {
-		return bad("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", names.MaxLen, c.Name)
+		return invalid("Name", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", names.MaxLen, c.Name)
 	}
 	if err := ValidateIdentity(c.Identity); err != nil {
 		return err
@@ -135,7 +119,7 @@ func (c *Config) Validate() error {
 		c.LeaseTTL = DefaultLeaseTTL
 	}
 	if c.LeaseTTL < 3*time.Millisecond || c.LeaseTTL%time.Millisecond != 0 {
-		return bad("LeaseTTL", "must be a whole number of milliseconds, at least 3ms (got %v)", c.LeaseTTL)
+		return invalid("LeaseTTL", "must be a whole number of milliseconds, at least 3ms (got %v)", c.LeaseTTL)
 	}
 	if c.RenewInterval == 0 {
 		c.RenewInterval = c.LeaseTTL / 3
@@ -144,25 +128,25 @@ func (c *Config) Validate() error {
 		c.RenewDeadline = 2 * c.LeaseTTL / 3
 	}
 	if c.RenewInterval <= 0 {
-		return bad("RenewInterval", "must be greater than 0 (got %v)", c.RenewInterval)
+		return invalid("RenewInterval", "must be greater than 0 (got %v)", c.RenewInterval)
 	}
 	if c.RenewInterval >= c.RenewDeadline {
-		return bad("RenewInterval", "must be less than RenewDeadline (got %v >= %v)", c.RenewInterval, c.RenewDeadline)
+		return invalid("RenewInterval", "must be less than {RenewDeadline} (got %v >= %v)", c.RenewInterval, c.RenewDeadline)
 	}
 	if c.RenewDeadline >= c.LeaseTTL {
-		return bad("RenewDeadline", "must be less than LeaseTTL (got %v >= %v)", c.RenewDeadline, c.LeaseTTL)
+		return invalid("RenewDeadline", "must be less than {LeaseTTL} (got %v >= %v)", c.RenewDeadline, c.LeaseTTL)
 	}
 	if c.RetryPeriod == 0 {
 		c.RetryPeriod = c.RenewInterval / 4
 	}
 	if c.RetryPeriod <= 0 {
-		return bad("RetryPeriod", "must be greater than 0 (got %v)", c.RetryPeriod)
+		return invalid("RetryPeriod", "must be greater than 0 (got %v)", c.RetryPeriod)
 	}
 	if c.ReleaseTimeout == 0 {
 		c.ReleaseTimeout = DefaultReleaseTimeout
 	}
 	if c.ReleaseTimeout < 0 {
-		return bad("ReleaseTimeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
+		return invalid("ReleaseTimeout", "must be greater than 0 (got %v)", c.ReleaseTimeout)
 	}
 	if c.Recorder == nil {
 		c.Recorder = nopRecorder{}
@@ -179,7 +163,7 @@ func (c *Config) Validate() error {
 // validate is Validate plus the rule for Locker.
 func (c *Config) validate() error {
 	if c.Locker == nil {
-		return &ConfigError{Field: "Locker", Rule: "is required"}
+		return invalid("Locker", "is required")
 	}
 	return c.Validate()
 }

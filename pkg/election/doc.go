@@ -14,7 +14,23 @@
 // step-down the lock is released only once OnStartedLeading has returned or
 // (after a deadline) the lease could expire, and the next term of the same
 // elector starts only once the previous work has returned, within
-// ReleaseTimeout.
+// ReleaseTimeout. In detail: after a graceful step-down (resign or
+// shutdown) the elector waits ReleaseTimeout at most for OnStartedLeading,
+// then ReleaseTimeout at most for the release, so the step-down takes at
+// most twice its value; after a deadline step-down it waits no later than
+// the moment the lease can expire in the store; a new campaign waits for
+// the previous term's work until ReleaseTimeout after the term ended (or
+// the lease's expiry, if later), then goes on with a warning.
+//
+// Renewals: a renewal may use the time left before the term's deadline, so
+// a round trip below RenewDeadline-RenewInterval never costs a term; when
+// it has no answer within 2*RetryPeriod, quick attempts bounded by
+// 2*RetryPeriod go out beside it, so one stalled connection costs one
+// attempt, not the term.
+//
+// The default Clock, on Linux, runs on CLOCK_BOOTTIME, which keeps counting
+// while the machine is suspended (Go's monotonic clock does not);
+// redislock.Options.Now defaults to the same clock.
 //
 // What it guarantees: while Status reports Leader, no other elector on the
 // same lock can have acquired it, provided that Redis has not lost the lease

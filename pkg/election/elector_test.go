@@ -8,6 +8,8 @@ import (
 	"time"
 
 	testingclock "k8s.io/utils/clock/testing"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 const (
@@ -354,12 +356,15 @@ func TestConfigValidation(t *testing.T) {
 			cfg := base()
 			tc.mutate(&cfg)
 			_, err := New(cfg)
-			var ce *ConfigError
-			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
-				t.Fatalf("New: err = %v, want ConfigError", err)
+			var fe *field.Error
+			if !errors.As(err, &fe) || !errors.Is(err, ErrInvalidConfig) {
+				t.Fatalf("New: err = %v, want ErrInvalidConfig and a *field.Error", err)
 			}
-			if ce.Field != tc.field || !strings.Contains(ce.Rule, tc.rule) {
-				t.Errorf("got %s %q, want field %s and rule with %q", ce.Field, ce.Rule, tc.field, tc.rule)
+			if fe.Field != tc.field || !strings.Contains(fe.Error(), tc.rule) {
+				t.Errorf("got %s %q, want field %s and rule with %q", fe.Field, fe.Rule, tc.field, tc.rule)
+			}
+			if want := "election: invalid config: " + tc.field + " "; !strings.HasPrefix(err.Error(), want) {
+				t.Errorf("message %q does not start with %q", err, want)
 			}
 		})
 	}

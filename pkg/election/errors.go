@@ -4,12 +4,13 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/baton-dev/baton/pkg/field"
 	"github.com/baton-dev/baton/pkg/lease"
 )
 
 var (
-	// ErrInvalidConfig marks every configuration error; the error is a
-	// *ConfigError that names the field and the rule.
+	// ErrInvalidConfig marks every configuration error; it wraps a
+	// *field.Error that names the field and the rule.
 	ErrInvalidConfig = errors.New("election: invalid config")
 	// ErrLost is what a Lease's Renew returns (wrapped) when the lease is
 	// gone or someone else's: the elector steps down at once.
@@ -26,17 +27,8 @@ var (
 	ErrWedged = errors.New("election: loop wedged")
 )
 
-// ConfigError is one invalid configuration field.
-type ConfigError struct {
-	// Field is the Config field's name, such as "RenewDeadline".
-	Field string
-	// Rule says what the value must be.
-	Rule string
+// invalid is the error of a Config rule: ErrInvalidConfig wrapping the
+// *field.Error, as in "election: invalid config: LeaseTTL must ...".
+func invalid(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrInvalidConfig, field.Invalid(name, format, args...))
 }
-
-func (e *ConfigError) Error() string {
-	return fmt.Sprintf("election: invalid config: %s %s", e.Field, e.Rule)
-}
-
-// Is makes errors.Is(err, ErrInvalidConfig) true.
-func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }

@@ -60,7 +60,7 @@ func Example() {
 		},
 	})
 	if err != nil {
-		log.Fatal(err) // a *election.ConfigError names the field and the rule
+		log.Fatal(err) // a *field.Error names the field and the rule
 	}
 	// Run returns after the step-down and the release.
 	if err := e.Run(ctx); err != nil {

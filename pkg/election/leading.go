@@ -261,7 +261,9 @@ func (e *Elector) stepDown(ctx context.Context, t *term, reason StepDownReason) 
 	released := false
 	switch reason {
 	case ReasonResigned, ReasonShutdown:
-		if !e.waitWork(nil, t, clockNow.Add(e.cfg.ReleaseTimeout)) {
+		// The wait is ReleaseTimeout already: a shutdown through ctx (done
+		// already, for ReasonShutdown) cannot cut it shorter.
+		if !e.waitWork(ctx, t, clockNow.Add(e.cfg.ReleaseTimeout)) {
 			e.log.Warn("OnStartedLeading did not return within the release timeout; releasing anyway", "fence", t.Fence)
 		}
 		released = e.releaseBounded(t.lease)
@@ -281,7 +283,7 @@ func (e *Elector) stepDown(ctx context.Context, t *term, reason StepDownReason) 
 
 // waitWork waits until t's work has stopped or until, on the elector's
 // clock, the given moment; it reports whether the work stopped. A shutdown
-// through ctx (nil: none) cuts the wait to ReleaseTimeout from then.
+// through ctx cuts the wait to ReleaseTimeout from then, if that is sooner.
 func (e *Elector) waitWork(ctx context.Context, t *term, until time.Time) bool {
 	if t.workStopped() {
 		return true
@@ -289,10 +291,7 @@ func (e *Elector) waitWork(ctx context.Context, t *term, until time.Time) bool {
 	clk := e.cfg.Clock
 	timer := clk.NewTimer(until.Sub(clk.Now()))
 	defer timer.Stop()
-	var done <-chan struct{}
-	if ctx != nil {
-		done = ctx.Done()
-	}
+	done := ctx.Done()
 	for {
 		select {
 		case <-t.workDone:

@@ -82,7 +82,7 @@ func NewClient(cfg *rest.Config) (Client, error) {
 	}
 	if base.RateLimiter == nil && base.QPS > 0 {
 		if base.Burst <= 0 {
-			return nil, fmt.Errorf("%w: rest.Config.Burst must be positive when QPS is set and RateLimiter is not", ErrInvalidOptions)
+			return nil, invalid("Burst", "must be positive when {QPS} is set and {RateLimiter} is not (got %d)", base.Burst)
 		}
 		base.RateLimiter = flowcontrol.NewTokenBucketRateLimiter(base.QPS, base.Burst)
 	}

@@ -134,37 +134,40 @@ func New(src Source, opts Options) (*Publisher, error) {
 		return nil, fmt.Errorf("%w: nil Source", ErrInvalidOptions)
 	}
 	if opts.Client == nil {
-		return nil, fmt.Errorf("%w: Options.Client is required", ErrInvalidOptions)
+		return nil, invalid("Client", "is required")
 	}
-	if opts.Namespace == "" || opts.PodName == "" {
-		return nil, fmt.Errorf("%w: Options.Namespace and Options.PodName are required", ErrInvalidOptions)
+	if opts.Namespace == "" {
+		return nil, invalid("Namespace", "is required")
+	}
+	if opts.PodName == "" {
+		return nil, invalid("PodName", "is required")
 	}
 	if opts.LabelKey == "" {
 		opts.LabelKey = DefaultLabelKey
 	}
 	if errs := validation.IsQualifiedName(opts.LabelKey); len(errs) > 0 {
-		return nil, fmt.Errorf("%w: label key %q: %s", ErrInvalidOptions, opts.LabelKey, errs[0])
+		return nil, invalid("LabelKey", "must be a label key (got %q): %s", opts.LabelKey, errs[0])
 	}
 	if opts.ConditionType == "" {
 		opts.ConditionType = DefaultConditionType
 	}
 	if errs := validation.IsQualifiedName(opts.ConditionType); len(errs) > 0 {
-		return nil, fmt.Errorf("%w: condition type %q: %s", ErrInvalidOptions, opts.ConditionType, errs[0])
+		return nil, invalid("ConditionType", "must be a qualified name (got %q): %s", opts.ConditionType, errs[0])
 	}
 	if opts.ReportingController == "" {
 		opts.ReportingController = DefaultReportingController
 	}
 	if err := defaults.Durations(
-		defaults.Duration{Name: "Options.Resync", Value: &opts.Resync, Default: DefaultResync},
-		defaults.Duration{Name: "Options.MinBackoff", Value: &opts.MinBackoff, Default: DefaultMinBackoff},
-		defaults.Duration{Name: "Options.MaxBackoff", Value: &opts.MaxBackoff, Default: DefaultMaxBackoff},
-		defaults.Duration{Name: "Options.ShutdownTimeout", Value: &opts.ShutdownTimeout, Default: DefaultShutdownTimeout},
-		defaults.Duration{Name: "Options.UnmarkTimeout", Value: &opts.UnmarkTimeout, Default: DefaultUnmarkTimeout},
+		defaults.Duration{Name: "Resync", Value: &opts.Resync, Default: DefaultResync},
+		defaults.Duration{Name: "MinBackoff", Value: &opts.MinBackoff, Default: DefaultMinBackoff},
+		defaults.Duration{Name: "MaxBackoff", Value: &opts.MaxBackoff, Default: DefaultMaxBackoff},
+		defaults.Duration{Name: "ShutdownTimeout", Value: &opts.ShutdownTimeout, Default: DefaultShutdownTimeout},
+		defaults.Duration{Name: "UnmarkTimeout", Value: &opts.UnmarkTimeout, Default: DefaultUnmarkTimeout},
 	); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
+		return nil, invalidField(err)
 	}
 	if opts.MaxBackoff < opts.MinBackoff {
-		return nil, fmt.Errorf("%w: Options.MaxBackoff %v is below MinBackoff %v", ErrInvalidOptions, opts.MaxBackoff, opts.MinBackoff)
+		return nil, invalid("MaxBackoff", "must not be below {MinBackoff} (got %v < %v)", opts.MaxBackoff, opts.MinBackoff)
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

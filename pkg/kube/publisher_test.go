@@ -22,6 +22,7 @@ import (
 	k8stesting "k8s.io/client-go/testing"
 
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 // These tests use client-go's fake clientset, through the clientset
@@ -269,16 +270,20 @@ func TestNewValidates(t *testing.T) {
 	}{
 		{"nil source", nil, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a"}, "nil Source"},
 		{"no client", src, Options{Namespace: "ns", PodName: "a"}, "Client is required"},
-		{"no pod", src, Options{Client: clientset{cs}, Namespace: "ns"}, "PodName are required"},
-		{"bad label key", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", LabelKey: "not a key"}, `label key "not a key"`},
+		{"no pod", src, Options{Client: clientset{cs}, Namespace: "ns"}, "PodName is required"},
+		{"bad label key", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", LabelKey: "not a key"}, `LabelKey must be a label key (got "not a key")`},
 		{"negative resync", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", Resync: -time.Second}, "Resync must not be negative"},
-		{"max below min", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff"},
+		{"max below min", src, Options{Client: clientset{cs}, Namespace: "ns", PodName: "a", MinBackoff: time.Second, MaxBackoff: time.Millisecond}, "MaxBackoff must not be below MinBackoff (got 1ms < 1s)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := New(tt.src, tt.opts)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "kube: ") {
 				t.Errorf("New: %v, want an error with %q", err, tt.want)
+			}
+			// A nil Source is no option: it has no field.
+			if !errors.Is(err, ErrInvalidOptions) || errors.As(err, new(*field.Error)) != (tt.src != nil) {
+				t.Errorf("New: %v, want ErrInvalidOptions, with a *field.Error unless the Source is nil", err)
 			}
 		})
 	}

@@ -10,9 +10,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/baton-dev/baton/internal/promreg"
+	"github.com/baton-dev/baton/pkg/field"
 )
 
-// ErrInvalidArgument marks New's errors about its arguments.
+// ErrInvalidArgument marks New's errors about its arguments; a bad value
+// wraps a *field.Error named after the parameter, such as lock.
 var ErrInvalidArgument = errors.New("metrics: invalid argument")
 
 // BuildInfo is the build metadata exported as baton_build_info.
@@ -88,7 +90,7 @@ func New(reg prometheus.Registerer, lock string, build BuildInfo) (*Metrics, err
 		return nil, fmt.Errorf("%w: nil Registerer", ErrInvalidArgument)
 	}
 	if lock == "" {
-		return nil, fmt.Errorf("%w: empty lock name", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, field.Invalid("lock", "must not be empty"))
 	}
 	m := &Metrics{
 		isLeader: prometheus.NewGauge(prometheus.GaugeOpts{

@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/field"
 	"github.com/baton-dev/baton/pkg/metrics"
 )
 
@@ -361,6 +362,14 @@ func TestNewErrors(t *testing.T) {
 				t.Errorf("registry changed by a failed New:\nbefore %v\nafter  %v", before, after)
 			}
 		})
+	}
+}
+
+func TestNewEmptyLockIsAFieldError(t *testing.T) {
+	_, err := metrics.New(prometheus.NewRegistry(), "", build)
+	var fe *field.Error
+	if !errors.Is(err, metrics.ErrInvalidArgument) || !errors.As(err, &fe) || fe.Field != "lock" {
+		t.Fatalf("New with an empty lock: %v, want ErrInvalidArgument and a *field.Error for lock", err)
 	}
 }
 

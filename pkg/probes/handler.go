@@ -10,13 +10,16 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 // Checker is one named check. It returns nil when healthy. It gets the
 // probe's request, whose context ends when the caller gives up.
 type Checker func(*http.Request) error
 
-// ErrInvalidOptions marks every error about invalid options or checks.
+// ErrInvalidOptions marks every error about invalid options or checks; it
+// wraps a *field.Error that names the check, such as Readiness["redis"].
 var ErrInvalidOptions = errors.New("probes: invalid options")
 
 // check is a Checker with the state that limits its logging.
@@ -43,16 +46,18 @@ type handler struct {
 // passing to failing; the recovery is logged at info level. A nil logger
 // discards.
 func NewHandler(checks map[string]Checker, logger *slog.Logger) (http.Handler, error) {
+	return newHandler("checks", checks, logger)
+}
+
+// newHandler is NewHandler; its errors name each check as path[name].
+func newHandler(path string, checks map[string]Checker, logger *slog.Logger) (http.Handler, error) {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	h := &handler{byName: make(map[string]*check, len(checks)), logger: logger}
 	for _, name := range slices.Sorted(maps.Keys(checks)) {
-		if err := validName(name); err != nil {
+		if err := validCheck(fmt.Sprintf("%s[%q]", path, name), name, checks[name]); err != nil {
 			return nil, err
-		}
-		if checks[name] == nil {
-			return nil, fmt.Errorf("%w: check %q is nil", ErrInvalidOptions, name)
 		}
 		c := &check{name: name, fn: checks[name]}
 		h.checks = append(h.checks, c)
@@ -61,15 +66,22 @@ func NewHandler(checks map[string]Checker, logger *slog.Logger) (http.Handler, e
 	return h, nil
 }
 
-func validName(name string) error {
+// validCheck checks one named check; path names it in errors.
+func validCheck(path, name string, fn Checker) error {
+	bad := func(rule string) error {
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, field.Invalid(path, "%s", rule))
+	}
 	if len(name) == 0 || len(name) > 63 {
-		return fmt.Errorf("%w: check name %q must be 1 to 63 characters", ErrInvalidOptions, name)
+		return bad("must have a name of 1 to 63 characters")
 	}
 	for _, r := range name {
 		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-'
 		if !ok {
-			return fmt.Errorf("%w: check name %q may contain only A-Z a-z 0-9 . _ -", ErrInvalidOptions, name)
+			return bad("must have a name of only A-Z a-z 0-9 . _ -")
 		}
+	}
+	if fn == nil {
+		return bad("must not be nil")
 	}
 	return nil
 }

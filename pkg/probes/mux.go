@@ -1,7 +1,6 @@
 package probes
 
 import (
-	"fmt"
 	"log/slog"
 	"net/http"
 )
@@ -27,8 +26,7 @@ type MuxOptions struct {
 // NewMux returns a mux that serves Liveness at /healthz and Readiness at
 // /readyz, each with its subpaths (see NewHandler). Only GET and HEAD are
 // served. The caller may add more routes, such as /metrics, to the mux. It
-// rejects invalid options with an error that wraps ErrInvalidOptions and
-// names the field.
+// rejects invalid options with ErrInvalidOptions wrapping a *field.Error.
 func NewMux(opts MuxOptions) (*http.ServeMux, error) {
 	logger := opts.Logger
 	if logger == nil {
@@ -42,9 +40,9 @@ func NewMux(opts MuxOptions) (*http.ServeMux, error) {
 		{"Liveness", LivenessPath, opts.Liveness},
 		{"Readiness", ReadinessPath, opts.Readiness},
 	} {
-		h, err := NewHandler(p.checks, logger.With("probe", p.path))
+		h, err := newHandler(p.field, p.checks, logger.With("probe", p.path))
 		if err != nil {
-			return nil, fmt.Errorf("%w (MuxOptions.%s)", err, p.field)
+			return nil, err
 		}
 		h = http.StripPrefix(p.path, h)
 		mux.Handle("GET "+p.path, h)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/pkg/election"
+	"github.com/baton-dev/baton/pkg/field"
 	"github.com/baton-dev/baton/pkg/probes"
 )
 
@@ -142,8 +143,8 @@ func TestNewMuxRejects(t *testing.T) {
 			if mux != nil {
 				t.Error("NewMux returned a mux with its error")
 			}
-			if !errors.Is(err, probes.ErrInvalidOptions) {
-				t.Errorf("error %v does not wrap ErrInvalidOptions", err)
+			if !errors.Is(err, probes.ErrInvalidOptions) || !errors.As(err, new(*field.Error)) {
+				t.Errorf("error %v does not wrap ErrInvalidOptions and a *field.Error", err)
 			}
 			for _, s := range tt.want {
 				if !strings.Contains(err.Error(), s) {

@@ -15,6 +15,17 @@
 // OnExitRecampaign (the term's work ends; baton resigns and runs the child
 // again on its next win).
 //
+// Under OnExitRestart (the wait before the next start) and OnExitRecampaign
+// (Exit.HoldOff), quick exits are paced: the first exit, and any exit of a
+// child that ran at least MaxRestartBackoff, is followed by no wait; each
+// further exit in a row doubles the wait, from RestartBackoff up to
+// MaxRestartBackoff.
+//
+// OnChildExit gets Lead's context: passing it to the elector's Resign makes
+// Resign return as soon as the term has ended (the lock is released when
+// Lead returns), and binds the resignation to this very term. It may call
+// Kill, but not Stop, which waits for Lead.
+//
 // Wiring, in the sidecar:
 //
 //	sup, err := supervisor.New(supervisor.Options{..., OnChildExit: func(ctx context.Context, ex supervisor.Exit) {
@@ -63,5 +74,19 @@
 // ever. A baton that is a container's entrypoint is PID 1, and should run
 // ReapOrphans. It reaps the orphans only, never a Supervisor's own child,
 // whose status Lead needs; Lead itself reaps the zombies of its child's
-// group that were handed to baton.
+// group that were handed to baton. At each SIGCHLD, ReapOrphans lists this
+// process's exited children in /proc and reaps, with wait4 on each PID,
+// every one that no Supervisor started: any other child that the program
+// starts, through os/exec for example, is taken too.
+//
+// Stopping fits the elector's bounds: a stop takes KillGrace plus the
+// moment SIGKILL and the reap need, and must end before another replica
+// can lead, within the elector's margin LeaseTTL-RenewDeadline after a
+// deadline step-down (the lease may then expire in the store) and within
+// its ReleaseTimeout after a resign or shutdown (the lock is then released
+// anyway). Both are 5s with election's defaults, hence DefaultKillGrace of
+// 4s, which leaves a second for SIGKILL. The sidecar checks the fit, with a
+// slack of a quarter of the smaller of the two (at most a second), and
+// takes the longest grace that fits, at most DefaultKillGrace, when
+// --kill-grace is not set; New cannot, as it does not know the elector.
 package supervisor

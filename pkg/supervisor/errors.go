@@ -3,11 +3,13 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 var (
-	// ErrInvalidOptions marks every error of New's Options; the error is an
-	// *OptionsError that names the field and the rule.
+	// ErrInvalidOptions marks every error of New's Options; it wraps a
+	// *field.Error that names the field and the rule.
 	ErrInvalidOptions = errors.New("supervisor: invalid options")
 	// ErrUnsupported is what New returns on a platform without process
 	// groups (Windows), and what the Linux-only helpers return elsewhere.
@@ -26,26 +28,20 @@ var (
 // errStopped is why a child is not started after Stop or Kill.
 var errStopped = errors.New("supervisor: stopped")
 
-// OptionsError is one invalid Options field.
-type OptionsError struct {
-	// Field is the Options field's name, such as "KillGrace".
-	Field string
-	// Rule says what the value must be.
-	Rule string
-	// Err is the underlying error, if any (for example exec.ErrNotFound
-	// for a Command that is not on PATH).
-	Err error
+// invalid is the error of an Options rule: ErrInvalidOptions wrapping the
+// *field.Error.
+func invalid(name, format string, args ...any) error {
+	return invalidField(field.Invalid(name, format, args...))
 }
 
-func (e *OptionsError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("supervisor: invalid options: %s %s: %v", e.Field, e.Rule, e.Err)
-	}
-	return fmt.Sprintf("supervisor: invalid options: %s %s", e.Field, e.Rule)
+// invalidBecause is invalid with a cause, such as exec.ErrNotFound.
+func invalidBecause(cause error, name, format string, args ...any) error {
+	fe := field.Invalid(name, format, args...)
+	fe.Err = cause
+	return invalidField(fe)
 }
 
-// Is makes errors.Is(err, ErrInvalidOptions) true.
-func (e *OptionsError) Is(target error) bool { return target == ErrInvalidOptions }
-
-// Unwrap returns the underlying error.
-func (e *OptionsError) Unwrap() error { return e.Err }
+// invalidField wraps fe in ErrInvalidOptions.
+func invalidField(fe *field.Error) error {
+	return fmt.Errorf("%w: %w", ErrInvalidOptions, fe)
+}

@@ -60,7 +60,7 @@ func Example() {
 		},
 	})
 	if err != nil {
-		log.Fatal(err) // a *supervisor.OptionsError names the field and the rule
+		log.Fatal(err) // a *field.Error names the field and the rule
 	}
 	elector, err := election.New(election.Config{
 		Locker:   redislock.NewLocker(lock),

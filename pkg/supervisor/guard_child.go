@@ -15,17 +15,17 @@ var errTermOver = errors.New("supervisor: the term is over")
 // check validates g and resolves its program.
 func (g *Guard) check() (path string, err error) {
 	if err := guardSupported(); err != nil {
-		return "", &OptionsError{Field: "Guard", Rule: "is supported on Linux only", Err: err}
+		return "", invalidBecause(err, "Guard", "is supported on Linux only")
 	}
 	if len(g.Command) == 0 || g.Command[0] == "" {
-		return "", &OptionsError{Field: "Guard", Rule: "needs a Command: the program that runs RunGuard"}
+		return "", invalid("Guard.Command", "is required: the program that runs RunGuard")
 	}
 	if g.Leadership == nil {
-		return "", &OptionsError{Field: "Guard", Rule: "needs a Leadership: the elector whose terms it guards"}
+		return "", invalid("Guard.Leadership", "is required: the elector whose terms it guards")
 	}
 	path, err = exec.LookPath(g.Command[0])
 	if err != nil {
-		return "", &OptionsError{Field: "Guard", Rule: "Command names no executable program", Err: err}
+		return "", invalidBecause(err, "Guard.Command", "names no executable program (%q)", g.Command[0])
 	}
 	return path, nil
 }

@@ -9,21 +9,13 @@ import (
 )
 
 // Lead runs the command for one term; its signature is election's
-// OnStartedLeading. It starts the child in a process group of its own,
-// with BATON_LOCK, BATON_IDENTITY, BATON_FENCE, BATON_TERM_START and
-// BATON_API_URL in its environment, and returns:
-//   - when ctx ends (the term is over): after SIGTERM to the child's group,
-//     SIGKILL to it once KillGrace has run out, the child's reap, and the
-//     end of every live process of the group. The elector releases the lock
-//     only after Lead has returned, so no process of the job outlives the
-//     term that the lock store knows of.
-//   - when the child exits on its own, under OnExitExit and
-//     OnExitRecampaign: after any process left in its group has been
-//     stopped in the same way, and after Options.OnChildExit has been
-//     called. Under OnExitRestart the child is started again within the
-//     term, after the backoff, and Lead returns only when ctx ends.
-//   - at once, without starting anything, after Stop or Kill, and after a
-//     child's own exit under OnExitExit has finished the job.
+// OnStartedLeading. It starts the child in a process group of its own, with
+// the term in its environment, and returns once no process of the group is
+// left: when ctx ends (after SIGTERM, SIGKILL once KillGrace has run out, and
+// the reap), or when the child exits on its own under OnExitExit or
+// OnExitRecampaign (after Options.OnChildExit). Under OnExitRestart it starts
+// the child again, after the backoff, until ctx ends. After Stop, Kill or a
+// job finished under OnExitExit it returns at once, starting nothing.
 //
 // One child runs at a time: a Lead called while another still stops its
 // child waits for it (or for its own ctx to end).

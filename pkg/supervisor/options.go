@@ -2,7 +2,6 @@ package supervisor
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/url"
@@ -19,17 +18,9 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	// DefaultKillGrace is the time between SIGTERM and SIGKILL. A stop
-	// takes KillGrace plus the moment SIGKILL and the reap need, and it must
-	// end before another replica can lead: within the elector's margin
-	// LeaseTTL-RenewDeadline after a deadline step-down (the lease may then
-	// expire in the store), and within its ReleaseTimeout after a resign or
-	// shutdown (the lock is then released anyway). Both are 5s with
-	// election's defaults, hence 4s, which leaves a second for SIGKILL. The
-	// sidecar checks the fit, with a slack of a quarter of the smaller of
-	// the two (at most a second), and takes the longest grace that fits, at
-	// most this one, when --kill-grace is not set; New cannot, as it does
-	// not know the elector.
+	// DefaultKillGrace is the time between SIGTERM and SIGKILL; it fits
+	// election's default margin, with a second to spare (see the package
+	// documentation).
 	DefaultKillGrace = 4 * time.Second
 	// DefaultRestartBackoff is the first wait between quick exits.
 	DefaultRestartBackoff = time.Second
@@ -74,8 +65,7 @@ func ParseOnExit(s string) (OnExit, error) {
 	case OnExitExit, OnExitRestart, OnExitRecampaign:
 		return p, nil
 	}
-	return "", &OptionsError{Field: "OnExit", Rule: fmt.Sprintf("must be %q, %q or %q (got %q)",
-		OnExitExit, OnExitRestart, OnExitRecampaign, s)}
+	return "", invalid("OnExit", "must be %q, %q or %q (got %q)", OnExitExit, OnExitRestart, OnExitRecampaign, s)
 }
 
 // Options configures a Supervisor. Zero values take the documented
@@ -116,32 +106,22 @@ type Options struct {
 	KillGrace time.Duration
 	// OnExit is the policy for a child's own exit. Default OnExitExit.
 	OnExit OnExit
-	// RestartBackoff and MaxRestartBackoff pace quick exits, under
-	// OnExitRestart (the wait before the next start) and OnExitRecampaign
-	// (Exit.HoldOff). The first exit, and any exit of a child that ran at
-	// least MaxRestartBackoff, is followed by no wait; each further exit in
-	// a row doubles the wait, starting at RestartBackoff and capped at
-	// MaxRestartBackoff. Defaults 1s and 1m; both must be greater than 0,
-	// and RestartBackoff at most MaxRestartBackoff.
+	// RestartBackoff and MaxRestartBackoff pace quick exits in a row under
+	// OnExitRestart and OnExitRecampaign (see the package documentation).
+	// Defaults 1s and 1m; RestartBackoff at most MaxRestartBackoff.
 	RestartBackoff    time.Duration
 	MaxRestartBackoff time.Duration
 
-	// OnChildExit is called when a child's own exit ends a term's work:
-	// under OnExitExit and OnExitRecampaign, not under OnExitRestart. It
-	// runs on Lead's goroutine just before Lead returns, with Lead's
-	// context: passing that context to election's Resign makes Resign
-	// return as soon as the term has ended (the lock is then released when
-	// Lead returns), and binds the resignation to this very term. It must
-	// not block for long, and must not call Stop, which waits for Lead
-	// (Kill is fine). Optional.
+	// OnChildExit is called when a child's own exit ends a term's work
+	// (OnExitExit, OnExitRecampaign), on Lead's goroutine with Lead's
+	// context, just before Lead returns. It must not block for long, nor
+	// call Stop, which waits for Lead. Optional.
 	OnChildExit func(leaderCtx context.Context, ex Exit)
 
-	// Guard, when set, starts a guard process with each child, on Linux
-	// only (New refuses it elsewhere): the child joins the guard's process
-	// group, and the guard kills that group by itself when the term's
-	// validity plus KillGrace passes without a renewal, on CLOCK_BOOTTIME,
-	// or when baton dies; so the job is dead by then even when baton is
-	// stopped, starved or swapped out. See Guard. Default: none.
+	// Guard, when set, starts a guard process with each child, which kills
+	// the child's group by itself when the term's validity plus KillGrace
+	// passes without a renewal, or when baton dies. Linux only. Default:
+	// none.
 	Guard *Guard
 
 	// Logger receives a line per start, exit and stop. Default: a logger
@@ -157,20 +137,17 @@ type Options struct {
 
 // withDefaults checks o, fills in its defaults, and resolves the program.
 func (o Options) withDefaults() (Options, string, error) {
-	bad := func(field, format string, args ...any) error {
-		return &OptionsError{Field: field, Rule: fmt.Sprintf(format, args...)}
-	}
 	if len(o.Command) == 0 || o.Command[0] == "" {
-		return o, "", bad("Command", "is required: the program and its arguments")
+		return o, "", invalid("Command", "is required: the program and its arguments")
 	}
 	for i, a := range o.Command {
 		if strings.IndexByte(a, 0) >= 0 {
-			return o, "", bad("Command", "must not contain NUL bytes (argument %d)", i)
+			return o, "", invalid("Command", "must not contain NUL bytes (argument %d)", i)
 		}
 	}
 	path, err := exec.LookPath(o.Command[0])
 	if err != nil {
-		return o, "", &OptionsError{Field: "Command", Rule: fmt.Sprintf("names no executable program (%q)", o.Command[0]), Err: err}
+		return o, "", invalidBecause(err, "Command", "names no executable program (%q)", o.Command[0])
 	}
 	o.Command = append([]string(nil), o.Command...)
 
@@ -179,25 +156,25 @@ func (o Options) withDefaults() (Options, string, error) {
 		k, _, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok || k == "":
-			return o, "", bad("Env", "entries must be KEY=VALUE with a non-empty KEY (entry %d: %q)", i, kv)
+			return o, "", invalid("Env", "entries must be KEY=VALUE with a non-empty KEY (entry %d: %q)", i, kv)
 		case strings.IndexByte(kv, 0) >= 0:
-			return o, "", bad("Env", "must not contain NUL bytes (entry %d)", i)
+			return o, "", invalid("Env", "must not contain NUL bytes (entry %d)", i)
 		case reserved[k]:
-			return o, "", bad("Env", "must not set %s, which baton sets for every term", k)
+			return o, "", invalid("Env", "must not set %s, which baton sets for every term", k)
 		}
 	}
 	o.Env = append([]string(nil), o.Env...)
 
 	if err := names.Validate(o.Lock); err != nil {
-		return o, "", &OptionsError{Field: "Lock", Rule: fmt.Sprintf("must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", names.MaxLen, o.Lock), Err: err}
+		return o, "", invalidBecause(err, "Lock", "must be 1 to %d characters from A-Z a-z 0-9 . _ - (got %q)", names.MaxLen, o.Lock)
 	}
 	if err := election.ValidateIdentity(o.Identity); err != nil {
-		return o, "", &OptionsError{Field: "Identity", Rule: "must be a valid election identity", Err: err}
+		return o, "", invalidBecause(err, "Identity", "must be a valid election identity")
 	}
 	if o.APIURL != "" {
 		u, err := url.Parse(o.APIURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return o, "", bad("APIURL", "must be an absolute http or https URL (got %q)", o.APIURL)
+			return o, "", invalid("APIURL", "must be an absolute http or https URL (got %q)", o.APIURL)
 		}
 	}
 
@@ -212,13 +189,13 @@ func (o Options) withDefaults() (Options, string, error) {
 	} {
 		switch {
 		case *f.v < 0:
-			return o, "", bad(f.name, "must be greater than 0 (got %v)", *f.v)
+			return o, "", invalid(f.name, "must be greater than 0 (got %v)", *f.v)
 		case *f.v == 0:
 			*f.v = f.def
 		}
 	}
 	if o.RestartBackoff > o.MaxRestartBackoff {
-		return o, "", bad("RestartBackoff", "must be at most MaxRestartBackoff (got %v > %v)", o.RestartBackoff, o.MaxRestartBackoff)
+		return o, "", invalid("RestartBackoff", "must be at most {MaxRestartBackoff} (got %v > %v)", o.RestartBackoff, o.MaxRestartBackoff)
 	}
 
 	if o.OnExit == "" {

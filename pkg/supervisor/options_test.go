@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -44,9 +46,9 @@ func TestNewRejectsBadOptions(t *testing.T) {
 			o := valid()
 			tc.mutate(&o)
 			_, err := New(o)
-			var oe *OptionsError
-			if !errors.Is(err, ErrInvalidOptions) || !errors.As(err, &oe) || oe.Field != tc.field {
-				t.Fatalf("New: %v, want an *OptionsError for %s", err, tc.field)
+			var fe *field.Error
+			if !errors.Is(err, ErrInvalidOptions) || !errors.As(err, &fe) || fe.Field != tc.field {
+				t.Fatalf("New: %v, want ErrInvalidOptions and a *field.Error for %s", err, tc.field)
 			}
 			if tc.is != nil && !errors.Is(err, tc.is) {
 				t.Errorf("New: %v, want it to wrap %v", err, tc.is)

@@ -14,17 +14,10 @@ import (
 )
 
 // ReapOrphans reaps the orphans that the kernel hands to this process, until
-// ctx ends. It is for a baton that is PID 1 (the entrypoint of a container
-// with its own PID namespace) or a child subreaper (see BecomeSubreaper):
-// such a process inherits every orphaned descendant, and each one that
-// exits stays a zombie, holding its PID, until its new parent waits for it.
-//
-// At each SIGCHLD it reaps, with wait4 on each PID, every exited child of
-// this process that no Supervisor started: a Supervisor's own child is
-// never taken, so its status reaches the Supervisor intact. Any other child
-// process that the program starts, through os/exec for example, is taken
-// too: a program that runs ReapOrphans must start its children through a
-// Supervisor only. It needs /proc to list the exited children.
+// ctx ends, for a baton that is PID 1 or a child subreaper (see
+// BecomeSubreaper). It never takes a Supervisor's own child, but takes any
+// other child the program starts, so such a program must start its
+// children through a Supervisor only. It needs /proc.
 //
 // It returns ErrNotReaper at once when this process is neither PID 1 nor a
 // subreaper, nil when ctx ends, and ErrUnsupported off Linux. Each reap is

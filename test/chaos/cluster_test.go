@@ -3,7 +3,10 @@
 package chaos
 
 import (
+	"net"
 	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -72,9 +75,14 @@ func TestClusterFailover(t *testing.T) {
 			if srv.Addr() == skip {
 				continue
 			}
-			for _, r := range srv.Client().ClusterSlots(ctx).Val() {
-				if int64(r.Start) <= slot && slot <= int64(r.End) && len(r.Nodes) > 0 {
-					return r.Nodes[0].Addr
+			for _, shard := range srv.Client().ClusterShards(ctx).Val() {
+				if !slices.ContainsFunc(shard.Slots, func(r redis.SlotRange) bool { return r.Start <= slot && slot <= r.End }) {
+					continue
+				}
+				for _, n := range shard.Nodes {
+					if n.Role == "master" && n.Health == "online" {
+						return net.JoinHostPort(n.IP, strconv.FormatInt(n.Port, 10))
+					}
 				}
 			}
 		}

@@ -255,15 +255,12 @@ func partitionScenario(t *testing.T, ttl time.Duration, withAck bool) partitionR
 		return p
 	}
 	sentLink := proxyTo(primary.Addr())
-	var (
-		links    []*Proxy
-		replicas []*redistest.Server
-	)
+	var links []*Proxy
 	for range 2 {
 		link := proxyTo(primary.Addr())
 		_, port, _ := strings.Cut(link.Addr(), ":")
 		r := redistest.Start(t, "replicaof 127.0.0.1 "+port)
-		links, replicas = append(links, link), append(replicas, r)
+		links = append(links, link)
 		waitFor(t, 20*time.Second, "replica linked", func() bool {
 			return strings.Contains(r.Client().Info(ctx, "replication").Val(), "master_link_status:up")
 		})

@@ -8,7 +8,6 @@ import (
 
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/sidecartest"
-	"github.com/baton-dev/baton/pkg/api"
 )
 
 // sidecarPair is two baton sidecar processes on one lock.
@@ -82,7 +81,7 @@ func (p *sidecarPair) close() {
 
 type pollResult struct {
 	at  time.Time
-	st  api.StatusBody
+	st  sidecartest.Status
 	err error
 }
 

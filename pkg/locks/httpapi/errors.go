@@ -3,13 +3,17 @@ package httpapi
 import (
 	"errors"
 	"fmt"
+
+	"github.com/baton-dev/baton/pkg/field"
 )
 
-// ErrInvalidOptions marks every error of NewLocks's Options and
-// NewRedisLocks's RedisLocksOptions; the message names the field and the rule.
+// ErrInvalidOptions marks every error of NewLocks's LocksOptions and
+// NewRedisLocks's RedisLocksOptions; it wraps a *field.Error that names the
+// field and the rule.
 var ErrInvalidOptions = errors.New("httpapi: invalid options")
 
-// invalidOptions returns an ErrInvalidOptions that says what is wrong.
-func invalidOptions(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
+// invalid is the error of an options rule: ErrInvalidOptions wrapping the
+// *field.Error.
+func invalid(name, format string, args ...any) error {
+	return fmt.Errorf("%w: %w", ErrInvalidOptions, field.Invalid(name, format, args...))
 }

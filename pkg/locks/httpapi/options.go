@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -90,11 +91,11 @@ func (o LocksOptions) withDefaults() (LocksOptions, error) {
 		defaults.Duration{Name: "Keepalive", Value: &o.Keepalive, Default: DefaultLockKeepalive},
 		defaults.Duration{Name: "ReleaseTimeout", Value: &o.ReleaseTimeout, Default: DefaultLockReleaseTimeout},
 	); err != nil {
-		return o, invalidOptions("%v", err)
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
 	switch {
 	case o.MaxHeld < 0:
-		return o, invalidOptions("MaxHeld must not be negative (got %d)", o.MaxHeld)
+		return o, invalid("MaxHeld", "must not be negative (got %d)", o.MaxHeld)
 	case o.MaxHeld == 0:
 		o.MaxHeld = DefaultMaxHeld
 	}
@@ -103,18 +104,18 @@ func (o LocksOptions) withDefaults() (LocksOptions, error) {
 		v    time.Duration
 	}{{"MinLease", o.MinLease}, {"MaxLease", o.MaxLease}, {"DefaultLease", o.DefaultLease}, {"StreamLease", o.StreamLease}} {
 		if d.v%time.Millisecond != 0 {
-			return o, invalidOptions("%s must be a whole number of milliseconds (got %v)", d.name, d.v)
+			return o, invalid(d.name, "must be a whole number of milliseconds (got %v)", d.v)
 		}
 	}
 	if o.MinLease > o.MaxLease {
-		return o, invalidOptions("MinLease must not exceed MaxLease (got %v > %v)", o.MinLease, o.MaxLease)
+		return o, invalid("MinLease", "must not exceed {MaxLease} (got %v > %v)", o.MinLease, o.MaxLease)
 	}
 	for _, d := range []struct {
 		name string
 		v    time.Duration
 	}{{"DefaultLease", o.DefaultLease}, {"StreamLease", o.StreamLease}} {
 		if d.v < o.MinLease || d.v > o.MaxLease {
-			return o, invalidOptions("%s must lie between MinLease and MaxLease, %v and %v (got %v)", d.name, o.MinLease, o.MaxLease, d.v)
+			return o, invalid(d.name, "must lie between {MinLease} and {MaxLease}, %v and %v (got %v)", o.MinLease, o.MaxLease, d.v)
 		}
 	}
 	if o.Logger == nil {

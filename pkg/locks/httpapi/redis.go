@@ -61,14 +61,14 @@ var _ LockBackend = (*RedisLocks)(nil)
 // (ErrInvalidOptions) but makes no Redis call.
 func NewRedisLocks(client redislock.Client, o RedisLocksOptions) (*RedisLocks, error) {
 	if client == nil {
-		return nil, invalidOptions("NewRedisLocks needs a Redis client (got nil)")
+		return nil, fmt.Errorf("%w: NewRedisLocks needs a Redis client (got nil)", ErrInvalidOptions)
 	}
 	if o.Prefix == "" {
 		o.Prefix = DefaultLocksPrefix
 	}
 	fences, err := locks.NewFenceMemory(o.RememberNames)
 	if err != nil {
-		return nil, invalidOptions("RedisLocksOptions: %v", err)
+		return nil, fmt.Errorf("%w: RedisLocksOptions: %w", ErrInvalidOptions, err)
 	}
 	opts := locks.Options{
 		Lease:    redislock.Options{Prefix: o.Prefix, AttemptTimeout: o.AttemptTimeout, SubscribeTimeout: o.SubscribeTimeout},
@@ -76,7 +76,7 @@ func NewRedisLocks(client redislock.Client, o RedisLocksOptions) (*RedisLocks, e
 	}
 	// One lock built now checks the options with the library's own rules.
 	if _, err := locks.NewMutex(client, "check", opts); err != nil {
-		return nil, invalidOptions("RedisLocksOptions: %v", err)
+		return nil, fmt.Errorf("%w: RedisLocksOptions: %w", ErrInvalidOptions, err)
 	}
 	return &RedisLocks{client: client, opts: opts}, nil
 }

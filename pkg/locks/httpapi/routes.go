@@ -30,7 +30,7 @@ type Locks struct {
 // and invalid options (ErrInvalidOptions).
 func NewLocks(backend LockBackend, o LocksOptions) (*Locks, error) {
 	if backend == nil {
-		return nil, invalidOptions("NewLocks needs a LockBackend (got nil)")
+		return nil, fmt.Errorf("%w: NewLocks needs a LockBackend (got nil)", ErrInvalidOptions)
 	}
 	o, err := o.withDefaults()
 	if err != nil {

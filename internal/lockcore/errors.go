@@ -62,7 +62,7 @@ type Holder struct {
 type HeldError struct {
 	Lock   string
 	Holder Holder
-	// Ahead is, for a fair waiter (TryLockFair, a fair Semaphore), how many
+	// Ahead is, for a fair waiter (a fair Mutex or Semaphore), how many
 	// live waiters were queued before it; 0 otherwise.
 	Ahead int
 

@@ -28,7 +28,7 @@ type Info struct {
 	// Remaining is the holder's remaining TTL in Redis (of the quarantine,
 	// when Holder is ""); 0 when free.
 	Remaining time.Duration
-	// Queue is the number of live entries in the fair queue (TryLockFair
+	// Queue is the number of live entries in the fair queue (fair
 	// waiters).
 	Queue int
 }

@@ -233,7 +233,7 @@ func (s *Lease) Renew(ctx context.Context) error {
 // Release deletes the lease if this owner still holds it, ends its term in
 // the term record so the next candidate need not wait, and announces the
 // release to waiters, all in one atomic step: to the head of the fair
-// queue alone when TryLockFair waiters are queued, else on the release
+// queue alone when fair waiters are queued, else on the release
 // channel. If the lease expired or was
 // taken over, nothing is deleted and the error is ErrNotHeld. The call is
 // bounded by ctx and by Options.AttemptTimeout.

@@ -104,7 +104,7 @@ type Options struct {
 	// or Sentinel); Cluster and Ring clients are refused, as their WAIT can
 	// reach another shard than the script.
 	MinReplicas int
-	// QueueHeartbeat is how often a waiter of TryLockFair (or of a fair
+	// QueueHeartbeat is how often a fair waiter (pkg/locks) (or of a fair
 	// Semaphore) refreshes its queue entry. An entry not refreshed for
 	// QueueMissedHeartbeats (3) heartbeats, in Redis server time, is dead:
 	// the next script that looks removes it, so a waiter that died frees its
@@ -116,7 +116,7 @@ type Options struct {
 	QueueHeartbeat time.Duration
 
 	// KeyGrace is how long an application lock's or semaphore's keys
-	// (TryLock, TryLockFair, Semaphore) outlive the end of its furthest
+	// (pkg/locks: Mutex, fair Mutex, Semaphore) outlive the end of its furthest
 	// lease: each acquire and renew sets their TTL to that end plus
 	// KeyGrace, and a release to KeyGrace, so that a name nobody holds
 	// leaves no key behind. The election's keys (Acquire, TryAcquire) never
@@ -200,7 +200,7 @@ type Lock struct {
 
 // keyRules is the key rules argument (keep) of the lock's and the
 // semaphore's scripts, decided here alone: an application's keys (TryLock,
-// TryLockFair, Semaphore) expire KeyGrace after their furthest lease end;
+// a fair Mutex, a Semaphore) expire KeyGrace after their furthest lease end;
 // the election's (Acquire, TryAcquire: 0) never expire, and a store
 // without the lock's counter and term record is unknown (acquire.lua).
 func (l *Lock) keyRules(app bool) int64 {
@@ -328,7 +328,7 @@ func (l *Lock) Opts() Options { return l.opts }
 //   - <prefix>:{name}:term, a hash (fence, valid_until_us);
 //
 // The election's (Acquire, TryAcquire) fence and term keys never expire;
-// an application lock's (TryLock, TryLockFair) expire Options.KeyGrace
+// an application lock's (pkg/locks) expire Options.KeyGrace
 // after its furthest lease end, or after its release.
 //   - <prefix>:{name}:released, the pub/sub channel of releases.
 func (l *Lock) Keys() (lease, fence, channel string) { return l.leaseKey, l.fenceKey, l.channel }

@@ -50,7 +50,7 @@ type SemaphoreOptions struct {
 	// MinReplicas is not supported by the semaphore and must be 0.
 	Options
 	// Fair makes waiters queue in arrival order, with heartbeated entries,
-	// as TryLockFair's do; a release then wakes only the waiter whose turn
+	// as a fair Mutex's do; a release then wakes only the waiter whose turn
 	// it is. Default false: every waiter is woken by each release message
 	// and the first try wins.
 	Fair bool

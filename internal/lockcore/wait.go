@@ -46,7 +46,7 @@ func (l *Lock) Acquire(ctx context.Context, identity string, ttl time.Duration, 
 // WaitApp is TryLock's waiting: Acquire's, under an
 // application's key rules (see Lock.keyRules), except that a try that
 // finds a fair queue joins it (fair_acquire.lua's join mode), and the
-// waiter then waits in the queue as TryLockFair's waiters do, under the
+// waiter then waits in the queue as fair waiters do, under the
 // same owner token, until its wait ends. A release wakes only a queue's
 // head, so a plain waiter outside the queue would wait for the lease it
 // saw to expire. The fair try that starts a queue announces it on the

@@ -5,10 +5,11 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/internal/apitest"
 
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
@@ -129,36 +130,6 @@ func serve(t *testing.T, f *fakeElector, opts api.Options) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-// do sends a request and returns the response with its body read.
-func do(t *testing.T, method, url, contentType, body string, hdr http.Header) (*http.Response, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), guard)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	if host := hdr.Get("Host"); host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	return resp, string(data)
 }
 
 // closeWithin closes srv, failing the test if a handler is still running
@@ -306,3 +277,6 @@ func running() api.ChildState {
 		LastExit: &api.ChildExit{Code: 3, At: childStarted.Add(-time.Second)},
 	}
 }
+
+// do sends a request and returns the response with its body read.
+var do = apitest.Do

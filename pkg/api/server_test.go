@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/apitest"
+
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/field"
 )
@@ -89,13 +91,7 @@ func serveWith(t testing.TB, f *fakeElector, opts api.Options, so api.ServerOpti
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String()
+	return apitest.Serve(t, srv)
 }
 
 // A long-poll longer than the server's ReadTimeout and WriteTimeout still

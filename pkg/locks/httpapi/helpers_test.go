@@ -6,13 +6,13 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"io"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/baton-dev/baton/internal/apitest"
 
 	"github.com/redis/go-redis/v9"
 
@@ -55,43 +55,7 @@ func serveAPI(t testing.TB, opts api.Options) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Close() })
-	return "http://" + ln.Addr().String()
-}
-
-// do sends a request and returns the response with its body read.
-func do(t *testing.T, method, url, contentType, body string, hdr http.Header) (*http.Response, string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), guard)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for k, vs := range hdr {
-		req.Header[k] = vs
-	}
-	if host := hdr.Get("Host"); host != "" {
-		req.Host = host
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("%s %s: read body: %v", method, url, err)
-	}
-	return resp, string(data)
+	return apitest.Serve(t, srv)
 }
 
 // result is the outcome of a request sent from another goroutine.
@@ -367,3 +331,6 @@ func mustContain(t *testing.T, what, s string, subs ...string) {
 		}
 	}
 }
+
+// do sends a request and returns the response with its body read.
+var do = apitest.Do

@@ -9,7 +9,8 @@
 --
 -- Replies ({kind, record of the window's current attempt or '', now_us}
 -- for a refusal, which writes nothing but the mark of a lost attempt):
---   {'ok', fence, attempt, now_us}  the attempt runs with this fence
+--   {'ok', fence, attempt, start_us} the attempt runs with this fence (a
+--                                   repeat of the claim gets it again)
 --   {'succeeded', record, now_us}   the window succeeded: final
 --   {'running', record, now_us}     its current attempt's lease holds
 --   {'exhausted', record, now_us}   max attempts failed or were lost
@@ -38,7 +39,12 @@ local now = R.now()
 if w then
   if w.status == 'succeeded' then return {'succeeded', R.record(w), F.fmt(now)} end
   if w.status == 'running' then
-    if w.until_us > now then return {'running', R.record(w), F.fmt(now)} end
+    if w.until_us > now then
+      if w.run_id == run_id then -- this claim, run again by a client's retry
+        return {'ok', F.fmt(w.fence), w.attempt, F.fmt(w.start_us)}
+      end
+      return {'running', R.record(w), F.fmt(now)}
+    end
     w.status, w.end_us = 'lost', w.until_us
     R.save(wkey, records, w, false)
     redis.call('HSET', last, 'failure', R.record(w))

@@ -29,8 +29,8 @@ end
 if not w or w.run_id ~= run_id or w.status ~= 'running' or w.until_us <= now then
   return {'stale', w and R.record(w) or '', F.fmt(now)}
 end
-w.status, w.end_us = status, now
-if status == 'lost' then w.until_us = now end
+-- The end ends the lease: the keys need not outlive it.
+w.status, w.end_us, w.until_us = status, now, now
 R.save(wkey, records, w, false)
 if status == 'succeeded' then
   redis.call('HSET', last, 'success', R.record(w))

@@ -182,9 +182,9 @@ func (w *Watcher) Wait(ctx context.Context, d time.Duration) error { return w.co
 // Close ends the subscription. It always returns nil.
 func (w *Watcher) Close() error { return w.core.Close() }
 
-// checkWindow checks a window name: 1 to MaxWindowLen characters from
+// CheckWindow checks a window name: 1 to MaxWindowLen characters from
 // A-Z a-z 0-9 . _ : -.
-func checkWindow(window string) error {
+func CheckWindow(window string) error {
 	if len(window) == 0 || len(window) > MaxWindowLen || !windowRule.MatchString(window) {
 		return invalid("window", "must be 1 to %d characters from A-Z a-z 0-9 . _ : - (got %q)", MaxWindowLen, window)
 	}

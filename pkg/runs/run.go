@@ -40,7 +40,7 @@ func (r *Run) Job() string { return r.job.Name() }
 // that its claimer never ran: it is ended as lost in the background, and
 // counts.
 func (j *Job) Claim(ctx context.Context, window string, lease time.Duration, closes time.Time) (*Run, error) {
-	if err := checkWindow(window); err != nil {
+	if err := CheckWindow(window); err != nil {
 		return nil, err
 	}
 	if lease < time.Millisecond || lease%time.Millisecond != 0 || lease > MaxLease {

@@ -1,0 +1,218 @@
+package runs_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/pkg/runs"
+)
+
+// The record keeps the last Keep runs, newest first, and no more: the
+// list and the records hash stay bounded, and a trimmed run still renews
+// and completes by its window.
+func TestRecordsBoundedByKeep(t *testing.T) {
+	c := server(t)
+	j := newJob(t, c, "report", runs.Options{Keep: runs.MinKeep})
+	first := claim(t, j, "w-first", time.Minute)
+	var last *runs.Run
+	for i := range 2 * runs.MinKeep {
+		last = claim(t, j, fmt.Sprintf("w%02d", i), time.Minute)
+		if err := last.Complete(t.Context(), runs.Succeeded); err != nil {
+			t.Fatal(err)
+		}
+	}
+	info := inspect(t, j)
+	if len(info.Recent) != runs.MinKeep || info.Recent[0].RunID != last.ID || info.Recent[runs.MinKeep-1].Window != fmt.Sprintf("w%02d", runs.MinKeep) {
+		t.Fatalf("recent: %d runs, first %+v", len(info.Recent), info.Recent[0])
+	}
+	if n := c.HLen(t.Context(), "baton:{report}:run:records").Val(); n != runs.MinKeep {
+		t.Errorf("records hash holds %d runs", n)
+	}
+	if n := c.LLen(t.Context(), "baton:{report}:run:order").Val(); n != runs.MinKeep {
+		t.Errorf("order list holds %d runs", n)
+	}
+	if len(info.Running) != 0 {
+		t.Errorf("running %+v: the first run was trimmed from the record", info.Running)
+	}
+	if err := first.Renew(t.Context()); err != nil {
+		t.Errorf("Renew of a trimmed run: %v", err)
+	}
+	if err := first.Complete(t.Context(), runs.Succeeded); err != nil {
+		t.Errorf("Complete of a trimmed run: %v", err)
+	}
+	if n := c.HLen(t.Context(), "baton:{report}:run:records").Val(); n != runs.MinKeep {
+		t.Errorf("records hash holds %d runs after a trimmed run completed", n)
+	}
+	// A job with a smaller Keep trims what a larger one left.
+	big := newJob(t, c, "big", runs.Options{Keep: 30})
+	for i := range 30 {
+		claim(t, big, fmt.Sprint(i), time.Minute)
+	}
+	small := newJob(t, c, "big", runs.Options{Keep: 20})
+	claim(t, small, "x", time.Minute)
+	if n := len(inspect(t, small).Recent); n != 20 {
+		t.Errorf("recent = %d after Keep went down", n)
+	}
+}
+
+// Every key of a job expires KeyGrace after the last write, and no
+// earlier than a lease's end.
+func TestKeysExpire(t *testing.T) {
+	c := server(t)
+	const grace = 300 * time.Millisecond
+	j := newJob(t, c, "report", runs.Options{KeyGrace: grace})
+	r := claim(t, j, "w", 2*time.Second)
+	keys := []string{"baton:{report}:run:w:w", "baton:{report}:run:fence", "baton:{report}:run:records", "baton:{report}:run:order"}
+	for _, k := range keys {
+		if ttl := c.PTTL(t.Context(), k).Val(); ttl <= 2*time.Second || ttl > 2*time.Second+grace {
+			t.Errorf("%s: TTL %v, want the lease and the grace", k, ttl)
+		}
+	}
+	if err := r.Complete(t.Context(), runs.Failed); err != nil {
+		t.Fatal(err)
+	}
+	// The TTLs are never lowered, so they still cover the lease.
+	if ttl := c.PTTL(t.Context(), "baton:{report}:run:last").Val(); ttl <= 0 || ttl > grace {
+		t.Errorf("last: TTL %v", ttl)
+	}
+	eventually(t, 10*time.Second, "keys gone", func() bool {
+		n, err := c.Exists(context.Background(), append(keys, "baton:{report}:run:last")...).Result()
+		return err == nil && n == 0
+	})
+}
+
+// A value at a job's key that baton did not write is reported and left
+// as it is, and nothing else is written.
+func TestForeignValues(t *testing.T) {
+	for _, tc := range []struct {
+		name, key string
+	}{
+		{"string at the window", "baton:{report}:run:w:w"},
+		{"hash without baton fields at the window", "baton:{report}:run:w:w"},
+		{"window hash with a bad status", "baton:{report}:run:w:w"},
+		{"list at the fence", "baton:{report}:run:fence"},
+		{"non-fence at the fence", "baton:{report}:run:fence"},
+		{"string at the records", "baton:{report}:run:records"},
+		{"hash at the order", "baton:{report}:run:order"},
+		{"list at the last runs", "baton:{report}:run:last"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := server(t)
+			ctx := t.Context()
+			var err error
+			switch tc.name {
+			case "string at the window", "string at the records", "non-fence at the fence":
+				err = c.Set(ctx, tc.key, "mine", 0).Err()
+			case "hash without baton fields at the window", "hash at the order":
+				err = c.HSet(ctx, tc.key, "mine", "1").Err()
+			case "window hash with a bad status":
+				err = c.HSet(ctx, tc.key, "window", "w", "run_id", "x", "attempt", "1", "fence", "1", "identity", "i",
+					"start_us", "1", "end_us", "0", "until_us", "1", "status", "odd", "lease_ms", "1", "closes_us", "0").Err()
+			default:
+				err = c.RPush(ctx, tc.key, "mine").Err()
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			before := dump(t, c, "*")
+			j := newJob(t, c, "report", runs.Options{})
+			_, err = j.Claim(ctx, "w", time.Second, time.Time{})
+			var fe *redislock.ForeignError
+			if !errors.Is(err, runs.ErrForeign) || !errors.As(err, &fe) || fe.Key != tc.key {
+				t.Fatalf("Claim: %v, want foreign at %s", err, tc.key)
+			}
+			if after := dump(t, c, "*"); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("wrote:\nbefore %v\nafter  %v", before, after)
+			}
+		})
+	}
+}
+
+// A foreign value that appears while a run holds its window stops its
+// Renew and Complete, which write nothing.
+func TestForeignUnderRun(t *testing.T) {
+	for _, key := range []string{"baton:{report}:run:records", "baton:{report}:run:w:w"} {
+		t.Run(key, func(t *testing.T) {
+			c := server(t)
+			j := newJob(t, c, "report", runs.Options{})
+			r := claim(t, j, "w", time.Minute)
+			if err := c.Set(t.Context(), key, "mine", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			before := dump(t, c, "*")
+			for what, err := range map[string]error{
+				"Renew": r.Renew(t.Context()), "Complete": r.Complete(t.Context(), runs.Succeeded),
+			} {
+				if !errors.Is(err, runs.ErrForeign) {
+					t.Errorf("%s: %v, want ErrForeign", what, err)
+				}
+			}
+			if after := dump(t, c, "*"); fmt.Sprint(after) != fmt.Sprint(before) {
+				t.Errorf("wrote:\nbefore %v\nafter  %v", before, after)
+			}
+			if key == "baton:{report}:run:records" {
+				if _, err := j.Inspect(t.Context()); !errors.Is(err, runs.ErrForeign) {
+					t.Errorf("Inspect: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// Resume finds a recorded run by its id, for a process that has only the
+// id; an unknown id is stale.
+func TestResume(t *testing.T) {
+	c := server(t)
+	a := newJob(t, c, "report", runs.Options{})
+	b := newJob(t, c, "report", runs.Options{})
+	r := claim(t, a, "w", time.Minute)
+	got, err := b.Resume(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Window != r.Window || got.ID != r.ID || got.Attempt != r.Attempt || got.Fence != r.Fence || got.Lease != r.Lease || !got.Start.Equal(r.Start) {
+		t.Fatalf("resumed %+v, claimed %+v", got, r)
+	}
+	if err := got.Renew(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := got.Complete(t.Context(), runs.Succeeded); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Complete(t.Context(), runs.Succeeded); err != nil {
+		t.Errorf("Complete by the claimer after the resumed one: %v", err)
+	}
+	_, err = b.Resume(t.Context(), "0123456789abcdef0123456789abcdef")
+	stale(t, "Resume of an unknown id", err)
+}
+
+// Watch wakes at a claim and at a completion.
+func TestWatch(t *testing.T) {
+	c := server(t)
+	j := newJob(t, c, "report", runs.Options{})
+	w, err := j.Watch(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	waitWake := func(what string) {
+		t.Helper()
+		start := time.Now()
+		if err := w.Wait(t.Context(), 5*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		if time.Since(start) > 4*time.Second {
+			t.Fatalf("no wake-up at the %s", what)
+		}
+	}
+	r := claim(t, j, "w", time.Minute)
+	waitWake("claim")
+	if err := r.Complete(t.Context(), runs.Failed); err != nil {
+		t.Fatal(err)
+	}
+	waitWake("completion")
+}

@@ -71,5 +71,7 @@ for _ = keep + 1, redis.call('LLEN', order) do
   redis.call('HDEL', records, redis.call('RPOP', order))
 end
 R.expire(keys, nw, now, grace)
-redis.call('PUBLISH', channel, 'claimed ' .. window)
+-- The announcement is best effort (pcall): a PUBLISH the ACL denies must
+-- not fail the claim after its writes. Waiters also wake by their timers.
+redis.pcall('PUBLISH', channel, 'claimed ' .. window)
 return {'ok', F.fmt(fence), attempt, F.fmt(now)}

@@ -38,5 +38,5 @@ else
   redis.call('HSET', last, 'failure', R.record(w))
 end
 R.expire(KEYS, w, now, grace)
-redis.call('PUBLISH', channel, status .. ' ' .. w.window)
+redis.pcall('PUBLISH', channel, status .. ' ' .. w.window) -- best effort, as claim.lua's
 return {'ok', R.record(w), F.fmt(now)}

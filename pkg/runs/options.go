@@ -9,15 +9,14 @@ import (
 	"github.com/baton-dev/baton/pkg/redislock"
 )
 
-// Defaults and bounds of Options.
+// The bounds of Options.Keep.
+const MinKeep, MaxKeep = 20, 1000
+
+// The defaults of Options.
 const (
-	// DefaultMaxAttempts is how many attempts a window gets.
-	DefaultMaxAttempts = 3
-	// DefaultKeep is how many runs a job's record keeps; MinKeep and
-	// MaxKeep bound Options.Keep.
-	DefaultKeep, MinKeep, MaxKeep = 50, 20, 1000
-	// DefaultKeyGrace is how long a job's keys outlive their last write.
-	DefaultKeyGrace = 7 * 24 * time.Hour
+	defaultMaxAttempts = 3
+	defaultKeep        = 50
+	defaultKeyGrace    = 7 * 24 * time.Hour
 )
 
 // Options tunes a Job. The zero value is valid.
@@ -44,19 +43,19 @@ func (o *Options) validate() error {
 		return invalid("Lease.MinReplicas", "must be 0: runs do not support it")
 	}
 	if o.MaxAttempts == 0 {
-		o.MaxAttempts = DefaultMaxAttempts
+		o.MaxAttempts = defaultMaxAttempts
 	}
 	if o.MaxAttempts < 1 || o.MaxAttempts > 100 {
 		return invalid("MaxAttempts", "must be from 1 to 100 (got %d)", o.MaxAttempts)
 	}
 	if o.Keep == 0 {
-		o.Keep = DefaultKeep
+		o.Keep = defaultKeep
 	}
 	if o.Keep < MinKeep || o.Keep > MaxKeep {
 		return invalid("Keep", "must be from %d to %d (got %d)", MinKeep, MaxKeep, o.Keep)
 	}
 	if o.KeyGrace == 0 {
-		o.KeyGrace = DefaultKeyGrace
+		o.KeyGrace = defaultKeyGrace
 	}
 	if o.KeyGrace < time.Millisecond || o.KeyGrace%time.Millisecond != 0 {
 		return invalid("KeyGrace", "must be a positive whole number of milliseconds (got %v)", o.KeyGrace)

@@ -7,6 +7,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
+	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/redislock"
 	"github.com/baton-dev/baton/pkg/runs"
 )
@@ -215,4 +218,25 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitWake("completion")
+}
+
+// A user the ACL denies PUBLISH still claims and completes: the
+// announcement is best effort, and never fails a write half-way.
+func TestPublishDenied(t *testing.T) {
+	srv := redistest.Start(t)
+	admin := srv.Client()
+	if err := admin.Do(t.Context(), "ACL", "SETUSER", "runner", "on", ">pw", "~*", "&*", "+@all", "-publish").Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr(), Username: "runner", Password: "pw"})
+	t.Cleanup(func() { _ = c.Close() })
+	if err := c.Publish(t.Context(), "x", "y").Err(); err == nil {
+		t.Fatal("PUBLISH allowed")
+	}
+	j := newJob(t, c, "report", runs.Options{})
+	r := claim(t, j, "w", time.Minute)
+	if err := r.Complete(t.Context(), runs.Succeeded); err != nil {
+		t.Fatal(err)
+	}
+	refused(t, j, "w", runs.ErrSucceeded)
 }

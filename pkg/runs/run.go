@@ -8,8 +8,8 @@ import (
 	"github.com/baton-dev/baton/internal/lockcore"
 )
 
-// MaxLease is the longest lease of a claim.
-const MaxLease = 24 * time.Hour
+// maxLease is the longest lease of a claim.
+const maxLease = 24 * time.Hour
 
 // Run is one attempt of a window, claimed by this client: it may run the
 // window's work, under its fence, while its lease holds. Its fields are
@@ -29,11 +29,8 @@ type Run struct {
 	Start time.Time
 }
 
-// Job is the name of the run's job.
-func (r *Run) Job() string { return r.job.Name() }
-
 // Claim starts the next attempt of window, with a lease of lease (whole
-// milliseconds, at most MaxLease), when it may run now: it has not
+// milliseconds, at most 24h), when it may run now: it has not
 // succeeded, no attempt's lease holds in Redis time, attempts remain, and
 // closes (the window's end; zero for none) has not passed in Redis time.
 // Otherwise the error is a *ClaimError. A lost reply leaves an attempt
@@ -43,8 +40,8 @@ func (j *Job) Claim(ctx context.Context, window string, lease time.Duration, clo
 	if err := CheckWindow(window); err != nil {
 		return nil, err
 	}
-	if lease < time.Millisecond || lease%time.Millisecond != 0 || lease > MaxLease {
-		return nil, invalid("lease", "must be a whole number of milliseconds from 1ms to %v (got %v)", MaxLease, lease)
+	if lease < time.Millisecond || lease%time.Millisecond != 0 || lease > maxLease {
+		return nil, invalid("lease", "must be a whole number of milliseconds from 1ms to %v (got %v)", maxLease, lease)
 	}
 	var closesUS int64
 	if !closes.IsZero() {

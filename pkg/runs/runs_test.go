@@ -19,7 +19,7 @@ func TestClaimRenewComplete(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := claim(t, j, "2026-12-07", time.Minute)
-	if r.Job() != "report" || r.Window != "2026-12-07" || r.Attempt != 1 || len(r.ID) != 32 || r.Lease != time.Minute {
+	if r.Window != "2026-12-07" || r.Attempt != 1 || len(r.ID) != 32 || r.Lease != time.Minute {
 		t.Fatalf("run = %+v", r)
 	}
 	if r.Fence < uint64(before.UnixMicro()) || r.Start.Before(before) {

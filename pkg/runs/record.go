@@ -49,7 +49,7 @@ type Info struct {
 	Now time.Time
 	// LastSuccess and LastFailure are the latest of each, nil when none.
 	LastSuccess, LastFailure *Record
-	// Running are the attempts whose lease holds now, newest first.
+	// Running are the attempts of Recent whose lease holds now.
 	Running []Record
 	// Recent are the last runs, newest first, at most Options.Keep.
 	Recent []Record

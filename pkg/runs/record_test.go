@@ -240,3 +240,30 @@ func TestPublishDenied(t *testing.T) {
 	}
 	refused(t, j, "w", runs.ErrSucceeded)
 }
+
+// When Redis loses a job's keys (a restart without persistence), the
+// record is gone and the window runs again, but fences still grow: they
+// start from Redis time.
+func TestRedisRestartFencesGrow(t *testing.T) {
+	srv := redistest.Start(t)
+	c := srv.Client()
+	j := newJob(t, c, "report", runs.Options{})
+	var last uint64
+	for range 3 { // counter+1 within a microsecond or two
+		r := claim(t, j, fmt.Sprint("w", last), time.Minute)
+		if r.Fence <= last {
+			t.Fatalf("fence %d after %d", r.Fence, last)
+		}
+		last = r.Fence
+	}
+	srv.Restart()
+	var r *runs.Run
+	eventually(t, 10*time.Second, "claim after the restart", func() bool {
+		var err error
+		r, err = j.Claim(t.Context(), "w0", time.Minute, time.Time{})
+		return err == nil
+	})
+	if r.Attempt != 1 || r.Fence <= last {
+		t.Errorf("after the restart: %+v, last fence before %d", r, last)
+	}
+}

@@ -12,8 +12,9 @@ import (
 const maxLease = 24 * time.Hour
 
 // Run is one attempt of a window, claimed by this client: it may run the
-// window's work, under its fence, while its lease holds. Its fields are
-// fixed at the claim.
+// window's work, under its fence, while its lease holds, which is at least
+// Lease after the local time taken before the Claim or the last Renew
+// that succeeded. Its fields are fixed at the claim.
 type Run struct {
 	job *Job
 	// Window is the window's name; ID is the run's random id, 32 hex

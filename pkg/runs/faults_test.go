@@ -3,7 +3,6 @@ package runs_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 
@@ -15,13 +14,15 @@ import (
 )
 
 // faulty returns a job on a client through a fault proxy, with a short
-// attempt timeout, a job on a direct client, and the proxy.
-func faulty(t *testing.T) (*runs.Job, *runs.Job, *faultProxy, *redis.Client) {
+// attempt timeout, a job on a direct client, and the proxy. With
+// deadlines, the proxied client puts each call's deadline on its socket,
+// and calls run on the caller's goroutine; without, in a guard goroutine.
+func faulty(t *testing.T, deadlines bool) (*runs.Job, *runs.Job, *faultProxy) {
 	t.Helper()
 	srv := redistest.Start(t)
 	direct := srv.Client()
 	p := newFaultProxy(t, srv.Addr())
-	c := redis.NewClient(&redis.Options{Addr: p.Addr()})
+	c := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: deadlines})
 	t.Cleanup(func() { _ = c.Close() })
 	opts := runs.Options{Identity: "proxied", Lease: redislock.Options{AttemptTimeout: 300 * time.Millisecond}}
 	j := newJob(t, c, "report", opts)
@@ -33,7 +34,21 @@ func faulty(t *testing.T) (*runs.Job, *runs.Job, *faultProxy, *redis.Client) {
 	if err := r.Complete(t.Context(), runs.Succeeded); err != nil {
 		t.Fatal(err)
 	}
-	return j, newJob(t, direct, "report", runs.Options{Identity: "direct"}), p, direct
+	return j, newJob(t, direct, "report", runs.Options{Identity: "direct"}), p
+}
+
+// modes are the fault tests' cases: each fault, with calls guarded or run
+// directly under socket deadlines.
+var modes = []struct {
+	fault     fault
+	deadlines bool
+}{{stall, false}, {drop, false}, {kill, false}, {stall, true}, {drop, true}, {kill, true}}
+
+func modeName(f fault, deadlines bool) string {
+	if deadlines {
+		return f.String() + " direct"
+	}
+	return f.String() + " guarded"
 }
 
 // consistent checks what Redis holds for window w: at most one attempt
@@ -65,9 +80,10 @@ func consistent(t *testing.T, j *runs.Job, w string) []runs.Record {
 // its caller an error (or, killed, succeeds through go-redis's resend),
 // leaves Redis consistent, and a retry claims the window.
 func TestClaimFaults(t *testing.T) {
-	for _, f := range []fault{stall, drop, kill} {
-		t.Run(f.String(), func(t *testing.T) {
-			j, direct, p, _ := faulty(t)
+	for _, m := range modes {
+		f := m.fault
+		t.Run(modeName(f, m.deadlines), func(t *testing.T) {
+			j, direct, p := faulty(t, m.deadlines)
 			p.Arm("evalsha", f)
 			r, err := j.Claim(t.Context(), "w", time.Minute, time.Time{})
 			<-p.fired
@@ -119,9 +135,10 @@ func TestClaimFaults(t *testing.T) {
 // reply is recorded once.
 func TestRenewCompleteFaults(t *testing.T) {
 	for _, op := range []string{"renew", "complete"} {
-		for _, f := range []fault{stall, drop, kill} {
-			t.Run(fmt.Sprint(op, " ", f), func(t *testing.T) {
-				j, direct, p, _ := faulty(t)
+		for _, m := range modes {
+			f := m.fault
+			t.Run(op+" "+modeName(f, m.deadlines), func(t *testing.T) {
+				j, direct, p := faulty(t, m.deadlines)
 				r := claim(t, j, "w", time.Minute)
 				call := func() error {
 					if op == "renew" {

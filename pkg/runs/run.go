@@ -46,8 +46,9 @@ func (j *Job) Claim(ctx context.Context, window string, lease time.Duration, clo
 	}
 	var closesUS int64
 	if !closes.IsZero() {
-		if closesUS = closes.UnixMicro(); closesUS <= 0 {
-			return nil, invalid("closes", "must be after 1970 (got %v)", closes)
+		// Redis times are microseconds below 2^53, the integers Lua counts.
+		if closesUS = closes.UnixMicro(); closesUS <= 0 || closesUS > lockcore.MaxFence {
+			return nil, invalid("closes", "must lie between 1970 and 2255 (got %v)", closes)
 		}
 	}
 	id, err := lockcore.NewToken()

@@ -90,6 +90,7 @@ func TestClaimValidates(t *testing.T) {
 		{"lease not whole ms", "w", 1500 * time.Microsecond, time.Time{}, "lease"},
 		{"lease too long", "w", 24*time.Hour + time.Millisecond, time.Time{}, "lease"},
 		{"close before 1970", "w", time.Second, time.Unix(-1, 0), "closes"},
+		{"close after 2255", "w", time.Second, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), "closes"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := j.Claim(t.Context(), tc.window, tc.lease, tc.closes)

@@ -36,6 +36,10 @@ w, bad = R.window(wkey)
 if w == false then return bad end
 
 local now = R.now()
+if w and w.run_id == run_id and not (w.status == 'running' and w.until_us > now) then
+  -- A resend of a claim whose attempt has ended: its id is spent.
+  return redis.error_reply('ERR runs: run ' .. run_id .. ' of window ' .. window .. ' has ended')
+end
 if w then
   if w.status == 'succeeded' then return {'succeeded', R.record(w), F.fmt(now)} end
   if w.status == 'running' then

@@ -267,3 +267,32 @@ func TestRedisRestartFencesGrow(t *testing.T) {
 		t.Errorf("after the restart: %+v, last fence before %d", r, last)
 	}
 }
+
+// Identities travel through the records as they are, quotes, slashes and
+// UTF-8 included; a record baton did not write is reported by Inspect.
+func TestRecordEncoding(t *testing.T) {
+	c := server(t)
+	const who = `pod "a"/b\c é ✓`
+	j := newJob(t, c, "report", runs.Options{Identity: who})
+	r := claim(t, j, "w", time.Minute)
+	if err := r.Complete(t.Context(), runs.Failed); err != nil {
+		t.Fatal(err)
+	}
+	info := inspect(t, j)
+	if info.LastFailure == nil || info.LastFailure.Identity != who || info.Recent[0].Identity != who {
+		t.Fatalf("info = %+v", info)
+	}
+	e := refused(t, newJob(t, c, "report", runs.Options{MaxAttempts: 1}), "w", runs.ErrExhausted)
+	if e.Last.Identity != who || e.Last.Status != runs.Failed {
+		t.Errorf("last = %+v", e.Last)
+	}
+	for _, bad := range []string{"not json", `{"window":"w"}`, `{"attempt":"1","fence":"1","start_us":"1","end_us":"0","until_us":"1","lease_ms":"1","status":"odd"}`} {
+		if err := c.HSet(t.Context(), "baton:{report}:run:records", r.ID, bad).Err(); err != nil {
+			t.Fatal(err)
+		}
+		var fe *redislock.ForeignError
+		if _, err := j.Inspect(t.Context()); !errors.As(err, &fe) || fe.Key != "baton:{report}:run:records" {
+			t.Errorf("Inspect with record %s: %v", bad, err)
+		}
+	}
+}

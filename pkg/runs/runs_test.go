@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/runs"
 )
 
@@ -222,5 +223,42 @@ func TestClosed(t *testing.T) {
 	_, err = j.Claim(t.Context(), "w", time.Second, now.Add(-time.Second))
 	if !errors.As(err, &ce) || !errors.Is(err, runs.ErrClosed) || ce.Last == nil || ce.Last.RunID != r.ID {
 		t.Fatalf("Claim of a failed window after its close: %v", err)
+	}
+}
+
+// A replica that does not run a window costs Redis one script call per
+// claim, which writes nothing: O(1), however many replicas there are.
+func TestRefusedClaimCost(t *testing.T) {
+	c := server(t)
+	j := newJob(t, c, "report", runs.Options{})
+	r := claim(t, j, "w", time.Minute)
+	refused(t, j, "w", runs.ErrRunning) // loads nothing new: the script is cached
+	for _, want := range []error{runs.ErrRunning, runs.ErrSucceeded} {
+		if want == runs.ErrSucceeded {
+			if err := r.Complete(t.Context(), runs.Succeeded); err != nil {
+				t.Fatal(err)
+			}
+		}
+		before, err := redistest.CommandCalls(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		const replicas = 10
+		for range replicas {
+			refused(t, j, "w", want)
+		}
+		after, err := redistest.CommandCalls(t.Context(), c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writes := []string{"hset", "set", "lpush", "pexpire", "publish", "hdel", "rpop"}
+		if got := after["evalsha"] - before["evalsha"]; got != replicas {
+			t.Errorf("%v: %d EVALSHA for %d refusals", want, got, replicas)
+		}
+		for _, w := range writes {
+			if n := after[w] - before[w]; n != 0 {
+				t.Errorf("%v: %d %s in refusals", want, n, w)
+			}
+		}
 	}
 }

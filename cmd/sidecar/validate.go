@@ -25,6 +25,8 @@ var flagOf = map[string]string{
 	"election.RenewInterval":  "--renew-interval",
 	"election.RenewDeadline":  "--renew-deadline",
 	"election.ReleaseTimeout": "--release-timeout",
+	// The sidecar has no flag of its own for it: a quarter of --renew-interval.
+	"election.RetryPeriod": "the retry period (--renew-interval / 4)",
 
 	"api.DefaultHoldOff": "--resign-hold-off",
 	"api.AllowedHosts":   "--api-allowed-hosts",

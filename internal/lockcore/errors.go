@@ -20,7 +20,7 @@ var (
 	// write (another type, a foreign string, no TTL). baton never deletes or
 	// overwrites it; an operator must remove it.
 	ErrForeign = errors.New("redislock: foreign value at lock key")
-	// ErrNotHeld means Release or Unlock was called by an owner that no longer
+	// ErrNotHeld means Release was called by an owner that no longer
 	// holds the lease (it expired or was taken over); nothing was deleted.
 	ErrNotHeld = errors.New("redislock: not held by this owner")
 	// ErrTimeout means TryLock's wait time ran out, while another owner

@@ -17,28 +17,6 @@ var (
 	queueRefreshScript = redis.NewScript(queuePrelude + queueRefreshSource)
 )
 
-// A fair waiter's queue entry is refreshed every heartbeat on a timer of
-// its own, not by its tries: a try can wait for a pooled connection, and
-// the subscription before it for its confirmation, for longer than the
-// entry lives (3 heartbeats), and a live waiter would then be pruned as
-// dead and queue again at the end (at 1000 waiters through 3 sidecars, 650
-// of them were). The waiters of one queue on one Client share that timer:
-// one script per heartbeat refreshes all their entries, so the refresh
-// costs the same for 1 waiter or 1000, and cannot be starved by the tries.
-// It runs on a connection of its own (refreshconn.go), so that a pool full
-// of blocked calls cannot hold it back either.
-//
-// The refresh also tells the waiters where they stand: it answers each
-// entry's rank. A waiter far back in the queue, whose next try could only
-// find it still waiting, goes idle: it makes no tries of its own, and the
-// refresher wakes it once its rank has come within reach of the front, or
-// its entry is gone, or a refresh failed. Idle waiters therefore cost
-// nothing beyond the one refresh, however many they are.
-//
-// The refresh never creates an entry (queue_refresh.lua), so it is safe
-// before the first try has queued the waiter and after it has left or
-// acquired.
-
 // refreshKey names one shared refresher.
 type refreshKey struct {
 	client           Client

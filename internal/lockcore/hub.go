@@ -12,27 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The hub: every Watcher of one Client shares one pub/sub connection, so a
-// thousand waiters cost one connection and one SUBSCRIBE each on it rather
-// than a thousand dials (which, with a connection per waiter, took seconds
-// under load and left waiters blind meanwhile).
-//
-// A hub holds one go-redis PubSub at a time (a hubConn), with a reference
-// count per channel: the first Watcher of a channel SUBSCRIBEs it, and the
-// last one to leave UNSUBSCRIBEs it. The connection is closed hubLinger
-// after the hub's last Watcher left, unless another joined meanwhile, so
-// that a program that closes its client leaks nothing for longer. Its
-// reader routes each message to the Watchers of its channel (one pending
-// wake-up each, coalesced), and each subscription confirmation to the
-// Watchers that wait for it.
-//
-// The connection is replaced (closed, a new one opened, every live channel
-// subscribed again on it) when it fails, when a SUBSCRIBE or UNSUBSCRIBE
-// has not been confirmed within its watchers' SubscribeTimeout (a peer that
-// went silent: go-redis has no timeout for that), or when a health ping
-// gets no answer. Messages during the gap are lost, so once a channel is
-// confirmed on the new connection, each of its Watchers is woken once.
-
 // hubPingInterval is how often a hub pings its connection; a connection
 // that has received nothing, not even the answer to the last ping, within
 // one interval is replaced. go-redis's Channel uses the same 30s.

@@ -18,10 +18,10 @@ var (
 
 // Info is what Inspect saw.
 type Info struct {
-	// Held says the lock is taken: a TryLock now would not get it.
+	// Held says the lock is taken: a try now would not get it.
 	Held bool
 	// Holder is the holder's identity; "" when free, and also while held in
-	// quarantine (the last term may still be valid: see TermKey).
+	// quarantine (the last term may still be valid: see the term record).
 	Holder string
 	// Fence is the holder's fence, or the last fence issued when free.
 	Fence uint64

@@ -41,8 +41,8 @@ const MaxNameLen = names.MaxLen
 // ValidateName checks a lock name or key prefix: 1 to MaxNameLen characters
 // from A-Z a-z 0-9 . _ -.
 func ValidateName(name string) error {
-	if err := names.Validate(name); err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalid, err)
+	if why := names.Check(name); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalid, why)
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ type Options struct {
 	// The elector passes its own identity to Acquire instead.
 	Identity string
 	// WatchdogTimeout is the lease TTL of TryLock without a lease time; the
-	// watchdog renews it every third of it until Unlock. Default 30s, as in
+	// watchdog renews it every third of it until Release. Default 30s, as in
 	// Redisson.
 	WatchdogTimeout time.Duration
 	// Now is the clock read just before a command is sent, for Lease.SentAt.

@@ -21,13 +21,21 @@ var rule = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // Validate checks a lock name or key prefix: 1 to MaxLen characters from
 // A-Z a-z 0-9 . _ -. The error wraps ErrInvalid.
 func Validate(name string) error {
-	switch {
-	case name == "":
-		return fmt.Errorf("%w: must not be empty", ErrInvalid)
-	case len(name) > MaxLen:
-		return fmt.Errorf("%w: %d characters, at most %d allowed", ErrInvalid, len(name), MaxLen)
-	case !rule.MatchString(name):
-		return fmt.Errorf("%w: %q may only contain A-Z a-z 0-9 . _ -", ErrInvalid, name)
+	if why := Check(name); why != "" {
+		return fmt.Errorf("%w: %s", ErrInvalid, why)
 	}
 	return nil
+}
+
+// Check is Validate's reason, or "" for a valid name.
+func Check(name string) string {
+	switch {
+	case name == "":
+		return "must not be empty"
+	case len(name) > MaxLen:
+		return fmt.Sprintf("%d characters, at most %d allowed", len(name), MaxLen)
+	case !rule.MatchString(name):
+		return fmt.Sprintf("%q may only contain A-Z a-z 0-9 . _ -", name)
+	}
+	return ""
 }

@@ -11,7 +11,9 @@ import (
 
 // ErrLost is what a Lease's Renew returns (wrapped) when the lease is gone
 // or someone else's: the holder must stop at once.
-var ErrLost = errors.New("lease: lost")
+//
+// Its text is the elector's, as before the seam had a package of its own.
+var ErrLost = errors.New("election: lease lost")
 
 // Locker hands out terms of ownership of one named lock.
 type Locker interface {

@@ -9,7 +9,7 @@ import (
 	"github.com/baton-dev/baton/internal/lockcore"
 )
 
-// releaseRecord is what the releases of one Locked or Permit remember
+// releaseRecord is what the releases of one Held remember
 // across tries, so that a retried release is idempotent: whether an earlier
 // try failed after it may have run in Redis (its reply was lost), and when
 // the lease was last confirmed, the send time of its acquire or of its

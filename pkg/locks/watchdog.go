@@ -7,10 +7,10 @@ import (
 	"time"
 )
 
-// watchdog renews a lease (a Locked or a Permit) by keepAlive until stop.
+// watchdog renews a Held's lease by keepAlive until stop.
 // Until its first renew is due it is only a timer: a lock unlocked within
 // a third of its TTL, which is most of them, costs no goroutine and no
-// hand-over at Unlock.
+// hand-over at Release.
 //
 // A release stops it first, so that no renew races the release, and
 // resumes it when the release failed without proving the lease lost: the

@@ -35,7 +35,7 @@ type RedisLocksOptions struct {
 	AttemptTimeout   time.Duration
 	SubscribeTimeout time.Duration
 	// KeyGrace is how long a lock's or semaphore's keys outlive its last
-	// lease (redislock.Options.KeyGrace). Default: redislock's, 10s.
+	// lease (locks.Options.KeyGrace). Default: pkg/locks's, 10s.
 	KeyGrace time.Duration
 	// RememberNames bounds the fences and lease ends the backend remembers
 	// (locks.FenceMemory), one per lock or semaphore name. Default
@@ -89,7 +89,7 @@ func (b *RedisLocks) lock(name string, p AcquireParams) (*locks.Mutex, error) {
 	}
 	l, err := locks.NewMutex(b.client, name, opts)
 	if err != nil {
-		return nil, fmt.Errorf("api: lock %q: %w", name, err)
+		return nil, fmt.Errorf("httpapi: lock %q: %w", name, err)
 	}
 	return l, nil
 }
@@ -134,7 +134,7 @@ func (b *RedisLocks) semaphore(r Resource, p AcquireParams) (*locks.Semaphore, e
 	}
 	s, err := locks.NewSemaphore(b.client, r.Name, r.Permits, opts)
 	if err != nil {
-		return nil, fmt.Errorf("api: semaphore %q: %w", r.Name, err)
+		return nil, fmt.Errorf("httpapi: semaphore %q: %w", r.Name, err)
 	}
 	return s, nil
 }

@@ -70,7 +70,7 @@ func (l *Locks) ReleaseAll(ctx context.Context) (int, error) {
 			case err == nil:
 				released++
 			case !notOwner(err):
-				errs = append(errs, fmt.Errorf("api: release %s %q: %w", e.res.Kind, e.res.Name, err))
+				errs = append(errs, fmt.Errorf("httpapi: release %s %q: %w", e.res.Kind, e.res.Name, err))
 			}
 		})
 	}

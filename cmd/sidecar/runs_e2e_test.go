@@ -1,0 +1,114 @@
+//go:build unix
+
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/internal/redistest"
+	runsapi "github.com/baton-dev/baton/pkg/runs/httpapi"
+)
+
+// runCall POSTs or GETs url on a real sidecar, wants code, and decodes the
+// body into a T.
+func runCall[T any](t *testing.T, method, url string, code int) T {
+	t.Helper()
+	r := call(t, method, url)
+	if r.code != code {
+		t.Fatalf("%s %s = %d %s; want %d", method, url, r.code, r.raw, code)
+	}
+	var v T
+	if err := json.Unmarshal([]byte(r.raw), &v); err != nil {
+		t.Fatalf("%s %s: bad JSON %q: %v", method, url, r.raw, err)
+	}
+	return v
+}
+
+// Two sidecars on one Redis claim the same window at once: one runs it,
+// the other is told who does. Either sidecar completes it (the run is
+// found by its run_id in Redis); a later claim is told it succeeded; a
+// stale run's complete is refused; --runs-max-attempts bounds the retries.
+func TestRunsAcrossSidecars(t *testing.T) {
+	srv := redistest.Start(t)
+	sidecars := map[string]string{}
+	for _, id := range []string{"a", "b"} {
+		sidecars[id] = startSidecar(t, srv.Addr(), id, "--runs-max-attempts", "2").APIURL
+	}
+	type answer struct {
+		id   string
+		code int
+		raw  string
+	}
+	answers := make(chan answer, 2)
+	for id, url := range sidecars {
+		go func() {
+			resp, err := http.Post(url+"/runs/report/claim?window=2026-12-07&lease=1m", "", nil)
+			if err != nil {
+				answers <- answer{id: id, raw: err.Error()}
+				return
+			}
+			defer resp.Body.Close()
+			raw, _ := io.ReadAll(resp.Body)
+			answers <- answer{id, resp.StatusCode, string(raw)}
+		}()
+	}
+	got := map[int]answer{}
+	for range 2 {
+		a := <-answers
+		got[a.code] = a
+	}
+	won, lost := got[http.StatusOK], got[http.StatusConflict]
+	if won.id == "" || lost.id == "" {
+		t.Fatalf("claims answered %+v; want one 200 and one 409", got)
+	}
+	var run runsapi.RunBody
+	var refused runsapi.ConflictBody
+	if json.Unmarshal([]byte(won.raw), &run) != nil || json.Unmarshal([]byte(lost.raw), &refused) != nil {
+		t.Fatalf("bad bodies %q and %q", won.raw, lost.raw)
+	}
+	if refused.State != "running" || refused.Last == nil || refused.Last.RunID != run.RunID || refused.Last.Fence != run.Fence ||
+		!strings.Contains(refused.Last.Identity, won.id) || refused.RemainingMS <= 0 {
+		t.Errorf("409 from %s = %+v; want running by %s (%+v)", lost.id, refused, won.id, run)
+	}
+
+	// The other sidecar completes the run.
+	runCall[runsapi.CompleteBody](t, "POST", sidecars[lost.id]+"/runs/report/complete?status=ok&run_id="+run.RunID, http.StatusOK)
+	for _, url := range sidecars {
+		c := runCall[runsapi.ConflictBody](t, "POST", url+"/runs/report/claim?window=2026-12-07", http.StatusConflict)
+		if c.State != "succeeded" || c.Last == nil || c.Last.RunID != run.RunID || c.Last.Fence != run.Fence || c.Last.End == "" {
+			t.Errorf("third claim = %+v; want succeeded by %s", c, won.id)
+		}
+	}
+
+	// A run whose lease ran out is stale once another attempt has the window.
+	old := runCall[runsapi.RunBody](t, "POST", sidecars["a"]+"/runs/report/claim?window=w2&lease=100ms", http.StatusOK)
+	var next runsapi.RunBody
+	for start := time.Now(); ; time.Sleep(10 * time.Millisecond) {
+		r := call(t, "POST", sidecars["b"]+"/runs/report/claim?window=w2")
+		if r.code == http.StatusOK {
+			_ = json.Unmarshal([]byte(r.raw), &next)
+			break
+		}
+		if time.Since(start) > e2eGuard {
+			t.Fatalf("no second attempt of w2 within %v: %d %s", e2eGuard, r.code, r.raw)
+		}
+	}
+	stale := runCall[runsapi.ConflictBody](t, "POST", sidecars["a"]+"/runs/report/complete?status=ok&run_id="+old.RunID, http.StatusConflict)
+	if stale.State != "stale" || stale.Last == nil || stale.Last.RunID != next.RunID || next.Attempt != 2 {
+		t.Errorf("stale complete = %+v; want stale, the current attempt %+v", stale, next)
+	}
+	// The second failure uses up --runs-max-attempts 2.
+	runCall[runsapi.CompleteBody](t, "POST", sidecars["b"]+"/runs/report/complete?status=failed&run_id="+next.RunID, http.StatusOK)
+	runCall[runsapi.ConflictBody](t, "POST", sidecars["a"]+"/runs/report/claim?window=w2", http.StatusConflict)
+
+	info := runCall[runsapi.InfoBody](t, "GET", sidecars["b"]+"/runs/report", http.StatusOK)
+	if info.LastSuccess == nil || info.LastSuccess.RunID != run.RunID || info.LastFailure == nil ||
+		info.LastFailure.RunID != next.RunID || len(info.Recent) != 3 {
+		t.Errorf("GET /runs/report = %+v", info)
+	}
+}

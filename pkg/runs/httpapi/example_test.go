@@ -92,4 +92,3 @@ func runSidecar() (url string, stop func()) {
 		_ = client.Close()
 	}
 }
-

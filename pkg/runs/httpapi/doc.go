@@ -9,7 +9,8 @@
 //	                         window W: 200 RunBody (X-Baton-Fence), or 409
 //	                         ConflictBody with state succeeded, running,
 //	                         exhausted or closed, and the window's current
-//	                         attempt: who ran it, when, with which fence
+//	                         attempt: who ran it, when, with which fence;
+//	                         &closes=T (RFC 3339): no attempt starts after T
 //	POST /runs/{job}/renew?run_id=R               extend the lease: 200
 //	                         RunBody, 409 (state stale) when R is no longer
 //	                         its window's current running attempt
@@ -28,6 +29,10 @@
 // is safe: a claim whose answer was lost leaves an attempt that counts
 // once its lease runs out (a retry within the lease gets 409 running), and
 // a renew or complete resent with the same run_id answers as the first.
+//
+// A window without closes is remembered 7 days after its last write; one
+// claimed again later runs again. Give windows a close, or names that are
+// not reused.
 //
 // The API keeps no run in memory: renew and complete find the run by its
 // run_id in Redis, so any sidecar on the same Redis serves them. A run is

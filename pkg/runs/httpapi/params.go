@@ -21,6 +21,7 @@ type request struct {
 	job    string
 	window string
 	lease  time.Duration
+	closes time.Time
 	runID  string
 	status runs.Status
 }
@@ -48,9 +49,9 @@ func query(r *http.Request, allowed ...string) (request, url.Values, error) {
 	return req, q, nil
 }
 
-// claimRequest reads a claim's job, window and lease.
+// claimRequest reads a claim's job, window, lease and closes.
 func (rs *Runs) claimRequest(r *http.Request) (request, error) {
-	req, q, err := query(r, "window", "lease")
+	req, q, err := query(r, "window", "lease", "closes")
 	if err != nil {
 		return req, err
 	}
@@ -67,6 +68,13 @@ func (rs *Runs) claimRequest(r *http.Request) (request, error) {
 		if req.lease, err = rs.parseLease(s[0]); err != nil {
 			return req, err
 		}
+	}
+	if s, ok := q["closes"]; ok {
+		t, err := time.Parse(time.RFC3339Nano, s[0])
+		if err != nil || t.Year() < 1970 || t.Year() > 2255 {
+			return req, httpx.BadRequest("closes: %q is not a time in RFC 3339 between 1970 and 2255, such as 2026-12-08T00:00:00Z", s[0])
+		}
+		req.closes = t
 	}
 	return req, nil
 }

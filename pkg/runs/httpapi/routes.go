@@ -124,7 +124,7 @@ func (rs *Runs) fail(w http.ResponseWriter, r *http.Request, op string, req requ
 	}
 }
 
-// claim serves POST /runs/{job}/claim?window=&lease=.
+// claim serves POST /runs/{job}/claim?window=&lease=&closes=.
 func (rs *Runs) claim(w http.ResponseWriter, r *http.Request) {
 	const op = "claim"
 	req, err := rs.claimRequest(r)
@@ -137,7 +137,7 @@ func (rs *Runs) claim(w http.ResponseWriter, r *http.Request) {
 		rs.fail(w, r, op, req, err)
 		return
 	}
-	run, err := job.Claim(r.Context(), req.window, req.lease, timeZero)
+	run, err := job.Claim(r.Context(), req.window, req.lease, req.closes)
 	if err != nil {
 		rs.fail(w, r, op, req, err)
 		return
@@ -239,6 +239,3 @@ func (rs *Runs) attemptTimeout() time.Duration {
 	}
 	return redislock.DefaultAttemptTimeout
 }
-
-// timeZero is a claim's close: windows of the API have none.
-var timeZero time.Time

@@ -137,6 +137,17 @@ func TestAStaleRunIsRefused(t *testing.T) {
 	}
 }
 
+// A window whose close has passed in Redis time is refused as closed,
+// and one whose close lies ahead runs.
+func TestClosedWindow(t *testing.T) {
+	e := newRunEnv(t, runsapi.Options{}, api.Options{})
+	c := e.refused(t, "/runs/j/claim?window=old&closes=2020-01-01T00:00:00Z", "closed")
+	if c.Last != nil {
+		t.Errorf("409 = %+v; want no attempt", c)
+	}
+	e.claim(t, "/runs/j/claim?window=new&closes="+time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+}
+
 // Every bad parameter gets a 400 that names it, and nothing reaches Redis.
 func TestBadParameters(t *testing.T) {
 	e := newRunEnv(t, runsapi.Options{}, api.Options{})
@@ -159,6 +170,9 @@ func TestBadParameters(t *testing.T) {
 		{"POST", "/runs/j/claim?window=w&lease=10.5ms", "", "lease: "},
 		{"POST", "/runs/j/claim?window=w&lease=x", "", "lease: "},
 		{"POST", "/runs/j/claim?window=w&window=v", "", "window: given 2 times"},
+		{"POST", "/runs/j/claim?window=w&closes=tomorrow", "", "closes: "},
+		{"POST", "/runs/j/claim?window=w&closes=2026-12-08", "", "closes: "},
+		{"POST", "/runs/j/claim?window=w&closes=1969-12-31T00:00:00Z", "", "closes: "},
 		{"POST", "/runs/j/claim?window=w&color=red", "", `"color"`},
 		{"POST", "/runs/j/claim?window=w", "{}", "request body"},
 		{"POST", "/runs/j/renew", "", "run_id: required"},

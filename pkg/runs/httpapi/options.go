@@ -20,11 +20,17 @@ const (
 	DefaultMaxLease = 24 * time.Hour
 	// DefaultMaxAttempts is how many attempts a window gets.
 	DefaultMaxAttempts = 3
+	// DefaultStreamLease is the lease of a stream without ?lease=, which
+	// its watchdog renews every third of.
+	DefaultStreamLease = 15 * time.Second
+	// DefaultKeepalive is the time between keepalive events on a stream.
+	DefaultKeepalive = 5 * time.Second
 )
 
 // RunRecorder counts the run calls; its method must not block.
 type RunRecorder interface {
-	// RunRequest counts one call: op claim, renew, complete or inspect;
+	// RunRequest counts one call: op claim, stream, renew, complete or
+	// inspect;
 	// result ok, conflict, bad_request, canceled or error.
 	RunRequest(op, result string)
 }
@@ -42,6 +48,11 @@ type Options struct {
 	DefaultLease time.Duration
 	// MinLease and MaxLease bound ?lease=. Default 10ms and 24h.
 	MinLease, MaxLease time.Duration
+	// StreamLease is the lease of a stream without ?lease=. Default 15s.
+	StreamLease time.Duration
+	// Keepalive is the time between keepalive events on a stream.
+	// Default 5s.
+	Keepalive time.Duration
 	// MaxAttempts is how many attempts a window gets (runs.Options).
 	// Default 3.
 	MaxAttempts int
@@ -63,6 +74,8 @@ func (o Options) withDefaults() (Options, error) {
 		defaults.Duration{Name: "DefaultLease", Value: &o.DefaultLease, Default: DefaultLease},
 		defaults.Duration{Name: "MinLease", Value: &o.MinLease, Default: DefaultMinLease},
 		defaults.Duration{Name: "MaxLease", Value: &o.MaxLease, Default: DefaultMaxLease},
+		defaults.Duration{Name: "StreamLease", Value: &o.StreamLease, Default: DefaultStreamLease},
+		defaults.Duration{Name: "Keepalive", Value: &o.Keepalive, Default: DefaultKeepalive},
 	); err != nil {
 		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, err)
 	}
@@ -78,7 +91,7 @@ func (o Options) withDefaults() (Options, error) {
 	for _, d := range []struct {
 		name string
 		v    time.Duration
-	}{{"MinLease", o.MinLease}, {"MaxLease", o.MaxLease}, {"DefaultLease", o.DefaultLease}} {
+	}{{"MinLease", o.MinLease}, {"MaxLease", o.MaxLease}, {"DefaultLease", o.DefaultLease}, {"StreamLease", o.StreamLease}} {
 		if d.v%time.Millisecond != 0 {
 			return o, invalid(d.name, "must be a whole number of milliseconds (got %v)", d.v)
 		}
@@ -90,6 +103,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, invalid("MinLease", "must not exceed {MaxLease} (got %v > %v)", o.MinLease, o.MaxLease)
 	case o.DefaultLease < o.MinLease || o.DefaultLease > o.MaxLease:
 		return o, invalid("DefaultLease", "must lie between {MinLease} and {MaxLease}, %v and %v (got %v)", o.MinLease, o.MaxLease, o.DefaultLease)
+	case o.StreamLease < o.MinLease || o.StreamLease > o.MaxLease:
+		return o, invalid("StreamLease", "must lie between {MinLease} and {MaxLease}, %v and %v (got %v)", o.MinLease, o.MaxLease, o.StreamLease)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

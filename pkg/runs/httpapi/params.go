@@ -49,8 +49,9 @@ func query(r *http.Request, allowed ...string) (request, url.Values, error) {
 	return req, q, nil
 }
 
-// claimRequest reads a claim's job, window, lease and closes.
-func (rs *Runs) claimRequest(r *http.Request) (request, error) {
+// claimRequest reads a claim's job, window, lease and closes; a stream's
+// lease defaults to StreamLease.
+func (rs *Runs) claimRequest(r *http.Request, stream bool) (request, error) {
 	req, q, err := query(r, "window", "lease", "closes")
 	if err != nil {
 		return req, err
@@ -64,6 +65,9 @@ func (rs *Runs) claimRequest(r *http.Request) (request, error) {
 	}
 	req.window = s[0]
 	req.lease = rs.opts.DefaultLease
+	if stream {
+		req.lease = rs.opts.StreamLease
+	}
 	if s, ok := q["lease"]; ok {
 		if req.lease, err = rs.parseLease(s[0]); err != nil {
 			return req, err

@@ -51,11 +51,12 @@ func NewRedisRuns(client redislock.Client, o Options) (*Runs, error) {
 func (rs *Runs) Register(mux *http.ServeMux, guard func(http.HandlerFunc) http.Handler) {
 	const base = "/runs/{job}"
 	mux.Handle("POST "+base+"/claim", guard(rs.claim))
+	mux.Handle("POST "+base+"/stream", guard(rs.stream))
 	mux.Handle("POST "+base+"/renew", guard(rs.renew))
 	mux.Handle("POST "+base+"/complete", guard(rs.complete))
 	mux.HandleFunc("GET "+base, rs.inspect)
 	mux.Handle(base, httpx.MethodNotAllowed(rs.log, "GET, HEAD"))
-	for _, p := range []string{"/claim", "/renew", "/complete"} {
+	for _, p := range []string{"/claim", "/stream", "/renew", "/complete"} {
 		mux.Handle(base+p, httpx.MethodNotAllowed(rs.log, "POST"))
 	}
 }
@@ -127,7 +128,7 @@ func (rs *Runs) fail(w http.ResponseWriter, r *http.Request, op string, req requ
 // claim serves POST /runs/{job}/claim?window=&lease=&closes=.
 func (rs *Runs) claim(w http.ResponseWriter, r *http.Request) {
 	const op = "claim"
-	req, err := rs.claimRequest(r)
+	req, err := rs.claimRequest(r, false)
 	if err != nil {
 		rs.fail(w, r, op, req, err)
 		return
@@ -144,13 +145,8 @@ func (rs *Runs) claim(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Context().Err() != nil {
 		// The client went away as the window was claimed: nobody knows
-		// the run_id, so nobody would complete it. Failing it now lets a
-		// retry start at once instead of after the lease.
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), rs.attemptTimeout())
-		defer cancel()
-		if err := run.Complete(ctx, runs.Failed); err != nil {
-			rs.log.Warn("failing a run whose client went away", "job", req.job, "window", req.window, "err", err)
-		}
+		// the run_id, so nobody would complete it.
+		rs.failRun(r, req.job, run, "client went away")
 		rs.record(op, "canceled")
 		return
 	}

@@ -175,6 +175,9 @@ func TestBadParameters(t *testing.T) {
 		{"POST", "/runs/j/claim?window=w&closes=1969-12-31T00:00:00Z", "", "closes: "},
 		{"POST", "/runs/j/claim?window=w&color=red", "", `"color"`},
 		{"POST", "/runs/j/claim?window=w", "{}", "request body"},
+		{"POST", "/runs/j/stream", "", "window: required"},
+		{"POST", "/runs/j/stream?window=w&lease=1ms", "", "lease: "},
+		{"POST", "/runs/" + long + "/stream?window=w", "", "job: "},
 		{"POST", "/runs/j/renew", "", "run_id: required"},
 		{"POST", "/runs/j/renew?run_id=", "", "run_id: "},
 		{"POST", "/runs/j/renew?run_id=a%20b", "", "run_id: "},
@@ -232,6 +235,7 @@ func TestMethodsAndToken(t *testing.T) {
 		{"POST", "/runs/j", "GET, HEAD"},
 		{"DELETE", "/runs/j", "GET, HEAD"},
 		{"GET", "/runs/j/claim", "POST"},
+		{"GET", "/runs/j/stream", "POST"},
 		{"PUT", "/runs/j/renew", "POST"},
 		{"GET", "/runs/j/complete", "POST"},
 	} {
@@ -240,7 +244,7 @@ func TestMethodsAndToken(t *testing.T) {
 			t.Errorf("%s %s = %d (Allow %q) %s; want 405 with Allow %q", tt.method, tt.path, resp.StatusCode, resp.Header.Get("Allow"), body, tt.allow)
 		}
 	}
-	for _, path := range []string{"/runs/j/claim?window=w", "/runs/j/renew?run_id=x", "/runs/j/complete?run_id=x&status=ok"} {
+	for _, path := range []string{"/runs/j/claim?window=w", "/runs/j/stream?window=w", "/runs/j/renew?run_id=x", "/runs/j/complete?run_id=x&status=ok"} {
 		e.call(t, http.MethodPost, path, http.StatusUnauthorized)
 	}
 	auth := http.Header{"Authorization": {"Bearer s3cret"}}
@@ -272,6 +276,8 @@ func TestInvalidOptions(t *testing.T) {
 		{runsapi.Options{DefaultLease: 2 * time.Hour, MaxLease: time.Hour}, "DefaultLease"},
 		{runsapi.Options{MinLease: 1500 * time.Microsecond}, "MinLease"},
 		{runsapi.Options{Prefix: "a{b}"}, "Prefix"},
+		{runsapi.Options{StreamLease: 2 * time.Hour, MaxLease: time.Hour}, "StreamLease"},
+		{runsapi.Options{Keepalive: -time.Second}, "Keepalive"},
 	} {
 		_, err := runsapi.NewRedisRuns(c, tt.o)
 		fe, ok := errors.AsType[*field.Error](err)

@@ -5,12 +5,18 @@
 // share its Host guard, cross-origin check and token; every POST changes
 // state. The runs live on Redis keys of their own (DefaultPrefix):
 //
-//	POST /runs/{job}/claim?window=W&lease=30s     start the next attempt of
+//	POST /runs/{job}/claim?window=W&lease=1m      start the next attempt of
 //	                         window W: 200 RunBody (X-Baton-Fence), or 409
 //	                         ConflictBody with state succeeded, running,
 //	                         exhausted or closed, and the window's current
 //	                         attempt: who ran it, when, with which fence;
 //	                         &closes=T (RFC 3339): no attempt starts after T
+//	POST /runs/{job}/stream?window=W&lease=15s    claim held for the life of
+//	                         the response: 409 as a claim, or 200 with
+//	                         application/x-ndjson RunEvents (claimed,
+//	                         keepalive, then completed or lost), renewed by
+//	                         a watchdog; complete with the run_id, then
+//	                         close: a close without complete fails it
 //	POST /runs/{job}/renew?run_id=R               extend the lease: 200
 //	                         RunBody, 409 (state stale) when R is no longer
 //	                         its window's current running attempt
@@ -26,9 +32,10 @@
 // job's name is 1 to 128 characters of A-Z a-z 0-9 . _ -. Every parameter
 // is checked before any Redis call: a bad one gets a 400 that names it.
 // A Redis error gets a 503; the call may have run in Redis, and a retry
-// is safe: a claim whose answer was lost leaves an attempt that counts
-// once its lease runs out (a retry within the lease gets 409 running), and
-// a renew or complete resent with the same run_id answers as the first.
+// is safe: a claim whose answer was lost leaves an attempt that counts as
+// lost (ended at once when Redis answers, else when its lease runs out; a
+// retry meanwhile gets 409 running), and a renew or complete resent with
+// the same run_id answers as the first.
 //
 // A window without closes is remembered 7 days after its last write; one
 // claimed again later runs again. Give windows a close, or names that are

@@ -35,9 +35,10 @@ func runCall[T any](t *testing.T, method, url string, code int) T {
 // stale run's complete is refused; --runs-max-attempts bounds the retries.
 func TestRunsAcrossSidecars(t *testing.T) {
 	srv := redistest.Start(t)
-	sidecars := map[string]string{}
+	sidecars, probes := map[string]string{}, map[string]string{}
 	for _, id := range []string{"a", "b"} {
-		sidecars[id] = startSidecar(t, srv.Addr(), id, "--runs-max-attempts", "2").APIURL
+		s := startSidecar(t, srv.Addr(), id, "--runs-max-attempts", "2")
+		sidecars[id], probes[id] = s.APIURL, s.ProbeURL
 	}
 	type answer struct {
 		id   string
@@ -110,5 +111,8 @@ func TestRunsAcrossSidecars(t *testing.T) {
 	if info.LastSuccess == nil || info.LastSuccess.RunID != run.RunID || info.LastFailure == nil ||
 		info.LastFailure.RunID != next.RunID || len(info.Recent) != 3 {
 		t.Errorf("GET /runs/report = %+v", info)
+	}
+	if m := call(t, "GET", probes[won.id]+"/metrics").raw; !strings.Contains(m, `baton_run_requests_total{op="claim",result="ok"}`) {
+		t.Errorf("metrics of %s lack the claims", won.id)
 	}
 }

@@ -141,7 +141,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 			_ = lockClient.Close()
 		}
 	}()
-	runs, err := newRuns(cfg, lockClient, log)
+	runs, err := newRuns(cfg, lockClient, reg, log)
 	if err != nil {
 		return nil, err
 	}

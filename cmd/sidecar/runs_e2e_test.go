@@ -3,10 +3,14 @@
 package main
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -114,5 +118,53 @@ func TestRunsAcrossSidecars(t *testing.T) {
 	}
 	if m := call(t, "GET", probes[won.id]+"/metrics").raw; !strings.Contains(m, `baton_run_requests_total{op="claim",result="ok"}`) {
 		t.Errorf("metrics of %s lack the claims", won.id)
+	}
+}
+
+// A run's stream whose client is killed with SIGKILL fails its attempt at
+// once: another sidecar claims the window's next attempt without waiting
+// for the stream's hour-long lease.
+func TestRunStreamEndsWithItsClient(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startSidecar(t, srv.Addr(), "a")
+	b := startSidecar(t, srv.Addr(), "b")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), streamClientEnv+"="+a.APIURL+"/runs/report/stream?window=k&lease=1h")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	sc := bufio.NewScanner(out)
+	var claimed runsapi.RunEvent
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &claimed) != nil || claimed.Event != "claimed" {
+		t.Fatalf("client's first line %q; want the claimed event", sc.Text())
+	}
+	runCall[runsapi.ConflictBody](t, "POST", b.APIURL+"/runs/report/claim?window=k", http.StatusConflict)
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		r := call(t, "POST", b.APIURL+"/runs/report/claim?window=k")
+		if r.code == http.StatusOK {
+			if !strings.Contains(r.raw, `"attempt":2`) {
+				t.Errorf("claim after the kill = %s; want attempt 2", r.raw)
+			}
+			break
+		}
+		if time.Since(start) > e2eGuard {
+			t.Fatalf("window k still refused %v after its stream's client was killed: %s", e2eGuard, r.raw)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t.Logf("FIGURE stream client SIGKILLed to the window's next attempt: %v", time.Since(start))
+	info := runCall[runsapi.InfoBody](t, "GET", b.APIURL+"/runs/report", http.StatusOK)
+	if info.LastFailure == nil || info.LastFailure.RunID != claimed.RunID || info.LastFailure.Status != "failed" {
+		t.Errorf("GET /runs/report = %+v; want the killed stream's run failed", info)
 	}
 }

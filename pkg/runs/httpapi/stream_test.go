@@ -95,12 +95,12 @@ func (s *runStream) ended(t *testing.T) {
 // beyond its lease; a complete call ends it with a completed event.
 func TestStreamRenewsUntilComplete(t *testing.T) {
 	e := newRunEnv(t, runsapi.Options{Keepalive: 50 * time.Millisecond}, api.Options{})
-	s := e.openStream(t, "/runs/j/stream?window=w&lease=300ms")
+	s := e.openStream(t, "/runs/j/stream?window=w&lease=600ms")
 	ev := s.next(t)
-	if ev.Event != "claimed" || ev.Job != "j" || ev.Window != "w" || ev.Attempt != 1 || ev.Fence == 0 || ev.LeaseMS != 300 || len(ev.RunID) != 32 {
+	if ev.Event != "claimed" || ev.Job != "j" || ev.Window != "w" || ev.Attempt != 1 || ev.Fence == 0 || ev.LeaseMS != 600 || len(ev.RunID) != 32 {
 		t.Fatalf("first event %+v; want claimed", ev)
 	}
-	time.Sleep(time.Second) // three leases
+	time.Sleep(2 * time.Second) // more than three leases
 	c := e.refused(t, "/runs/j/claim?window=w", "running")
 	if c.Last == nil || c.Last.RunID != ev.RunID {
 		t.Errorf("409 = %+v; want the stream's run", c)

@@ -168,3 +168,50 @@ func TestRunStreamEndsWithItsClient(t *testing.T) {
 		t.Errorf("GET /runs/report = %+v; want the killed stream's run failed", info)
 	}
 }
+
+// SIGTERM ends a run's stream with a lost event and fails its attempt
+// before the sidecar exits with 0: another sidecar claims the next attempt
+// at once.
+func TestSIGTERMFailsStreamedRuns(t *testing.T) {
+	srv := redistest.Start(t)
+	a := startSidecar(t, srv.Addr(), "a")
+	b := startSidecar(t, srv.Addr(), "b")
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.APIURL+"/runs/report/stream?window=t&lease=1h", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var ev runsapi.RunEvent
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Event != "claimed" {
+		t.Fatalf("first event %q; want claimed", sc.Text())
+	}
+	if err := a.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	var last runsapi.RunEvent
+	for sc.Scan() {
+		if err := json.Unmarshal(sc.Bytes(), &last); err != nil {
+			t.Fatalf("bad event %q", sc.Text())
+		}
+	}
+	if last.Event != "lost" || last.RunID != ev.RunID {
+		t.Errorf("last stream event %+v; want lost", last)
+	}
+	select {
+	case <-a.Exited():
+	case <-time.After(e2eGuard):
+		t.Fatal("sidecar did not exit after SIGTERM")
+	}
+	if code := a.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("exit code %d after SIGTERM, want 0", code)
+	}
+	next := runCall[runsapi.RunBody](t, "POST", b.APIURL+"/runs/report/claim?window=t", http.StatusOK)
+	if next.Attempt != 2 {
+		t.Errorf("claim after the SIGTERM = %+v; want attempt 2", next)
+	}
+}

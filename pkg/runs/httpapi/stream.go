@@ -16,8 +16,8 @@ import (
 // RunEvent is one line of a stream (application/x-ndjson): "claimed"
 // first, with the run's fields, then "keepalive" every few seconds, and
 // at the end "completed" (a complete call recorded Status) or "lost" (the
-// watchdog could not keep the lease, or the run is stale: Error says why);
-// the stream ends after either.
+// watchdog could not keep the lease, the run is stale, or the sidecar is
+// shutting down: Error says why); the stream ends after either.
 type RunEvent struct {
 	Event   string `json:"event"`
 	Job     string `json:"job,omitempty"`
@@ -113,7 +113,10 @@ func (rs *Runs) stream(w http.ResponseWriter, r *http.Request) {
 			send(RunEvent{Event: "lost", RunID: run.ID, Error: err.Error()})
 			return
 		case <-r.Context().Done():
-			rs.log.Debug("stream closed by the client", "job", req.job, "window", req.window, "remote", r.RemoteAddr)
+			// The client closed the stream, or the sidecar is shutting
+			// down: a client still there is told before the attempt fails.
+			rs.log.Debug("stream ended", "job", req.job, "window", req.window, "remote", r.RemoteAddr)
+			send(RunEvent{Event: "lost", RunID: run.ID, Error: "stream ended without complete: the attempt fails"})
 			return
 		}
 	}

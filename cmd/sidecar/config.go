@@ -15,6 +15,7 @@ import (
 	"github.com/baton-dev/baton/pkg/kube"
 	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/redislock"
+	runsapi "github.com/baton-dev/baton/pkg/runs/httpapi"
 )
 
 // Redis modes accepted by --redis-mode.
@@ -72,6 +73,9 @@ type config struct {
 	// The application locks of the API (locks.go).
 	LocksMaxHeld   int
 	LocksKeyPrefix string
+	// The runs of the API (runs.go).
+	RunsKeyPrefix   string
+	RunsMaxAttempts int
 
 	// The Kubernetes publisher (kube.go): --kube, --kube-label-key,
 	// --kubeconfig, and this pod from the downward API.
@@ -139,6 +143,8 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.IntVar(&c.APIMaxWatchers, "api-max-watchers", api.DefaultMaxWatchers, "most long-polls and event streams served at once; beyond it the API answers 503 with Retry-After")
 	fs.IntVar(&c.LocksMaxHeld, "locks-max-held", httpapi.DefaultMaxHeld, "most application locks and semaphore permits held or being acquired through the API at once; beyond it the API answers 503 with Retry-After")
 	fs.StringVar(&c.LocksKeyPrefix, "locks-key-prefix", httpapi.DefaultLocksPrefix, "prefix of the application locks' Redis keys; must differ from --key-prefix")
+	fs.StringVar(&c.RunsKeyPrefix, "runs-key-prefix", runsapi.DefaultPrefix, "prefix of the Redis keys of the API's runs (/runs/{job}/claim); must differ from --key-prefix")
+	fs.IntVar(&c.RunsMaxAttempts, "runs-max-attempts", runsapi.DefaultMaxAttempts, "attempts a window of the API's runs gets, failed or lost ones counted (1 to 100)")
 	fs.StringVar(&c.ProbeAddr, "probe-addr", ":8081", "listen address of /healthz, /readyz and /metrics")
 	fs.StringVar(&c.ReadyWhen, "ready-when", "connected", "readiness: connected (Redis reachable, loop running) or leader")
 	fs.StringVar(&c.LogFormat, "log-format", "json", "json or text")

@@ -141,8 +141,12 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 			_ = lockClient.Close()
 		}
 	}()
+	runs, err := newRuns(cfg, lockClient, reg, log)
+	if err != nil {
+		return nil, err
+	}
 	apiHandler, err := api.NewHandler(elector, api.Options{
-		Routes:         []api.Routes{locks},
+		Routes:         []api.Routes{locks, runs},
 		Child:          child,
 		DefaultHoldOff: cfg.ResignHoldOff,
 		AllowedHosts:   cfg.APIAllowedHosts,

@@ -40,6 +40,9 @@ var flagOf = map[string]string{
 	"httpapi.MaxHeld": "--locks-max-held",
 	"httpapi.Prefix":  "--locks-key-prefix",
 
+	"runsapi.Prefix":      "--runs-key-prefix",
+	"runsapi.MaxAttempts": "--runs-max-attempts",
+
 	"supervisor.Command":   "the command after --",
 	"supervisor.Lock":      "--lock",
 	"supervisor.Identity":  "--identity",
@@ -149,6 +152,10 @@ var configRules = []rule{
 	{"--locks-key-prefix", func(c *config) string {
 		return when(c.LocksKeyPrefix == c.KeyPrefix,
 			"must differ from --key-prefix (both %q): the application's locks would share the election's keys", c.KeyPrefix)
+	}},
+	{"--runs-key-prefix", func(c *config) string {
+		return when(c.RunsKeyPrefix == c.KeyPrefix,
+			"must differ from --key-prefix (both %q): the runs would share the election's keys", c.KeyPrefix)
 	}},
 	{"--api-addr", func(c *config) string { return when(c.APIAddr == "", "must not be empty") }},
 	{"--probe-addr", func(c *config) string { return when(c.ProbeAddr == "", "must not be empty") }},

@@ -40,13 +40,9 @@ func TestReplicasRace(t *testing.T) {
 					switch rand.IntN(3) {
 					case 0: // crashed: its lease runs out
 					case 1:
-						if err := r.Complete(t.Context(), runs.Failed); err != nil {
-							t.Error(err)
-						}
+						completeUnlessLate(t, r, runs.Failed)
 					default:
-						if err := r.Complete(t.Context(), runs.Succeeded); err != nil {
-							t.Error(err)
-						}
+						completeUnlessLate(t, r, runs.Succeeded)
 					}
 				}
 			}
@@ -81,5 +77,15 @@ func TestReplicasRace(t *testing.T) {
 		if successes > 1 || (successes == 1 && last != runs.Succeeded) || (successes == 0 && len(recs) != 4) {
 			t.Errorf("%s: %d successes in %+v", w, successes, recs)
 		}
+	}
+}
+
+// completeUnlessLate completes r with status. A runner slower than its
+// lease (a busy machine) is refused as stale: it then crashed, as far as
+// the window is concerned, which the race allows.
+func completeUnlessLate(t *testing.T, r *runs.Run, status runs.Status) {
+	t.Helper()
+	if err := r.Complete(t.Context(), status); err != nil && !errors.Is(err, runs.ErrStale) {
+		t.Error(err)
 	}
 }

@@ -426,8 +426,10 @@ func TestTryLock(t *testing.T) {
 		case <-time.After(10 * time.Second):
 			t.Fatal("watchdog did not notice the deleted lease")
 		}
-		if !errors.Is(m.Err(), lockcore.ErrLost) {
-			t.Errorf("Err = %v, want ErrLost", m.Err())
+		// A renew that finds the key gone says ErrLost; one that a busy
+		// machine slows past the validity can only say it is unsure.
+		if err := m.Err(); !errors.Is(err, lockcore.ErrLost) && !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Err = %v, want ErrLost (or, on a busy machine, a renew past the validity)", err)
 		}
 		if err := m.Release(ctx); !errors.Is(err, lockcore.ErrNotHeld) {
 			t.Errorf("Unlock: err = %v, want ErrNotHeld", err)

@@ -1,0 +1,215 @@
+//go:build unix
+
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/internal/redistest"
+)
+
+// runScript is a scheduled job that logs "run WINDOW ATTEMPT IDENTITY PID"
+// to log, then runs then.
+func runScript(log jobLog, then string) string {
+	return fmt.Sprintf(`echo "run $BATON_RUN_WINDOW $BATON_RUN_ATTEMPT $BATON_IDENTITY $$ $BATON_RUN_JOB $BATON_FENCE $BATON_RUN_ID" >> %s; %s`, log, then)
+}
+
+// startScheduled runs `baton run --schedule spec` as id on job.
+func startScheduled(t *testing.T, redisAddr, job, id, spec, script string, extra ...string) *execBaton {
+	t.Helper()
+	return startExec(t, redisAddr, job, id, script, append([]string{"--schedule", spec}, extra...)...)
+}
+
+// windowRuns waits until the log has a run of a window at least span after
+// the first window logged, and returns the attempts logged per window.
+func (l jobLog) windowRuns(t *testing.T, span time.Duration) (first time.Time, runs map[time.Time][][]string) {
+	t.Helper()
+	for n := 1; ; n++ {
+		lines := l.lines(t, "run", n)
+		runs = map[time.Time][][]string{}
+		first = time.Time{}
+		for _, f := range lines {
+			w, err := time.Parse(time.RFC3339, f[1])
+			if err != nil {
+				t.Fatalf("BATON_RUN_WINDOW %q is not RFC 3339: %v", f[1], err)
+			}
+			if first.IsZero() || w.Before(first) {
+				first = w
+			}
+			runs[w] = append(runs[w], f)
+		}
+		for w := range runs {
+			if w.Sub(first) >= span {
+				return first, runs
+			}
+		}
+	}
+}
+
+// attempts are the attempts logged for one window, in the log's order.
+func attempts(lines [][]string) []string {
+	var out []string
+	for _, f := range lines {
+		out = append(out, f[2])
+	}
+	return out
+}
+
+func TestScheduleUsageErrors(t *testing.T) {
+	addr := undialedRedis(t)
+	base := []string{"run", "--lock", "j", "--redis-addr", addr}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--schedule", "every minute"}, "--schedule must be a cron expression"},
+		{[]string{"--schedule", "@every 1500ms"}, "--schedule @every needs a whole number of seconds"},
+		{[]string{"--schedule", "0 0 30 2 *"}, "--schedule never fires"},
+		{[]string{"--schedule", "@daily", "--time-zone", "Mars/Olympus"}, "--time-zone must be an IANA time zone"},
+		{[]string{"--schedule", "@daily", "--max-attempts", "0"}, "--max-attempts must be from 1 to 100 (got 0)"},
+		{[]string{"--schedule", "@daily", "--max-attempts", "101"}, "--max-attempts must be from 1 to 100 (got 101)"},
+		{[]string{"--schedule", "@daily", "--catch-up", "all"}, `--catch-up must be none or last (got "all")`},
+		{[]string{"--schedule", "@daily", "--attempt-deadline", "-1s"}, "--attempt-deadline must be a whole number of milliseconds"},
+		{[]string{"--schedule", "@daily", "--on-exit", "restart"}, "--on-exit does not apply with --schedule"},
+		{[]string{"--schedule", "@daily", "--redis-min-replicas-ack", "1"}, "--redis-min-replicas-ack is not supported with --schedule"},
+		{[]string{"--time-zone", "Europe/Berlin"}, "--time-zone requires --schedule"},
+		{[]string{"--catch-up", "last"}, "--catch-up requires --schedule"},
+		{[]string{"--schedule", "@daily", "--kill-grace", "6s"}, "--kill-grace must be greater than 0 and at most 4s"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			args := append(append(slices.Clone(base), tc.args...), "--", "true")
+			var stdout, stderr strings.Builder
+			if code := run(args, env(nil), &stdout, &stderr); code != exitUsage {
+				t.Fatalf("exit code %d, want %d; stderr %s", code, exitUsage, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) {
+				t.Errorf("stderr %q lacks %q", stderr.String(), tc.want)
+			}
+		})
+	}
+	t.Run("missing command", func(t *testing.T) {
+		var stdout, stderr strings.Builder
+		args := append(slices.Clone(base), "--schedule", "@daily", "--", "/nonexistent/job")
+		if code := run(args, env(nil), &stdout, &stderr); code != exitUsage || !strings.Contains(stderr.String(), "the command after --") {
+			t.Errorf("exit code %d, stderr %q; want %d naming the command", code, stderr.String(), exitUsage)
+		}
+	})
+}
+
+// TestScheduleRunsEachWindowOnce: three replicas of a job every second run
+// each window exactly once, at its first attempt, with the run's
+// environment.
+func TestScheduleRunsEachWindowOnce(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	for _, id := range []string{"a", "b", "c"} {
+		startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"))
+	}
+	// Six windows, and the seventh started: no attempt of the six is left.
+	first, runs := log.windowRuns(t, 6*time.Second)
+	for i := range 6 {
+		w := first.Add(time.Duration(i) * time.Second)
+		got := runs[w]
+		if len(got) != 1 || got[0][2] != "1" {
+			t.Errorf("window %s ran %d times, attempts %v; want once, attempt 1", w.Format(time.RFC3339), len(got), attempts(got))
+			continue
+		}
+		f := got[0]
+		if f[5] != "every-second" || f[6] == "" || len(f[7]) != 32 {
+			t.Errorf("run of %s has BATON_RUN_JOB %q, BATON_FENCE %q, BATON_RUN_ID %q", f[1], f[5], f[6], f[7])
+		}
+	}
+}
+
+// TestScheduleRetriesAFailedJob: a job that exits 1 is retried, by any
+// replica, up to --max-attempts, and no further.
+func TestScheduleRetriesAFailedJob(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	for _, id := range []string{"a", "b", "c"} {
+		startScheduled(t, srv.Addr(), "failing", id, "@every 2s", runScript(log, "exit 1"), "--max-attempts", "3")
+	}
+	first, runs := log.windowRuns(t, 4*time.Second)
+	for _, w := range []time.Time{first, first.Add(2 * time.Second)} {
+		if got := attempts(runs[w]); !slices.Equal(got, []string{"1", "2", "3"}) {
+			t.Errorf("window %s ran attempts %v, want [1 2 3]", w.Format(time.RFC3339), got)
+		}
+	}
+}
+
+// TestScheduleRetriesAfterKill9: the replica whose job runs is killed by
+// SIGKILL; its job dies with it, and another replica runs the same window
+// again, attempt 2, once the dead attempt's lease could have expired and
+// not before.
+func TestScheduleRetriesAfterKill9(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	script := runScript(log, `if [ "$BATON_RUN_ATTEMPT" = 1 ]; then exec sleep 60; fi`)
+	replicas := map[string]*execBaton{}
+	for _, id := range []string{"a", "b", "c"} {
+		// --lease-ttl 3s: renewals every 1s, so the lease holds at least
+		// 2s after the kill.
+		replicas[id] = startScheduled(t, srv.Addr(), "killed", id, "@every 5s", script)
+	}
+	run1 := log.lines(t, "run", 1)[0]
+	runner := replicas[run1[3]]
+	pid, _ := strconv.Atoi(run1[4])
+	if err := runner.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	runner.wait(t)
+	waitDead(t, pid, "the job of a baton killed by SIGKILL")
+	run2 := log.lines(t, "run", 2)[1]
+	took := time.Since(killed)
+	if run2[1] != run1[1] || run2[2] != "2" || run2[3] == run1[3] {
+		t.Fatalf("after the kill: %v, want window %s attempt 2 by another replica", run2, run1[1])
+	}
+	t.Logf("retried %v after the kill", took)
+	if took < 1500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("the retry came %v after the kill, want after the lease could expire (2s to 3s)", took)
+	}
+}
+
+// TestScheduleRetriesAtOnceAfterSIGTERM: SIGTERM to the replica whose job
+// runs stops the job and records the attempt failed, so that another
+// replica runs the window again at once, long before the lease would
+// expire; the replica exits 0 within its bound.
+func TestScheduleRetriesAtOnceAfterSIGTERM(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	script := runScript(log, `if [ "$BATON_RUN_ATTEMPT" = 1 ]; then exec sleep 60; fi`)
+	replicas := map[string]*execBaton{}
+	for _, id := range []string{"a", "b", "c"} {
+		replicas[id] = startScheduled(t, srv.Addr(), "terminated", id, "@every 5s", script, "--lease-ttl", "20s")
+	}
+	run1 := log.lines(t, "run", 1)[0]
+	runner := replicas[run1[3]]
+	pid, _ := strconv.Atoi(run1[4])
+	if err := runner.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	termed := time.Now()
+	run2 := log.lines(t, "run", 2)[1]
+	took := time.Since(termed)
+	if run2[1] != run1[1] || run2[2] != "2" || run2[3] == run1[3] {
+		t.Fatalf("after SIGTERM: %v, want window %s attempt 2 by another replica", run2, run1[1])
+	}
+	t.Logf("retried %v after SIGTERM", took)
+	if took > 3*time.Second {
+		t.Errorf("the retry came %v after SIGTERM, want at once (the lease holds 20s)", took)
+	}
+	if code := runner.wait(t); code != 0 {
+		t.Errorf("the replica exited with %d after SIGTERM, want 0", code)
+	}
+	if d := time.Since(termed); d > 5*time.Second {
+		t.Errorf("the replica took %v to exit after SIGTERM", d)
+	}
+	waitDead(t, pid, "the job of a replica stopped by SIGTERM")
+}

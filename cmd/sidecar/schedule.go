@@ -22,7 +22,8 @@ import (
 // window of SPEC across the replicas that share --lock, the job's name.
 // The windows follow Redis server TIME (runs.Job.Now), and a claim of the
 // window (runs.Job.Claim) is the exclusion: schedule mode runs no
-// election, and serves neither the API (/leader) nor the probes.
+// election and serves no API (no /leader): its probes and metrics are
+// schedule_probes.go's.
 //
 // Between windows a replica sleeps on its own monotonic clock until the
 // next window's start, as measured from one read of Redis TIME after its
@@ -75,7 +76,10 @@ type scheduler struct {
 }
 
 // runSchedule is `baton run --schedule`: it runs the job on its schedule
-// until the first SIGTERM or SIGINT, and returns the exit code.
+// until the first SIGTERM or SIGINT, and returns the exit code. A SIGTERM
+// during a run stops the job (--kill-grace), records its attempt failed
+// (within --release-timeout) so that another replica retries at once, and
+// stops the probes (httpShutdownTimeout).
 func runSchedule(cfg *config, logOut io.Writer) int {
 	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
 	routeLibraryLogs(log)
@@ -100,12 +104,21 @@ func runSchedule(cfg *config, logOut io.Writer) int {
 		fmt.Fprintf(logOut, "baton: %v\n", usageError("supervisor", err))
 		return exitUsage
 	}
+	probes, err := newScheduleProbes(cfg, client, log)
+	if err != nil {
+		fmt.Fprintf(logOut, "baton: %v\n", err)
+		return exitFailed
+	}
 	ctx, stop := signalContext(log, signalHooks{second: s.kill, forward: s.forward})
 	defer stop()
+	stopProbes := probes.serve(log)
+	defer stopProbes()
+	stopReaper := startOrphanReaper(log)
+	defer stopReaper()
 	log.Info("baton starting in schedule mode", "version", version, "job", cfg.Lock, "identity", cfg.Identity,
 		"schedule", s.sched.String(), "time_zone", cfg.Schedule.TimeZone, "max_attempts", cfg.Schedule.MaxAttempts,
 		"catch_up", cfg.Schedule.CatchUp, "attempt_deadline", cfg.Schedule.AttemptDeadline.String(),
-		"lease_ttl", cfg.LeaseTTL.String(), "redis_addr", cfg.RedisAddrs)
+		"lease_ttl", cfg.LeaseTTL.String(), "redis_addr", cfg.RedisAddrs, "probe_addr", probes.ln.Addr().String())
 	s.run(ctx)
 	log.Info("baton stopped", "exit_code", exitOK)
 	return exitOK

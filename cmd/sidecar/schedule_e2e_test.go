@@ -108,11 +108,25 @@ func TestScheduleUsageErrors(t *testing.T) {
 func TestScheduleRunsEachWindowOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	log := newJobLog(t)
+	probePort, err := redistest.FreeLoopbackPort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, id := range []string{"a", "b", "c"} {
-		startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"))
+		var extra []string
+		if id == "a" {
+			extra = []string{"--probe-addr", "127.0.0.1:" + strconv.Itoa(probePort)}
+		}
+		startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"), extra...)
 	}
 	// Six windows, and the seventh started: no attempt of the six is left.
 	first, runs := log.windowRuns(t, 6*time.Second)
+	probes := "http://127.0.0.1:" + strconv.Itoa(probePort)
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		if r := call(t, "GET", probes+path); r.code != 200 {
+			t.Errorf("GET %s: %d %s", path, r.code, r.raw)
+		}
+	}
 	for i := range 6 {
 		w := first.Add(time.Duration(i) * time.Second)
 		got := runs[w]
@@ -212,4 +226,47 @@ func TestScheduleRetriesAtOnceAfterSIGTERM(t *testing.T) {
 		t.Errorf("the replica took %v to exit after SIGTERM", d)
 	}
 	waitDead(t, pid, "the job of a replica stopped by SIGTERM")
+}
+
+// TestScheduleCatchUp: windows that passed while no replica was up are
+// counted and logged; --catch-up none skips them, --catch-up last runs the
+// most recent one once.
+func TestScheduleCatchUp(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, mode := range []string{catchUpNone, catchUpLast} {
+		t.Run(mode, func(t *testing.T) {
+			log := newJobLog(t)
+			job := "catch-up-" + mode
+			a := startScheduled(t, srv.Addr(), job, "a", "@every 1s", runScript(log, "true"))
+			w0, err := time.Parse(time.RFC3339, log.lines(t, "run", 1)[0][1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			a.wait(t)
+			// Three windows pass with no replica up.
+			time.Sleep(time.Until(w0.Add(3500 * time.Millisecond)))
+			started := time.Now()
+			b := startScheduled(t, srv.Addr(), job, "b", "@every 1s", runScript(log, "true"), "--catch-up", mode)
+			jobLog(b.logPath).contains(t, `"msg":"windows missed: no replica ran them"`)
+			// The first window that starts after b did has run.
+			var late [][]string
+			for n := 2; ; n++ {
+				lines := log.lines(t, "run", n)
+				w, _ := time.Parse(time.RFC3339, lines[n-1][1])
+				if w.After(started) {
+					late = lines[1 : n-1]
+					break
+				}
+			}
+			switch {
+			case mode == catchUpNone && len(late) != 0:
+				t.Errorf("--catch-up none ran missed windows: %v", late)
+			case mode == catchUpLast && (len(late) != 1 || late[0][2] != "1" || late[0][1] != started.UTC().Truncate(time.Second).Format(time.RFC3339)):
+				t.Errorf("--catch-up last ran %v, want the window open at the start (%s), once, attempt 1", late, started.UTC().Format(time.RFC3339Nano))
+			}
+		})
+	}
 }

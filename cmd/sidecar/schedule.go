@@ -157,17 +157,13 @@ func (s *scheduler) run(ctx context.Context) {
 	if err != nil {
 		return
 	}
-	s.missed(ctx, clk)
+	s.missed(ctx, clk, false)
 	var last time.Time // the last window handled
 	for ctx.Err() == nil {
 		if clk, err = s.readClock(ctx); err != nil {
 			return
 		}
-		from := clk.now()
-		if from.Before(last) {
-			from = last
-		}
-		start := s.sched.Next(from)
+		start := s.next(clk.now(), last)
 		if start.IsZero() {
 			s.log.Error("the schedule fires no more", "schedule", s.sched.String())
 			<-ctx.Done()
@@ -179,9 +175,27 @@ func (s *scheduler) run(ctx context.Context) {
 		}
 		last = start
 		if s.window(ctx, clk, start, s.closes(start)) {
-			s.missed(ctx, clk)
+			s.missed(ctx, clk, true)
 		}
 	}
+}
+
+// next is the start of the window to handle after last (zero at first),
+// at now: the window open now when it opened after last and may still
+// run (a replica busy with a run, or waiting for one, until after its
+// start joins it late), otherwise the next window to start.
+func (s *scheduler) next(now, last time.Time) time.Time {
+	start := s.sched.Next(now)
+	if last.IsZero() {
+		return start // the window open at the start is missed's
+	}
+	if cur := s.sched.Window(now); cur.After(last) && now.Before(s.closes(cur)) {
+		start = cur
+	}
+	if !start.After(last) { // now, as read from Redis, lags behind last
+		start = s.sched.Next(last)
+	}
+	return start
 }
 
 // closes is when the attempts of the window that starts at start end: at
@@ -195,11 +209,12 @@ func (s *scheduler) closes(start time.Time) time.Time {
 }
 
 // missed counts the windows up to now that no replica ran: those after
-// the latest window of the job's record, the window open now included. It
-// logs them and, under --catch-up last, runs the most recent one, which
-// may run until the next window's start. A job with no record has missed
-// nothing.
-func (s *scheduler) missed(ctx context.Context, clk redisClock) {
+// the latest window of the job's record, the window open now included
+// unless busy (after a run of this replica's, which joins it late, see
+// next) and it may still run. It logs them and, under --catch-up last,
+// runs the most recent one, which may run until the next window's start.
+// A job with no record has missed nothing.
+func (s *scheduler) missed(ctx context.Context, clk redisClock, busy bool) {
 	info, err := s.job.Inspect(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
@@ -207,7 +222,11 @@ func (s *scheduler) missed(ctx context.Context, clk redisClock) {
 		}
 		return
 	}
-	n, first, latest := s.countMissed(info, info.Now)
+	until := info.Now
+	if cur := s.sched.Window(until); busy && until.Before(s.closes(cur)) {
+		until = cur.Add(-time.Nanosecond)
+	}
+	n, first, latest := s.countMissed(info, until)
 	if n == 0 {
 		return
 	}
@@ -222,10 +241,10 @@ func (s *scheduler) missed(ctx context.Context, clk redisClock) {
 }
 
 // countMissed counts the windows in (the latest window recorded, the
-// window open at now], at most maxMissedCount, and returns the first and
+// window open at until], at most maxMissedCount, and returns the first and
 // the latest of them. Records of windows that are not times (an API's own
 // names) are ignored.
-func (s *scheduler) countMissed(info runs.Info, now time.Time) (n int, first, latest time.Time) {
+func (s *scheduler) countMissed(info runs.Info, until time.Time) (n int, first, latest time.Time) {
 	var recorded time.Time
 	for _, r := range info.Recent {
 		if t, err := time.Parse(time.RFC3339, r.Window); err == nil && t.After(recorded) {
@@ -235,7 +254,7 @@ func (s *scheduler) countMissed(info runs.Info, now time.Time) (n int, first, la
 	if recorded.IsZero() {
 		return 0, time.Time{}, time.Time{}
 	}
-	for w := s.sched.Next(recorded); !w.IsZero() && !w.After(now) && n < maxMissedCount; w = s.sched.Next(w) {
+	for w := s.sched.Next(recorded); !w.IsZero() && !w.After(until) && n < maxMissedCount; w = s.sched.Next(w) {
 		if n == 0 {
 			first = w
 		}
@@ -261,6 +280,11 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 		}
 	}()
 	for ctx.Err() == nil {
+		// Closed: a claim would be refused, or report the attempt that
+		// runs on past the close.
+		if !clk.now().Before(closes) {
+			return ran
+		}
 		sent := time.Now()
 		run, err := s.job.Claim(ctx, name, s.cfg.LeaseTTL, closes)
 		var ce *runs.ClaimError
@@ -303,7 +327,7 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 				return ran
 			}
 			log.Warn("claiming the window failed; trying again", "err", err, "after", scheduleRetry.String())
-			if !clk.now().Before(closes) || !sleep(ctx, scheduleRetry) {
+			if !sleep(ctx, min(scheduleRetry, closes.Sub(clk.now()))) {
 				return ran
 			}
 		}

@@ -270,3 +270,21 @@ func TestScheduleCatchUp(t *testing.T) {
 		})
 	}
 }
+
+// TestScheduleJobLongerThanItsWindow: a job that runs longer than its
+// window does not hold the next window up: an idle replica runs it on
+// time, and every window runs once.
+func TestScheduleJobLongerThanItsWindow(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	for _, id := range []string{"a", "b", "c"} {
+		startScheduled(t, srv.Addr(), "long", id, "@every 2s", runScript(log, "sleep 3"), "--log-level", "debug")
+	}
+	first, runs := log.windowRuns(t, 8*time.Second)
+	for i := range 4 {
+		w := first.Add(time.Duration(i) * 2 * time.Second)
+		if got := runs[w]; len(got) != 1 || got[0][2] != "1" {
+			t.Errorf("window %s ran %d times, attempts %v; want once, attempt 1", w.Format(time.RFC3339), len(got), attempts(got))
+		}
+	}
+}

@@ -294,7 +294,8 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 			if !s.execute(ctx, log, run, start, sent) {
 				return ran
 			}
-			// Failed: claim again, if attempts remain, beside the others.
+			// Failed or lost: claim again, if attempts remain, beside the
+			// others.
 		case errors.As(err, &ce) && errors.Is(err, runs.ErrRunning):
 			if !watchTried {
 				// Subscribed after the refusal: claim again at once, so an
@@ -337,7 +338,7 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 
 // execute runs the job for run, with a watchdog on its lease, and records
 // its outcome; sent is the local time taken before the claim. It reports
-// whether the window may be claimed again: after a recorded failure.
+// whether to claim the window again: after a failure, or a lost lease.
 func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run, start, sent time.Time) (again bool) {
 	log = log.With("run_id", run.ID, "attempt", run.Attempt)
 	sup, err := s.supervisor(log, []string{
@@ -373,8 +374,10 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 	exit := sup.State().LastExit
 	switch {
 	case lost.Load():
+		// Any replica, this one too, may retry once the lease could
+		// have expired.
 		log.Error("the run's lease was lost: the job was stopped, and its attempt is not recorded")
-		return false
+		return ctx.Err() == nil
 	case exit == nil || exit.ByBaton:
 		// Stopped at shutdown: failed, so that another replica retries at
 		// once.

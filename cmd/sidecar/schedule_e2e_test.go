@@ -288,3 +288,40 @@ func TestScheduleJobLongerThanItsWindow(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduleStopsTheJobWhenRenewalsFail: while Redis does not answer,
+// the run's watchdog stops the job at the renew deadline, before the lease
+// can expire, and records nothing; once Redis answers and the lease could
+// have expired (renewals sent during the pause run at its end, and extend
+// it), the window runs again, attempt 2.
+func TestScheduleStopsTheJobWhenRenewalsFail(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	const (
+		interval = 500 * time.Millisecond
+		deadline = 1500 * time.Millisecond
+		ttl      = 3 * time.Second
+	)
+	script := runScript(log, fmt.Sprintf(`if [ "$BATON_RUN_ATTEMPT" = 1 ]; then
+trap 'echo "term $(date +%%s%%N)" >> %[1]s; exit 0' TERM
+while :; do sleep 0.05; done
+fi`, log))
+	startScheduled(t, srv.Addr(), "paused", "a", "@every 10s", script, "--lease-ttl", ttl.String(),
+		"--renew-interval", interval.String(), "--renew-deadline", deadline.String(), "--kill-grace", "1s")
+	run1 := log.lines(t, "run", 1)[0]
+	paused := time.Now()
+	if err := srv.Client().Do(t.Context(), "CLIENT", "PAUSE", "2500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	termAt, _ := strconv.ParseInt(log.lines(t, "term", 1)[0][1], 10, 64)
+	if got, bound := time.Unix(0, termAt).Sub(paused), deadline+200*time.Millisecond; got > bound {
+		t.Errorf("SIGTERM reached the job %v after the pause, beyond the renew deadline (%v)", got, bound)
+	}
+	if got, bound := time.Unix(0, termAt).Sub(paused), ttl-interval; got >= bound {
+		t.Errorf("the job stopped %v after the pause, when the lease could have expired (%v)", got, bound)
+	}
+	run2 := log.lines(t, "run", 2)[1]
+	if run2[1] != run1[1] || run2[2] != "2" {
+		t.Errorf("after the pause: %v, want window %s attempt 2", run2, run1[1])
+	}
+}

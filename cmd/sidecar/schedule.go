@@ -100,7 +100,7 @@ func runSchedule(cfg *config, logOut io.Writer) int {
 		return exitUsage
 	}
 	s := &scheduler{cfg: cfg, job: job, sched: cfg.Schedule.schedule, log: log, rec: &missedCounter{}}
-	if _, err := s.supervisor(log, nil); err != nil { // the command, before any Redis call
+	if _, err := s.supervisor(log, nil, nil); err != nil { // the command, before any Redis call
 		fmt.Fprintf(logOut, "baton: %v\n", usageError("supervisor", err))
 		return exitUsage
 	}
@@ -341,12 +341,13 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 // whether to claim the window again: after a failure, or a lost lease.
 func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run, start, sent time.Time) (again bool) {
 	log = log.With("run_id", run.ID, "attempt", run.Attempt)
+	lease := newRunLeadership(run.Fence, sent.Add(s.cfg.RenewDeadline))
 	sup, err := s.supervisor(log, []string{
 		envRunJob + "=" + s.job.Name(),
 		envRunWindow + "=" + runs.WindowName(start),
 		envRunID + "=" + run.ID,
 		envRunAttempt + "=" + strconv.Itoa(run.Attempt),
-	})
+	}, runGuard(lease))
 	if err != nil { // checked at start-up: the program vanished since
 		log.Error("cannot run the job", "err", err)
 		s.complete(log, run, runs.Failed)
@@ -355,12 +356,13 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 	log.Info("running the window's job")
 	jobCtx, stopJob := context.WithCancel(ctx)
 	defer stopJob()
+	context.AfterFunc(jobCtx, lease.end)
 	watchCtx, stopWatch := context.WithCancel(context.Background())
 	var lost atomic.Bool
 	watched := make(chan struct{})
 	go func() {
 		defer close(watched)
-		if s.watchdog(watchCtx, log, run, sent) {
+		if s.watchdog(watchCtx, log, run, sent, lease) {
 			lost.Store(true)
 			stopJob()
 		}
@@ -379,10 +381,10 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 		log.Error("the run's lease was lost: the job was stopped, and its attempt is not recorded")
 		return ctx.Err() == nil
 	case exit == nil || exit.ByBaton:
-		// Stopped at shutdown: failed, so that another replica retries at
-		// once.
+		// Stopped at shutdown, or not started: failed, so that another
+		// replica retries at once.
 		s.complete(log, run, runs.Failed)
-		return false
+		return ctx.Err() == nil
 	case exit.StartErr == nil && exit.ExitCode() == 0:
 		s.complete(log, run, runs.Succeeded)
 		return false
@@ -394,7 +396,7 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 
 // supervisor is the supervisor of one run of the job, whose environment
 // adds env.
-func (s *scheduler) supervisor(log *slog.Logger, env []string) (*supervisor.Supervisor, error) {
+func (s *scheduler) supervisor(log *slog.Logger, env []string, guard *supervisor.Guard) (*supervisor.Supervisor, error) {
 	return supervisor.New(supervisor.Options{
 		Command:   s.cfg.Exec.Command,
 		Env:       env,
@@ -405,6 +407,7 @@ func (s *scheduler) supervisor(log *slog.Logger, env []string) (*supervisor.Supe
 		Identity:  s.cfg.Identity,
 		KillGrace: s.cfg.Exec.KillGrace,
 		OnExit:    supervisor.OnExitExit,
+		Guard:     guard,
 		Logger:    log,
 	})
 }
@@ -434,8 +437,9 @@ func (s *scheduler) complete(log *slog.Logger, run *runs.Run, status runs.Status
 // reports true when the lease is lost: a renewal was refused, or none
 // succeeded within --renew-deadline of the send time of the last one that
 // did (of the claim, sent, at first). The lease then still holds for
-// --lease-ttl minus --renew-deadline, in which the job's stop fits.
-func (s *scheduler) watchdog(ctx context.Context, log *slog.Logger, run *runs.Run, sent time.Time) (lost bool) {
+// --lease-ttl minus --renew-deadline, in which the job's stop fits. Each
+// renewal moves lease's deadline, which the job's guard enforces.
+func (s *scheduler) watchdog(ctx context.Context, log *slog.Logger, run *runs.Run, sent time.Time, lease *runLeadership) (lost bool) {
 	interval, deadline := s.cfg.RenewInterval, sent.Add(s.cfg.RenewDeadline)
 	t := time.NewTimer(time.Until(sent.Add(interval)))
 	defer t.Stop()
@@ -456,6 +460,7 @@ func (s *scheduler) watchdog(ctx context.Context, log *slog.Logger, run *runs.Ru
 		switch {
 		case err == nil:
 			deadline = now.Add(s.cfg.RenewDeadline)
+			lease.renewed(deadline)
 			t.Reset(time.Until(now.Add(interval)))
 		case errors.Is(err, runs.ErrStale):
 			log.Error("the run's lease renewal was refused", "err", err)

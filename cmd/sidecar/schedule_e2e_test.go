@@ -4,6 +4,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -324,4 +326,55 @@ fi`, log))
 	if run2[1] != run1[1] || run2[2] != "2" {
 		t.Errorf("after the pause: %v, want window %s attempt 2", run2, run1[1])
 	}
+}
+
+// TestScheduleGuardKillsTheJobOfAStoppedReplica: the replica whose job
+// runs is stopped (SIGSTOP) and renews no more; the job's guard kills it
+// before the lease can expire, and another replica runs the window again,
+// attempt 2, with no overlap.
+func TestScheduleGuardKillsTheJobOfAStoppedReplica(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the guard is Linux only")
+	}
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	script := runScript(log, `if [ "$BATON_RUN_ATTEMPT" = 1 ]; then exec sleep 60; fi`)
+	replicas := map[string]*execBaton{}
+	for _, id := range []string{"a", "b", "c"} {
+		replicas[id] = startScheduled(t, srv.Addr(), "stopped", id, "@every 10s", script, "--lease-ttl", "3s",
+			"--renew-interval", "500ms", "--renew-deadline", "1500ms", "--kill-grace", "1s")
+	}
+	run1 := log.lines(t, "run", 1)[0]
+	runner := replicas[run1[3]]
+	pid, _ := strconv.Atoi(run1[4])
+	if err := runner.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	t.Cleanup(func() { _ = runner.cmd.Process.Signal(syscall.SIGCONT) })
+	// The last renewal was sent at most 500ms before the stop: the lease
+	// holds until 2.5s after it at least, and the guard kills by 2.5s.
+	// Its parent is stopped: it stays a zombie until baton resumes.
+	for deadline := time.Now().Add(e2eGuard); !deadOrZombie(pid); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job of a stopped replica (pid %d) still runs", pid)
+		}
+	}
+	if d := time.Since(stopped); d > 2500*time.Millisecond+200*time.Millisecond {
+		t.Errorf("the guard killed the job %v after the stop, want within the renew deadline and the kill grace (2.5s)", d)
+	}
+	run2 := log.lines(t, "run", 2)[1]
+	if run2[1] != run1[1] || run2[2] != "2" || run2[3] == run1[3] {
+		t.Errorf("after the stop: %v, want window %s attempt 2 by another replica", run2, run1[1])
+	}
+}
+
+// deadOrZombie reports whether pid is gone or a zombie, from /proc.
+func deadOrZombie(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, after, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(after, "Z") || strings.HasPrefix(after, "X")
 }

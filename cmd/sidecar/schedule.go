@@ -86,7 +86,10 @@ func runSchedule(cfg *config, logOut io.Writer) int {
 	client, err := redisClient(cfg)
 	if err != nil {
 		fmt.Fprintf(logOut, "baton: %v\n", err)
-		return exitUsage // only a TLS file that does not load fails here
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
+		return exitFailed
 	}
 	defer client.Close()
 	job, err := runs.New(client, cfg.Lock, runs.Options{

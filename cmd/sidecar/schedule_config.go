@@ -80,4 +80,12 @@ var scheduleRules = []rule{
 	{"--redis-min-replicas-ack", func(c *config) string {
 		return when(c.RedisMinReplicasAck != 0, "is not supported with --schedule")
 	}},
+	// Schedule mode runs no election: nothing leads, and nothing is
+	// published on the pod.
+	{"--ready-when", func(c *config) string {
+		return when(c.ReadyWhen != "connected", "must be connected with --schedule, which runs no election (got %q)", c.ReadyWhen)
+	}},
+	{"--kube", func(c *config) string {
+		return when(c.Kube == kubeOn, "is not supported with --schedule, which runs no election")
+	}},
 }

@@ -66,28 +66,32 @@ func attempts(lines [][]string) []string {
 func TestScheduleUsageErrors(t *testing.T) {
 	addr := undialedRedis(t)
 	base := []string{"run", "--lock", "j", "--redis-addr", addr}
+	pod := map[string]string{"POD_NAME": "p", "POD_NAMESPACE": "ns"}
 	for _, tc := range []struct {
 		args []string
 		want string
+		env  map[string]string
 	}{
-		{[]string{"--schedule", "every minute"}, "--schedule must be a cron expression"},
-		{[]string{"--schedule", "@every 1500ms"}, "--schedule @every needs a whole number of seconds"},
-		{[]string{"--schedule", "0 0 30 2 *"}, "--schedule never fires"},
-		{[]string{"--schedule", "@daily", "--time-zone", "Mars/Olympus"}, "--time-zone must be an IANA time zone"},
-		{[]string{"--schedule", "@daily", "--max-attempts", "0"}, "--max-attempts must be from 1 to 100 (got 0)"},
-		{[]string{"--schedule", "@daily", "--max-attempts", "101"}, "--max-attempts must be from 1 to 100 (got 101)"},
-		{[]string{"--schedule", "@daily", "--catch-up", "all"}, `--catch-up must be none or last (got "all")`},
-		{[]string{"--schedule", "@daily", "--attempt-deadline", "-1s"}, "--attempt-deadline must be a whole number of milliseconds"},
-		{[]string{"--schedule", "@daily", "--on-exit", "restart"}, "--on-exit does not apply with --schedule"},
-		{[]string{"--schedule", "@daily", "--redis-min-replicas-ack", "1"}, "--redis-min-replicas-ack is not supported with --schedule"},
-		{[]string{"--time-zone", "Europe/Berlin"}, "--time-zone requires --schedule"},
-		{[]string{"--catch-up", "last"}, "--catch-up requires --schedule"},
-		{[]string{"--schedule", "@daily", "--kill-grace", "6s"}, "--kill-grace must be greater than 0 and at most 4s"},
+		{[]string{"--schedule", "every minute"}, "--schedule must be a cron expression", nil},
+		{[]string{"--schedule", "@every 1500ms"}, "--schedule @every needs a whole number of seconds", nil},
+		{[]string{"--schedule", "0 0 30 2 *"}, "--schedule never fires", nil},
+		{[]string{"--schedule", "@daily", "--time-zone", "Mars/Olympus"}, "--time-zone must be an IANA time zone", nil},
+		{[]string{"--schedule", "@daily", "--max-attempts", "0"}, "--max-attempts must be from 1 to 100 (got 0)", nil},
+		{[]string{"--schedule", "@daily", "--max-attempts", "101"}, "--max-attempts must be from 1 to 100 (got 101)", nil},
+		{[]string{"--schedule", "@daily", "--catch-up", "all"}, `--catch-up must be none or last (got "all")`, nil},
+		{[]string{"--schedule", "@daily", "--attempt-deadline", "-1s"}, "--attempt-deadline must be a whole number of milliseconds", nil},
+		{[]string{"--schedule", "@daily", "--on-exit", "restart"}, "--on-exit does not apply with --schedule", nil},
+		{[]string{"--schedule", "@daily", "--redis-min-replicas-ack", "1"}, "--redis-min-replicas-ack is not supported with --schedule", nil},
+		{[]string{"--schedule", "@daily", "--ready-when", "leader"}, "--ready-when must be connected with --schedule", nil},
+		{[]string{"--schedule", "@daily", "--kube", "true"}, "--kube is not supported with --schedule", pod},
+		{[]string{"--time-zone", "Europe/Berlin"}, "--time-zone requires --schedule", nil},
+		{[]string{"--catch-up", "last"}, "--catch-up requires --schedule", nil},
+		{[]string{"--schedule", "@daily", "--kill-grace", "6s"}, "--kill-grace must be greater than 0 and at most 4s", nil},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			args := append(append(slices.Clone(base), tc.args...), "--", "true")
 			var stdout, stderr strings.Builder
-			if code := run(args, env(nil), &stdout, &stderr); code != exitUsage {
+			if code := run(args, env(tc.env), &stdout, &stderr); code != exitUsage {
 				t.Fatalf("exit code %d, want %d; stderr %s", code, exitUsage, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tc.want) {

@@ -154,7 +154,7 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 		c.Schedule.addScheduleFlags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton run [flags] -- COMMAND [ARGS...]\n       baton install DEST\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton run [flags] -- COMMAND [ARGS...]\n       baton run --schedule SPEC [flags] -- COMMAND [ARGS...]\n       baton install DEST\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 

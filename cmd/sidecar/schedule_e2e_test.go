@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/baton-dev/baton/internal/redistest"
 )
 
@@ -381,4 +383,74 @@ func deadOrZombie(pid int) bool {
 	}
 	_, after, _ := strings.Cut(string(b), ") ")
 	return strings.HasPrefix(after, "Z") || strings.HasPrefix(after, "X")
+}
+
+// TestScheduleIsQuietBetweenWindows: between windows, no replica sends
+// Redis anything, and a window costs each replica a bounded number of
+// commands.
+func TestScheduleIsQuietBetweenWindows(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	for _, id := range []string{"a", "b", "c"} {
+		startScheduled(t, srv.Addr(), "quiet", id, "@every 4s", runScript(log, "true"))
+	}
+	w, err := time.Parse(time.RFC3339, log.lines(t, "run", 1)[0][1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// From a second into the window to just before the next one: the
+	// job ran at the window's start and was recorded within milliseconds.
+	time.Sleep(time.Until(w.Add(time.Second)))
+	client := srv.Client() // one connection, dialled before the count
+	redisCalls(t, client)
+	before, stats := redisCalls(t, client)
+	time.Sleep(time.Until(w.Add(3900 * time.Millisecond)))
+	if quiet, after := redisCalls(t, client); quiet != before {
+		t.Errorf("%d commands between windows, want none:\n%s\n%s", quiet-before, stats, after)
+	}
+	// Three windows: each replica reads TIME and claims; the runner
+	// records and reads the record (4); the others may subscribe to the
+	// job's channel on a connection of its own (HELLO, CLIENT SETNAME,
+	// SUBSCRIBE, UNSUBSCRIBE), and claim again after it and at each
+	// event (at most 10 in all).
+	log.lines(t, "run", 4)
+	time.Sleep(time.Until(w.Add(12*time.Second + time.Second)))
+	after, _ := redisCalls(t, client)
+	if n, bound := after-before, 3*(4+2*10); n > bound {
+		t.Errorf("%d commands in 3 windows of 3 replicas, want at most %d", n, bound)
+	} else {
+		t.Logf("%d commands in 3 windows of 3 replicas", n)
+	}
+}
+
+// topLevel are the commands that baton sends; commandstats also counts
+// those that its scripts call.
+var topLevel = map[string]bool{
+	"cmdstat_evalsha": true, "cmdstat_eval": true, "cmdstat_script|load": true,
+	"cmdstat_subscribe": true, "cmdstat_unsubscribe": true, "cmdstat_ping": true,
+	"cmdstat_hello": true, "cmdstat_client|setname": true, "cmdstat_client|setinfo": true,
+}
+
+// redisCalls is the number of commands that clients sent Redis, and their
+// stats.
+func redisCalls(t *testing.T, c *redis.Client) (int, string) {
+	t.Helper()
+	info, err := c.Info(t.Context(), "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, line := range strings.Split(info, "\n") {
+		name, stats, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !topLevel[name] {
+			continue
+		}
+		calls, _, _ := strings.Cut(strings.TrimPrefix(stats, "calls="), ",")
+		v, err := strconv.Atoi(calls)
+		if err != nil {
+			t.Fatalf("commandstats line %q", line)
+		}
+		n += v
+	}
+	return n, info
 }

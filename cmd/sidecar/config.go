@@ -87,6 +87,8 @@ type config struct {
 
 	// Exec is set by `baton run` (exec.go); its Command is empty otherwise.
 	Exec execConfig
+	// Schedule is set by `baton run --schedule` (schedule_config.go).
+	Schedule scheduleConfig
 }
 
 // parseConfig reads flags from args and the BATON_* environment, fills the
@@ -155,9 +157,10 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	if command != nil {
 		c.Exec.Command = command
 		c.Exec.addExecFlags(fs)
+		c.Schedule.addScheduleFlags(fs)
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton run [flags] -- COMMAND [ARGS...]\n       baton install DEST\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage: baton [flags]\n       baton run [flags] -- COMMAND [ARGS...]\n       baton run --schedule SPEC [flags] -- COMMAND [ARGS...]\n       baton install DEST\n       baton version\n\nEvery flag can also be set as BATON_<FLAG>, e.g. BATON_REDIS_ADDR.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 
@@ -231,7 +234,10 @@ func (c *config) complete(set map[string]bool, getenv func(string) string) error
 	if !set["kill-grace"] {
 		c.Exec.KillGrace = c.defaultKillGrace()
 	}
-	return c.validateExec()
+	if err := c.validateExec(); err != nil {
+		return err
+	}
+	return c.validateSchedule(set)
 }
 
 // electionConfig is the part of the configuration that pkg/election owns.

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 
 	"github.com/baton-dev/baton/pkg/supervisor"
@@ -27,16 +28,18 @@ func (s *sidecar) signalHooks() signalHooks {
 	}
 }
 
-// startReaper reaps orphaned processes when baton is a container's PID 1,
-// or else makes baton their subreaper, so that the job's own children
-// that outlive it are reaped and never stay zombies. Off Linux it does
-// nothing.
-func (s *sidecar) startReaper() (stop func()) {
-	x := s.exec
+// startReaper is startOrphanReaper for exec mode.
+func (s *sidecar) startReaper() (stop func()) { return startOrphanReaper(s.exec.log) }
+
+// startOrphanReaper reaps orphaned processes when baton is a container's
+// PID 1, or else makes baton their subreaper, so that the job's own
+// children that outlive it are reaped and never stay zombies. Off Linux it
+// does nothing.
+func startOrphanReaper(log *slog.Logger) (stop func()) {
 	if os.Getpid() != 1 {
 		if err := supervisor.BecomeSubreaper(); err != nil {
 			if !errors.Is(err, supervisor.ErrUnsupported) {
-				x.log.Warn("cannot become the job's subreaper; orphans go to init", "err", err)
+				log.Warn("cannot become the job's subreaper; orphans go to init", "err", err)
 			}
 			return func() {}
 		}
@@ -45,8 +48,8 @@ func (s *sidecar) startReaper() (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if err := supervisor.ReapOrphans(ctx, x.log); err != nil && ctx.Err() == nil && !errors.Is(err, supervisor.ErrUnsupported) {
-			x.log.Warn("orphan reaper stopped", "err", err)
+		if err := supervisor.ReapOrphans(ctx, log); err != nil && ctx.Err() == nil && !errors.Is(err, supervisor.ErrUnsupported) {
+			log.Warn("orphan reaper stopped", "err", err)
 		}
 	}()
 	return func() { cancel(); <-done }

@@ -4,6 +4,8 @@
 //
 //	baton [flags]                        the sidecar
 //	baton run [flags] -- CMD [ARGS...]   exec mode: run CMD only while leading
+//	baton run --schedule SPEC [flags] -- CMD [ARGS...]
+//	                                     schedule mode: run CMD once per window, on one replica
 //	baton install DEST                   copy this binary to DEST (init containers)
 //	baton version
 //
@@ -59,6 +61,9 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	if err != nil {
 		fmt.Fprintf(stderr, "baton: %v\n", err)
 		return exitUsage
+	}
+	if cfg.Schedule.Spec != "" {
+		return runSchedule(cfg, stderr)
 	}
 	sc, err := newSidecar(cfg, stderr)
 	if err != nil {

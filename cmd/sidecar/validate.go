@@ -49,6 +49,13 @@ var flagOf = map[string]string{
 	"supervisor.APIURL":    "--api-addr",
 	"supervisor.KillGrace": "--kill-grace",
 	"supervisor.OnExit":    "--on-exit",
+
+	"runs.Schedule":    "--schedule",
+	"runs.TimeZone":    "--time-zone",
+	"runs.MaxAttempts": "--max-attempts",
+	"runs.job":         "--lock",
+	"runs.Prefix":      "--key-prefix",
+	"runs.lease":       "--lease-ttl",
 }
 
 // usageError turns a library's *field.Error into a usage error that names

@@ -1,0 +1,349 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/redislock"
+	"github.com/baton-dev/baton/pkg/runs"
+	"github.com/baton-dev/baton/pkg/supervisor"
+)
+
+// Schedule mode: `baton run --schedule SPEC -- CMD` runs CMD once per
+// window of SPEC across the replicas that share --lock, the job's name.
+// The windows follow Redis server TIME (runs.Job.Now), and a claim of the
+// window (runs.Job.Claim) is the exclusion: schedule mode runs no
+// election and serves no API (no /leader): its probes and metrics are
+// schedule_probes.go's.
+//
+// Between windows a replica sleeps on its own monotonic clock until the
+// next window's start, as measured from one read of Redis TIME after its
+// last wake-up; it sends Redis nothing meanwhile. At the window's start it
+// claims the window. The winner runs CMD while a watchdog renews the run's
+// lease, and records the outcome; the others wait while the window may
+// still run: until its attempt's lease could have expired, or an attempt
+// ends (runs.Job.Watch), and then claim again.
+
+// The variables a scheduled job gets, besides supervisor's (BATON_FENCE is
+// the run's fence, BATON_TERM_START its claim's Redis time).
+const (
+	envRunJob     = "BATON_RUN_JOB"     // the job's name, --lock
+	envRunWindow  = "BATON_RUN_WINDOW"  // the window's start, RFC 3339, UTC
+	envRunID      = "BATON_RUN_ID"      // the run's id, 32 hex digits
+	envRunAttempt = "BATON_RUN_ATTEMPT" // the window's attempt, from 1
+)
+
+// scheduleRetry is the wait before a Redis call of the schedule that
+// failed (the time, a claim, a renewal) is tried again.
+const scheduleRetry = time.Second
+
+// maxMissedCount caps the missed windows counted at once, so that a
+// schedule of seconds idle for a year is not counted for minutes.
+const maxMissedCount = 100_000
+
+// scheduleRecorder receives the scheduler's counts; the metrics may
+// implement it (baton_run_missed_windows_total).
+type scheduleRecorder interface {
+	// MissedWindows adds n windows of job that no replica ran.
+	MissedWindows(job string, n int)
+}
+
+// missedCounter is the scheduleRecorder of the sidecar: a count, for the
+// log and the tests, until the metrics record it.
+type missedCounter struct{ n atomic.Int64 }
+
+func (m *missedCounter) MissedWindows(_ string, n int) { m.n.Add(int64(n)) }
+
+// scheduler runs one job on its schedule.
+type scheduler struct {
+	cfg   *config
+	job   *runs.Job
+	sched *runs.Schedule
+	log   *slog.Logger
+	rec   scheduleRecorder
+
+	mu  sync.Mutex
+	cur *supervisor.Supervisor // the running job's, nil between runs
+}
+
+// runSchedule is `baton run --schedule`: it runs the job on its schedule
+// until the first SIGTERM or SIGINT, and returns the exit code. A SIGTERM
+// during a run stops the job (--kill-grace), records its attempt failed
+// (within --release-timeout) so that another replica retries at once, and
+// stops the probes (httpShutdownTimeout).
+func runSchedule(cfg *config, logOut io.Writer) int {
+	log := newLogger(cfg.LogFormat, cfg.LogLevel, logOut)
+	routeLibraryLogs(log)
+	client, err := redisClient(cfg)
+	if err != nil {
+		fmt.Fprintf(logOut, "baton: %v\n", err)
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
+		return exitFailed
+	}
+	defer client.Close()
+	job, err := runs.New(client, cfg.Lock, runs.Options{
+		// SIGTERM must not wait for a stalled call's socket deadline.
+		Lease:       redislock.Options{Prefix: cfg.KeyPrefix, GuardCalls: true},
+		Identity:    cfg.Identity,
+		MaxAttempts: cfg.Schedule.MaxAttempts,
+	})
+	if err != nil {
+		fmt.Fprintf(logOut, "baton: %v\n", usageError("runs", err))
+		return exitUsage
+	}
+	s := &scheduler{cfg: cfg, job: job, sched: cfg.Schedule.schedule, log: log, rec: &missedCounter{}}
+	if _, err := s.supervisor(log, nil, nil); err != nil { // the command, before any Redis call
+		fmt.Fprintf(logOut, "baton: %v\n", usageError("supervisor", err))
+		return exitUsage
+	}
+	probes, err := newScheduleProbes(cfg, client, log)
+	if err != nil {
+		fmt.Fprintf(logOut, "baton: %v\n", err)
+		return exitFailed
+	}
+	ctx, stop := signalContext(log, signalHooks{second: s.kill, forward: s.forward})
+	defer stop()
+	stopProbes := probes.serve(log)
+	defer stopProbes()
+	stopReaper := startOrphanReaper(log)
+	defer stopReaper()
+	log.Info("baton starting in schedule mode", "version", version, "job", cfg.Lock, "identity", cfg.Identity,
+		"schedule", s.sched.String(), "time_zone", cfg.Schedule.TimeZone, "max_attempts", cfg.Schedule.MaxAttempts,
+		"catch_up", cfg.Schedule.CatchUp, "attempt_deadline", cfg.Schedule.AttemptDeadline.String(),
+		"lease_ttl", cfg.LeaseTTL.String(), "redis_addr", cfg.RedisAddrs, "probe_addr", probes.ln.Addr().String())
+	s.run(ctx)
+	log.Info("baton stopped", "exit_code", exitOK)
+	return exitOK
+}
+
+// redisClock is Redis server time as of a local monotonic instant.
+type redisClock struct{ redis, local time.Time }
+
+// now is Redis time now, by the local monotonic clock since the read.
+func (c redisClock) now() time.Time { return c.redis.Add(time.Since(c.local)) }
+
+// readClock reads Redis TIME, trying again every scheduleRetry until it
+// succeeds or ctx ends. The local instant is the middle of the call.
+func (s *scheduler) readClock(ctx context.Context) (redisClock, error) {
+	for {
+		before := time.Now()
+		t, err := s.job.Now(ctx)
+		if err == nil {
+			after := time.Now()
+			return redisClock{redis: t, local: before.Add(after.Sub(before) / 2)}, nil
+		}
+		if ctx.Err() != nil {
+			return redisClock{}, ctx.Err()
+		}
+		s.log.Warn("cannot read Redis time; trying again", "err", err, "after", scheduleRetry.String())
+		if !sleep(ctx, scheduleRetry) {
+			return redisClock{}, ctx.Err()
+		}
+	}
+}
+
+// run handles the windows until ctx ends: first the windows missed before
+// this replica came up, then each window at its start.
+func (s *scheduler) run(ctx context.Context) {
+	clk, err := s.readClock(ctx)
+	if err != nil {
+		return
+	}
+	s.missed(ctx, clk, false)
+	var last time.Time // the last window handled
+	for ctx.Err() == nil {
+		if clk, err = s.readClock(ctx); err != nil {
+			return
+		}
+		start := s.next(clk.now(), last)
+		if start.IsZero() {
+			s.log.Error("the schedule fires no more", "schedule", s.sched.String())
+			<-ctx.Done()
+			return
+		}
+		s.log.Debug("waiting for the next window", "window", runs.WindowName(start), "in", start.Sub(clk.now()).String())
+		if !sleep(ctx, start.Sub(clk.now())) {
+			return
+		}
+		last = start
+		if s.window(ctx, clk, start, s.closes(start)) {
+			s.missed(ctx, clk, true)
+		}
+	}
+}
+
+// next is the start of the window to handle after last (zero at first),
+// at now: the window open now when it opened after last and may still
+// run (a replica busy with a run, or waiting for one, until after its
+// start joins it late), otherwise the next window to start.
+func (s *scheduler) next(now, last time.Time) time.Time {
+	start := s.sched.Next(now)
+	if last.IsZero() {
+		return start // the window open at the start is missed's
+	}
+	if cur := s.sched.Window(now); cur.After(last) && now.Before(s.closes(cur)) {
+		start = cur
+	}
+	if !start.After(last) { // now, as read from Redis, lags behind last
+		start = s.sched.Next(last)
+	}
+	return start
+}
+
+// closes is when the attempts of the window that starts at start end: at
+// the next window's start, or --attempt-deadline after start if sooner.
+func (s *scheduler) closes(start time.Time) time.Time {
+	end := s.sched.Next(start)
+	if d := s.cfg.Schedule.AttemptDeadline; d > 0 && start.Add(d).Before(end) {
+		end = start.Add(d)
+	}
+	return end
+}
+
+// missed counts the windows up to now that no replica ran: those after
+// the latest window of the job's record, the window open now included
+// unless busy (after a run of this replica's, which joins it late, see
+// next) and it may still run. It logs them and, under --catch-up last,
+// runs the most recent one, which may run until the next window's start.
+// A job with no record has missed nothing.
+func (s *scheduler) missed(ctx context.Context, clk redisClock, busy bool) {
+	info, err := s.job.Inspect(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("cannot read the job's record to count missed windows", "err", err)
+		}
+		return
+	}
+	until := info.Now
+	if cur := s.sched.Window(until); busy && until.Before(s.closes(cur)) {
+		until = cur.Add(-time.Nanosecond)
+	}
+	n, first, latest := s.countMissed(info, until)
+	if n == 0 {
+		return
+	}
+	s.rec.MissedWindows(s.job.Name(), n)
+	s.log.Warn("windows missed: no replica ran them", "job", s.job.Name(), "missed", n,
+		"first", runs.WindowName(first), "latest", runs.WindowName(latest), "catch_up", s.cfg.Schedule.CatchUp)
+	if s.cfg.Schedule.CatchUp != catchUpLast {
+		return
+	}
+	s.log.Info("catching up the most recent missed window", "window", runs.WindowName(latest))
+	s.window(ctx, clk, latest, s.sched.Next(info.Now))
+}
+
+// countMissed counts the windows in (the latest window recorded, the
+// window open at until], at most maxMissedCount, and returns the first and
+// the latest of them. Records of windows that are not times (an API's own
+// names) are ignored.
+func (s *scheduler) countMissed(info runs.Info, until time.Time) (n int, first, latest time.Time) {
+	var recorded time.Time
+	for _, r := range info.Recent {
+		if t, err := time.Parse(time.RFC3339, r.Window); err == nil && t.After(recorded) {
+			recorded = t
+		}
+	}
+	if recorded.IsZero() {
+		return 0, time.Time{}, time.Time{}
+	}
+	for w := s.sched.Next(recorded); !w.IsZero() && !w.After(until) && n < maxMissedCount; w = s.sched.Next(w) {
+		if n == 0 {
+			first = w
+		}
+		n, latest = n+1, w
+	}
+	return n, first, latest
+}
+
+// window handles the window that starts at start until it succeeds, its
+// attempts are used up, it closes (closes, in Redis time) or ctx ends:
+// this replica claims it, runs the job when it wins, and otherwise waits
+// for the attempt that runs. It reports whether this replica ran the job.
+func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes time.Time) (ran bool) {
+	name := runs.WindowName(start)
+	log := s.log.With("window", name)
+	var (
+		watcher    *runs.Watcher
+		watchTried bool
+	)
+	defer func() {
+		if watcher != nil {
+			_ = watcher.Close()
+		}
+	}()
+	for ctx.Err() == nil {
+		// Closed: a claim would be refused, or report the attempt that
+		// runs on past the close.
+		if !clk.now().Before(closes) {
+			return ran
+		}
+		sent := time.Now()
+		run, err := s.job.Claim(ctx, name, s.cfg.LeaseTTL, closes)
+		var ce *runs.ClaimError
+		switch {
+		case err == nil:
+			ran = true
+			if !s.execute(ctx, log, run, start, sent) {
+				return ran
+			}
+			// Failed or lost: claim again, if attempts remain, beside the
+			// others.
+		case errors.As(err, &ce) && errors.Is(err, runs.ErrRunning):
+			if !watchTried {
+				// Subscribed after the refusal: claim again at once, so an
+				// end announced in between is not missed.
+				watchTried = true
+				if watcher, err = s.job.Watch(ctx); err != nil && ctx.Err() == nil {
+					log.Warn("cannot watch the job's attempts; waiting for the lease alone", "err", err)
+				}
+				if watcher != nil {
+					continue
+				}
+			}
+			wait := min(max(ce.Remaining, time.Millisecond), closes.Sub(clk.now()))
+			log.Debug("window running elsewhere", "err", err, "wait", wait.String())
+			if watcher != nil {
+				if watcher.Wait(ctx, wait) != nil {
+					return ran
+				}
+			} else if !sleep(ctx, wait) {
+				return ran
+			}
+		case ce != nil:
+			log.Debug("window not to run here", "state", ce.State, "err", err)
+			return ran
+		case errors.Is(err, runs.ErrForeign) || errors.Is(err, runs.ErrInvalid):
+			log.Error("cannot claim the window", "err", err)
+			return ran
+		default:
+			if ctx.Err() != nil {
+				return ran
+			}
+			log.Warn("claiming the window failed; trying again", "err", err, "after", scheduleRetry.String())
+			if !sleep(ctx, min(scheduleRetry, closes.Sub(clk.now()))) {
+				return ran
+			}
+		}
+	}
+	return ran
+}
+
+// sleep waits d on the local monotonic clock; false when ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"testing"
+	"time"
+
+	"github.com/baton-dev/baton/pkg/runs"
+)
+
+func testScheduler(t *testing.T, spec string, deadline time.Duration) *scheduler {
+	t.Helper()
+	sched, err := runs.ParseSchedule(spec, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &scheduler{cfg: &config{Schedule: scheduleConfig{AttemptDeadline: deadline}}, sched: sched}
+}
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+func TestSchedulerNext(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		deadline  time.Duration
+		now, last string
+		want      string
+	}{
+		{"first: the next window, not the open one", 0, "2026-01-01T00:00:12.5Z", "", "2026-01-01T00:00:20Z"},
+		{"after a window: the next one", 0, "2026-01-01T00:00:12.5Z", "2026-01-01T00:00:10Z", "2026-01-01T00:00:20Z"},
+		{"busy past a start: join the open window late", 0, "2026-01-01T00:00:21Z", "2026-01-01T00:00:10Z", "2026-01-01T00:00:20Z"},
+		{"busy past its attempt deadline: the next one", 500 * time.Millisecond, "2026-01-01T00:00:21Z", "2026-01-01T00:00:10Z", "2026-01-01T00:00:30Z"},
+		{"Redis time read behind the last window", 0, "2026-01-01T00:00:19.999Z", "2026-01-01T00:00:20Z", "2026-01-01T00:00:30Z"},
+		{"Redis time read at the last window", 0, "2026-01-01T00:00:20Z", "2026-01-01T00:00:20Z", "2026-01-01T00:00:30Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := testScheduler(t, "@every 10s", tc.deadline)
+			var last time.Time
+			if tc.last != "" {
+				last = at(tc.last)
+			}
+			if got := s.next(at(tc.now), last); !got.Equal(at(tc.want)) {
+				t.Errorf("next(%s, %s) = %s, want %s", tc.now, tc.last, got.Format(time.RFC3339Nano), tc.want)
+			}
+		})
+	}
+}
+
+func TestSchedulerCountMissed(t *testing.T) {
+	s := testScheduler(t, "@every 10s", 0)
+	rec := func(windows ...string) runs.Info {
+		var info runs.Info
+		for _, w := range windows {
+			info.Recent = append(info.Recent, runs.Record{Window: w})
+		}
+		return info
+	}
+	for _, tc := range []struct {
+		name          string
+		info          runs.Info
+		until         string
+		n             int
+		first, latest string
+	}{
+		{"no record: nothing", rec(), "2026-01-01T00:01:00Z", 0, "", ""},
+		{"only names that are not times: nothing", rec("invoice-4711"), "2026-01-01T00:01:00Z", 0, "", ""},
+		{"none missed", rec("2026-01-01T00:00:50Z"), "2026-01-01T00:00:59Z", 0, "", ""},
+		{"the latest record counts, in any order", rec("2026-01-01T00:00:10Z", "2026-01-01T00:00:30Z", "x"), "2026-01-01T00:00:55Z",
+			2, "2026-01-01T00:00:40Z", "2026-01-01T00:00:50Z"},
+		{"the window open at until counts", rec("2026-01-01T00:00:30Z"), "2026-01-01T00:00:40Z", 1, "2026-01-01T00:00:40Z", "2026-01-01T00:00:40Z"},
+		{"capped", rec("2000-01-01T00:00:00Z"), "2026-01-01T00:00:00Z", maxMissedCount, "2000-01-01T00:00:10Z", "2000-01-12T13:46:40Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, first, latest := s.countMissed(tc.info, at(tc.until))
+			if n != tc.n {
+				t.Fatalf("n = %d, want %d", n, tc.n)
+			}
+			if n > 0 && (!first.Equal(at(tc.first)) || !latest.Equal(at(tc.latest))) {
+				t.Errorf("first, latest = %s, %s; want %s, %s", first, latest, tc.first, tc.latest)
+			}
+		})
+	}
+}

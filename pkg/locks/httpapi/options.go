@@ -7,6 +7,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/defaults"
+	"github.com/baton-dev/baton/internal/httpx"
 	"github.com/baton-dev/baton/pkg/locks"
 )
 
@@ -99,24 +100,9 @@ func (o LocksOptions) withDefaults() (LocksOptions, error) {
 	case o.MaxHeld == 0:
 		o.MaxHeld = DefaultMaxHeld
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"MinLease", o.MinLease}, {"MaxLease", o.MaxLease}, {"DefaultLease", o.DefaultLease}, {"StreamLease", o.StreamLease}} {
-		if d.v%time.Millisecond != 0 {
-			return o, invalid(d.name, "must be a whole number of milliseconds (got %v)", d.v)
-		}
-	}
-	if o.MinLease > o.MaxLease {
-		return o, invalid("MinLease", "must not exceed {MaxLease} (got %v > %v)", o.MinLease, o.MaxLease)
-	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"DefaultLease", o.DefaultLease}, {"StreamLease", o.StreamLease}} {
-		if d.v < o.MinLease || d.v > o.MaxLease {
-			return o, invalid(d.name, "must lie between {MinLease} and {MaxLease}, %v and %v (got %v)", o.MinLease, o.MaxLease, d.v)
-		}
+	leases := httpx.Leases{Min: o.MinLease, Max: o.MaxLease, Default: o.DefaultLease, StreamDefault: o.StreamLease}
+	if fe := leases.Check(); fe != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, fe)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

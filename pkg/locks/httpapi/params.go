@@ -108,33 +108,12 @@ func (l *Locks) tokenRequest(r *http.Request, kind Kind) (lockRequest, error) {
 // parseLease parses a lease parameter: a whole number of milliseconds
 // between MinLease and MaxLease.
 func (l *Locks) parseLease(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	switch {
-	case err != nil:
-		return 0, httpx.BadRequest("lease: %q is not a duration such as 30s or 1m", s)
-	case d < l.opts.MinLease || d > l.opts.MaxLease:
-		return 0, httpx.BadRequest("lease: must lie between %v and %v, got %v", l.opts.MinLease, l.opts.MaxLease, d)
-	case d%time.Millisecond != 0:
-		return 0, httpx.BadRequest("lease: must be a whole number of milliseconds, got %v", d)
-	}
-	return d, nil
+	return httpx.Leases{Min: l.opts.MinLease, Max: l.opts.MaxLease}.Parse(s)
 }
 
 // ValidOwnerToken reports whether s is a token the API accepts: 1 to 128
 // characters A-Z a-z 0-9 - _ (the library's own are 32 hex digits).
-func ValidOwnerToken(s string) bool {
-	if s == "" || len(s) > maxOwnerToken {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func ValidOwnerToken(s string) bool { return httpx.ValidToken(s, maxOwnerToken) }
 
 // lockQuery is query for the lock routes, which take their parameters in
 // the query only: a request body is refused rather than ignored. Reading

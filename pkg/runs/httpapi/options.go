@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/baton-dev/baton/internal/defaults"
+	"github.com/baton-dev/baton/internal/httpx"
 )
 
 // Defaults and bounds of Options.
@@ -88,23 +89,12 @@ func (o Options) withDefaults() (Options, error) {
 	case o.MaxAttempts == 0:
 		o.MaxAttempts = DefaultMaxAttempts
 	}
-	for _, d := range []struct {
-		name string
-		v    time.Duration
-	}{{"MinLease", o.MinLease}, {"MaxLease", o.MaxLease}, {"DefaultLease", o.DefaultLease}, {"StreamLease", o.StreamLease}} {
-		if d.v%time.Millisecond != 0 {
-			return o, invalid(d.name, "must be a whole number of milliseconds (got %v)", d.v)
-		}
-	}
-	switch {
-	case o.MaxLease > DefaultMaxLease:
+	if o.MaxLease > DefaultMaxLease {
 		return o, invalid("MaxLease", "must be at most %v (got %v)", DefaultMaxLease, o.MaxLease)
-	case o.MinLease > o.MaxLease:
-		return o, invalid("MinLease", "must not exceed {MaxLease} (got %v > %v)", o.MinLease, o.MaxLease)
-	case o.DefaultLease < o.MinLease || o.DefaultLease > o.MaxLease:
-		return o, invalid("DefaultLease", "must lie between {MinLease} and {MaxLease}, %v and %v (got %v)", o.MinLease, o.MaxLease, o.DefaultLease)
-	case o.StreamLease < o.MinLease || o.StreamLease > o.MaxLease:
-		return o, invalid("StreamLease", "must lie between {MinLease} and {MaxLease}, %v and %v (got %v)", o.MinLease, o.MaxLease, o.StreamLease)
+	}
+	leases := httpx.Leases{Min: o.MinLease, Max: o.MaxLease, Default: o.DefaultLease, StreamDefault: o.StreamLease}
+	if fe := leases.Check(); fe != nil {
+		return o, fmt.Errorf("%w: %w", ErrInvalidOptions, fe)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

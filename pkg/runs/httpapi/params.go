@@ -121,29 +121,8 @@ func runRequest(r *http.Request, withStatus bool) (request, error) {
 // parseLease parses a lease parameter: a whole number of milliseconds
 // between MinLease and MaxLease.
 func (rs *Runs) parseLease(s string) (time.Duration, error) {
-	d, err := time.ParseDuration(s)
-	switch {
-	case err != nil:
-		return 0, httpx.BadRequest("lease: %q is not a duration such as 30s or 1m", s)
-	case d < rs.opts.MinLease || d > rs.opts.MaxLease:
-		return 0, httpx.BadRequest("lease: must lie between %v and %v, got %v", rs.opts.MinLease, rs.opts.MaxLease, d)
-	case d%time.Millisecond != 0:
-		return 0, httpx.BadRequest("lease: must be a whole number of milliseconds, got %v", d)
-	}
-	return d, nil
+	return httpx.Leases{Min: rs.opts.MinLease, Max: rs.opts.MaxLease}.Parse(s)
 }
 
 // validRunID reports whether s is a run_id the API accepts.
-func validRunID(s string) bool {
-	if s == "" || len(s) > maxRunID {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
-			return false
-		}
-	}
-	return true
-}
+func validRunID(s string) bool { return httpx.ValidToken(s, maxRunID) }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/pkg/locks"
+	"github.com/baton-dev/baton/test/chaos"
 )
 
 // Which clients get their calls run directly: only those that put each
@@ -73,11 +74,11 @@ func TestStalledCallDirectOrGuarded(t *testing.T) {
 				t.Fatalf("direct = %v with GuardCalls %v", l.Direct(), tc.guard)
 			}
 			loadScripts(t, direct)
-			p.StallAfter("evalsha")
+			stalled := p.Arm("evalsha", chaos.Stall)
 			ctx, cancel := context.WithCancel(t.Context())
 			var canceledAt time.Time
 			go func() {
-				<-p.stalled
+				<-stalled
 				canceledAt = time.Now()
 				cancel()
 			}()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/pkg/locks"
+	"github.com/baton-dev/baton/test/chaos"
 )
 
 // Regression: a fair waiter's queue entry was refreshed only by its tries,
@@ -94,8 +95,9 @@ func TestQueueEntryOutlivesAStalledWaiter(t *testing.T) {
 			p, c, direct := proxied(t, redis.Options{ReadTimeout: -1})
 			loadScripts(t, direct)
 			w := tc.waiter(t, c, direct)
+			var stalled <-chan struct{}
 			if tc.before {
-				p.StallAfter(tc.stall)
+				stalled = p.Arm(tc.stall, chaos.Stall)
 			}
 			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
@@ -104,10 +106,10 @@ func TestQueueEntryOutlivesAStalledWaiter(t *testing.T) {
 			eventually(t, hangLimit, "waiter queued", func() bool { return w.queued() == 1 })
 			token := w.entries()
 			if !tc.before {
-				p.StallAfter(tc.stall)
+				stalled = p.Arm(tc.stall, chaos.Stall)
 			}
 			select {
-			case <-p.stalled:
+			case <-stalled:
 			case <-time.After(hangLimit):
 				t.Fatalf("no %s within %v", tc.stall, hangLimit)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/locks"
+	"github.com/baton-dev/baton/test/chaos"
 )
 
 // pubsubClients counts the connections Redis has in pub/sub mode.
@@ -145,11 +146,11 @@ func TestHubReplacesASilentConnection(t *testing.T) {
 	}
 	defer wa.Close()
 
-	p.StallAfter("subscribe")
+	stalled := p.Arm("subscribe", chaos.Stall)
 	start := time.Now()
 	wb, err := b.Watch(ctx)
 	select {
-	case <-p.stalled:
+	case <-stalled:
 	case <-time.After(hangLimit):
 		t.Fatal("the shared connection never went silent")
 	}

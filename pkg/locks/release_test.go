@@ -121,15 +121,7 @@ func mustSem(t *testing.T, c lockcore.Client) *locks.Semaphore {
 // it (one request per call, no retries) and one straight to Redis.
 func behindProxy(t *testing.T) (p *chaos.Proxy, viaProxy, direct *redis.Client) {
 	t.Helper()
-	srv := redistest.Start(t)
-	p, err := chaos.NewProxy(srv.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Close() })
-	viaProxy = redis.NewClient(&redis.Options{Addr: p.Addr(), MaxRetries: -1})
-	t.Cleanup(func() { _ = viaProxy.Close() })
-	return p, viaProxy, srv.Client()
+	return proxied(t, redis.Options{})
 }
 
 func isClosed(c <-chan struct{}) bool {

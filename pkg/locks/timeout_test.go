@@ -14,18 +14,24 @@ import (
 	"github.com/baton-dev/baton/internal/lockcore"
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/locks"
+	"github.com/baton-dev/baton/test/chaos"
 )
 
 // hangLimit is how long a test waits for a call that must return; a call
 // that hangs for ever fails the test after it.
 const hangLimit = 20 * time.Second
 
-// proxied starts Redis behind a stallProxy and returns a client through it
-// (without retries, so each call is one request) and one straight to Redis.
-func proxied(t *testing.T, opts redis.Options) (p *stallProxy, viaProxy, direct *redis.Client) {
+// proxied starts Redis behind a fault proxy and returns a client through
+// it (without retries, so each call is one request) and one straight to
+// Redis.
+func proxied(t *testing.T, opts redis.Options) (p *chaos.Proxy, viaProxy, direct *redis.Client) {
 	t.Helper()
 	srv := redistest.Start(t)
-	p = newStallProxy(t, srv.Addr())
+	p, err := chaos.NewProxy(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
 	opts.Addr = p.Addr()
 	opts.MaxRetries = -1
 	viaProxy = redis.NewClient(&opts)
@@ -73,7 +79,7 @@ func TestSubscribeOnASilentConnection(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		p.StallAfter("subscribe")
+		p.Arm("subscribe", chaos.Stall)
 		err = within(t, "Watch", func() error {
 			w, err := l.Watch(context.Background())
 			if err == nil {
@@ -96,10 +102,10 @@ func TestSubscribeOnASilentConnection(t *testing.T) {
 		if _, err := holder.TryAcquire(t.Context(), "holder", time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		p.StallAfter("subscribe")
+		stalled := p.Arm("subscribe", chaos.Stall)
 		ctx, cancel := context.WithCancel(context.Background())
 		go func() {
-			<-p.stalled
+			<-stalled
 			cancel()
 		}()
 		err = within(t, "Acquire", func() error {
@@ -123,7 +129,7 @@ func TestAttemptTimeoutBoundsAStalledCall(t *testing.T) {
 	}
 	loadScripts(t, direct)
 	redistest.KnownStore(t, direct, l.TermKey())
-	p.StallAfter("evalsha")
+	p.Arm("evalsha", chaos.Stall)
 	err = within(t, "Acquire", func() error {
 		_, err := l.Acquire(context.Background(), "a", time.Hour, nil)
 		return err
@@ -163,7 +169,7 @@ func TestTryLockTimeoutLeavesNoLock(t *testing.T) {
 				t.Fatal(err)
 			}
 			loadScripts(t, direct)
-			p.StallAfter("evalsha")
+			p.Arm("evalsha", chaos.Stall)
 			_, err = locks.MutexOf(l, false).TryLock(t.Context(), 100*time.Millisecond, time.Hour)
 			if !errors.Is(err, lockcore.ErrTimeout) {
 				t.Fatalf("TryLock cut short: %v, want ErrTimeout", err)

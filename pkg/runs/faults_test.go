@@ -11,17 +11,22 @@ import (
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/pkg/redislock"
 	"github.com/baton-dev/baton/pkg/runs"
+	"github.com/baton-dev/baton/test/chaos"
 )
 
 // faulty returns a job on a client through a fault proxy, with a short
 // attempt timeout, a job on a direct client, and the proxy. With
 // deadlines, the proxied client puts each call's deadline on its socket,
 // and calls run on the caller's goroutine; without, in a guard goroutine.
-func faulty(t *testing.T, deadlines bool) (*runs.Job, *runs.Job, *faultProxy) {
+func faulty(t *testing.T, deadlines bool) (*runs.Job, *runs.Job, *chaos.Proxy) {
 	t.Helper()
 	srv := redistest.Start(t)
 	direct := srv.Client()
-	p := newFaultProxy(t, srv.Addr())
+	p, err := chaos.NewProxy(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
 	c := redis.NewClient(&redis.Options{Addr: p.Addr(), ContextTimeoutEnabled: deadlines})
 	t.Cleanup(func() { _ = c.Close() })
 	opts := runs.Options{Identity: "proxied", Lease: redislock.Options{AttemptTimeout: 300 * time.Millisecond}}
@@ -40,11 +45,14 @@ func faulty(t *testing.T, deadlines bool) (*runs.Job, *runs.Job, *faultProxy) {
 // modes are the fault tests' cases: each fault, with calls guarded or run
 // directly under socket deadlines.
 var modes = []struct {
-	fault     fault
+	fault     chaos.Fault
 	deadlines bool
-}{{stall, false}, {drop, false}, {kill, false}, {stall, true}, {drop, true}, {kill, true}}
+}{
+	{chaos.Stall, false}, {chaos.Drop, false}, {chaos.Kill, false},
+	{chaos.Stall, true}, {chaos.Drop, true}, {chaos.Kill, true},
+}
 
-func modeName(f fault, deadlines bool) string {
+func modeName(f chaos.Fault, deadlines bool) string {
 	if deadlines {
 		return f.String() + " direct"
 	}
@@ -84,11 +92,11 @@ func TestClaimFaults(t *testing.T) {
 		f := m.fault
 		t.Run(modeName(f, m.deadlines), func(t *testing.T) {
 			j, direct, p := faulty(t, m.deadlines)
-			p.Arm("evalsha", f)
+			fired := p.Arm("evalsha", f)
 			r, err := j.Claim(t.Context(), "w", time.Minute, time.Time{})
-			<-p.fired
+			<-fired
 			switch {
-			case err == nil && f == kill:
+			case err == nil && f == chaos.Kill:
 				// Resent on a new connection: the same attempt again.
 				if r.Attempt != 1 {
 					t.Fatalf("run = %+v", r)
@@ -116,7 +124,7 @@ func TestClaimFaults(t *testing.T) {
 			})
 			got := consistent(t, direct, "w")
 			want := 2
-			if f == drop {
+			if f == chaos.Drop {
 				want = 1
 			}
 			if retry.Attempt != want || len(got) != want || got[want-1].RunID != retry.ID {
@@ -146,10 +154,10 @@ func TestRenewCompleteFaults(t *testing.T) {
 					}
 					return r.Complete(t.Context(), runs.Succeeded)
 				}
-				p.Arm("evalsha", f)
+				fired := p.Arm("evalsha", f)
 				err := call()
-				<-p.fired
-				if (err == nil && f != kill) || (err != nil && !errors.Is(err, context.DeadlineExceeded)) {
+				<-fired
+				if (err == nil && f != chaos.Kill) || (err != nil && !errors.Is(err, context.DeadlineExceeded)) {
 					t.Fatalf("%s under %v: %v, want the attempt timeout", op, f, err)
 				}
 				t.Logf("%s under %v: %v", op, f, err)

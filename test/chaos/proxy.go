@@ -3,6 +3,7 @@ package chaos
 import (
 	"bytes"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -10,7 +11,8 @@ import (
 // Proxy is a TCP proxy that injects faults between one client and one
 // upstream: added latency, a blackhole that accepts connections but drops
 // every byte, a silence on the connections that subscribed (pub/sub), a
-// stall of one single connection, and closing every connection at once.
+// stall of one single connection, a fault on the connection that sends a
+// given command (Arm), and closing every connection at once.
 type Proxy struct {
 	ln net.Listener
 
@@ -26,9 +28,13 @@ type Proxy struct {
 	// stallDropped counts the bytes dropped on stalled links since the
 	// last StallActive.
 	stallDropped int64
-	links        map[*link]struct{}
-	closed       bool
-	wg           sync.WaitGroup
+	// trigger is what Arm waits for, in lower case; nil when not armed.
+	trigger []byte
+	fault   Fault
+	fired   chan struct{}
+	links   map[*link]struct{}
+	closed  bool
+	wg      sync.WaitGroup
 }
 
 // link is one proxied connection. Its fields below once are guarded by
@@ -45,6 +51,10 @@ type link struct {
 	// closed when the fault that dropped them ends.
 	broken  bool
 	stalled bool
+	// muted: an armed fault fired on this link; no reply passes any more.
+	muted bool
+	// dropRequests: the fault was Drop; no request passes any more.
+	dropRequests bool
 }
 
 func (l *link) close() {
@@ -58,6 +68,55 @@ func (l *link) close() {
 type chunk struct {
 	data []byte
 	due  time.Time
+	// fire is the armed fault this chunk set off, if any: it takes
+	// effect once the chunk is delivered.
+	fire *firing
+}
+
+// Fault is what Arm does to the connection that sends its command.
+type Fault int
+
+const (
+	// Stall: the request, and every later one, reaches the upstream; no
+	// reply comes back on that connection any more. It is a peer that
+	// stops answering mid-conversation (a half-dead NAT entry, a stuck
+	// proxy), or a reply lost after the request ran. Unlike StallActive,
+	// the requests still go through.
+	Stall Fault = iota
+	// Drop: neither the request nor any later one on that connection
+	// reaches the upstream, and no reply comes back.
+	Drop
+	// Kill: the request reaches the upstream, then the client's
+	// connection is closed before the reply; go-redis sees EOF, and may
+	// send the request again on a new connection.
+	Kill
+)
+
+func (f Fault) String() string {
+	switch f {
+	case Stall:
+		return "stall"
+	case Drop:
+		return "drop"
+	case Kill:
+		return "kill"
+	}
+	return "Fault(" + strconv.Itoa(int(f)) + ")"
+}
+
+// firing is an armed fault that went off on a link.
+type firing struct {
+	fault Fault
+	fired chan struct{}
+}
+
+// done completes the fault once its request was delivered (or dropped):
+// Kill closes the client's connection, and fired is closed.
+func (f *firing) done(l *link) {
+	if f.fault == Kill {
+		_ = l.client.Close()
+	}
+	close(f.fired)
 }
 
 // NewProxy listens on a free loopback port and forwards to target.
@@ -138,17 +197,7 @@ func (p *Proxy) Silenced() int {
 // CloseSubscribed closes every connection that sent SUBSCRIBE; the client
 // resubscribes on a new one.
 func (p *Proxy) CloseSubscribed() {
-	p.mu.Lock()
-	var subs []*link
-	for l := range p.links {
-		if l.subscribed {
-			subs = append(subs, l)
-		}
-	}
-	p.mu.Unlock()
-	for _, l := range subs {
-		l.close()
-	}
+	p.closeLinks(func(l *link) bool { return l.subscribed })
 }
 
 // StallActive stalls one connection: the one that is not subscribed and on
@@ -190,20 +239,49 @@ func (p *Proxy) Unstall() int64 {
 	return dropped
 }
 
-// Heal removes every fault: latency, blackhole, silence and stalls.
+// Arm sets off f on the next chunk the client sends, on any connection,
+// that contains command (case-insensitive, as in "subscribe" or
+// "evalsha"); f then holds on that connection for the rest of its life.
+// It fires once. The returned channel is closed when f has taken effect:
+// the request was delivered to the upstream (Stall, Kill, after which the
+// client's connection is closed) or dropped (Drop). Arming again before
+// it fired replaces the armed fault, whose channel then never closes.
+func (p *Proxy) Arm(command string, f Fault) <-chan struct{} {
+	fired := make(chan struct{})
+	p.mu.Lock()
+	p.trigger, p.fault, p.fired = bytes.ToLower([]byte(command)), f, fired
+	p.mu.Unlock()
+	return fired
+}
+
+// Heal removes every fault: latency, blackhole, silence, stalls, and the
+// armed fault (disarmed if it has not fired; the connections it broke are
+// closed).
 func (p *Proxy) Heal() {
 	p.SetLatency(0)
 	p.SetBlackhole(false)
 	p.SetSilentAfterSubscribe(false)
 	p.Unstall()
+	p.mu.Lock()
+	p.trigger, p.fired = nil, nil
+	p.mu.Unlock()
+	p.closeLinks(func(l *link) bool { return l.muted })
 }
 
 // CloseAll closes every open connection; new ones are accepted.
 func (p *Proxy) CloseAll() {
+	p.closeLinks(func(*link) bool { return true })
+}
+
+// closeLinks closes the open connections that match, a predicate called
+// under p.mu.
+func (p *Proxy) closeLinks(match func(*link) bool) {
 	p.mu.Lock()
-	links := make([]*link, 0, len(p.links))
+	var links []*link
 	for l := range p.links {
-		links = append(links, l)
+		if match(l) {
+			links = append(links, l)
+		}
 	}
 	p.mu.Unlock()
 	for _, l := range links {
@@ -254,27 +332,43 @@ func (p *Proxy) accept() {
 var subscribeCmd = []byte("$9\r\nsubscribe\r\n")
 
 // admit decides, under p.mu, whether a chunk read from one side is
-// forwarded, and returns the latency to apply.
-func (p *Proxy) admit(l *link, data []byte, fromClient bool) (bool, time.Duration) {
+// forwarded, and returns the latency to apply and the armed fault the
+// chunk set off, if any.
+func (p *Proxy) admit(l *link, data []byte, fromClient bool) (bool, time.Duration, *firing) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	var fire *firing
 	if fromClient {
 		l.lastSent = time.Now()
-		if bytes.Contains(bytes.ToLower(data), subscribeCmd) {
+		lower := bytes.ToLower(data)
+		if bytes.Contains(lower, subscribeCmd) {
 			l.subscribed = true
 			if p.silentSub {
 				p.silenced++
 			}
 		}
+		if p.trigger != nil && bytes.Contains(lower, p.trigger) {
+			// Muted before the request leaves, so its reply cannot slip
+			// through.
+			fire = &firing{fault: p.fault, fired: p.fired}
+			p.trigger, p.fired = nil, nil
+			l.muted = true
+			l.dropRequests = l.dropRequests || fire.fault == Drop
+		}
 	}
-	drop := p.blackhole || l.stalled || (!fromClient && p.silentSub && l.subscribed)
+	drop := p.blackhole || l.stalled
+	if fromClient {
+		drop = drop || l.dropRequests
+	} else {
+		drop = drop || l.muted || (p.silentSub && l.subscribed)
+	}
 	if drop {
 		l.broken = true
 		if l.stalled {
 			p.stallDropped += int64(len(data))
 		}
 	}
-	return !drop, p.latency
+	return !drop, p.latency, fire
 }
 
 // pipe copies src to dst through a queue, so that latency delays each
@@ -296,9 +390,18 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn, fromClient bool) {
 			}
 			if _, err := dst.Write(c.data); err != nil {
 				l.close()
-				for range queue {
+				for c := range queue {
+					if c.fire != nil {
+						c.fire.done(l)
+					}
+				}
+				if c.fire != nil {
+					c.fire.done(l)
 				}
 				return
+			}
+			if c.fire != nil {
+				c.fire.done(l)
 			}
 		}
 	}()
@@ -306,8 +409,12 @@ func (p *Proxy) pipe(l *link, src, dst net.Conn, fromClient bool) {
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			if ok, lat := p.admit(l, buf[:n], fromClient); ok {
-				queue <- chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(lat)}
+			ok, lat, fire := p.admit(l, buf[:n], fromClient)
+			switch {
+			case ok:
+				queue <- chunk{data: append([]byte(nil), buf[:n]...), due: time.Now().Add(lat), fire: fire}
+			case fire != nil:
+				fire.done(l)
 			}
 		}
 		if err != nil {

@@ -3,21 +3,15 @@
 package runsapi_test
 
 import (
-	"bytes"
-	"net"
 	"net/http"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/baton-dev/baton/internal/apitest"
-	"github.com/baton-dev/baton/internal/redistest"
 
 	"github.com/baton-dev/baton/pkg/api"
 	runsapi "github.com/baton-dev/baton/pkg/runs/httpapi"
+	"github.com/baton-dev/baton/test/chaos"
 )
 
 // During a black hole (every byte dropped: nothing reaches Redis) each
@@ -73,98 +67,16 @@ func TestRedisBlackHole(t *testing.T) {
 	})
 }
 
-// replyDropper is a TCP proxy in front of Redis that, while armed, mutes
-// each connection on which a request holding the trigger goes by: the
-// request runs in Redis, and no reply comes back on that connection, as
-// when the network fails after the request.
-type replyDropper struct {
-	ln      net.Listener
-	target  string
-	trigger []byte
-	armed   atomic.Bool
-	wg      sync.WaitGroup
-	mu      sync.Mutex
-	conns   []net.Conn
-}
-
-func newReplyDropper(t *testing.T, target, trigger string) *replyDropper {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &replyDropper{ln: ln, target: target, trigger: []byte(trigger)}
-	p.wg.Go(p.accept)
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conns {
-			_ = c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
-}
-
-func (p *replyDropper) accept() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		s, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns = append(p.conns, c, s)
-		p.mu.Unlock()
-		var muted atomic.Bool
-		p.wg.Go(func() {
-			pump(s, c, func(b []byte) bool { // requests
-				if p.armed.Load() && bytes.Contains(b, p.trigger) {
-					muted.Store(true)
-				}
-				return true
-			})
-		})
-		p.wg.Go(func() { pump(c, s, func([]byte) bool { return !muted.Load() }) }) // replies
-	}
-}
-
-// pump copies src to dst, each chunk that pass lets through, until either
-// fails, and then closes both.
-func pump(dst, src net.Conn, pass func([]byte) bool) {
-	defer dst.Close()
-	defer src.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && pass(buf[:n]) {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
 // When a call runs in Redis but its answer is lost, the API answers 503,
 // and a retry finds what the call wrote: a claim's attempt counts, ended
 // as lost, so the retry runs the next attempt; a complete is recorded, and
 // its retry, with the same status, answers 200.
 func TestRedisAnswerLost(t *testing.T) {
-	setup := func(t *testing.T) (*runEnv, *replyDropper) {
-		srv := redistest.Start(t)
-		// Claim and complete name the window's key; Resume does not.
-		p := newReplyDropper(t, srv.Addr(), ":run:w:w")
-		c := redis.NewClient(&redis.Options{Addr: p.ln.Addr().String(), MaxRetries: -1})
-		t.Cleanup(func() { _ = c.Close() })
-		e := newRunEnvOn(t, c, srv.Client(), runsapi.Options{AttemptTimeout: 300 * time.Millisecond}, api.Options{})
+	// The request that runs in Redis and gets no answer is the next one
+	// that names window w's key: claim and complete do; Resume does not.
+	const lostTrigger = ":run:w:w"
+	setup := func(t *testing.T) (*runEnv, *chaos.Proxy) {
+		e, p := newProxiedRunEnv(t, runsapi.Options{})
 		// Load the scripts, so that the muted EVALSHA is the call itself.
 		w := e.claim(t, "/runs/j/claim?window=warm-up")
 		e.call(t, http.MethodPost, "/runs/j/complete?status=ok&run_id="+w.RunID, http.StatusOK)
@@ -172,9 +84,9 @@ func TestRedisAnswerLost(t *testing.T) {
 	}
 	t.Run("claim", func(t *testing.T) {
 		e, p := setup(t)
-		p.armed.Store(true)
+		fired := p.Arm(lostTrigger, chaos.Stall)
 		e.call(t, http.MethodPost, "/runs/j/claim?window=w&lease=2s", http.StatusServiceUnavailable)
-		p.armed.Store(false)
+		<-fired
 		var b runsapi.RunBody
 		eventually(t, "a retried claim", func() bool {
 			resp, body := apitest.Do(t, http.MethodPost, e.url+"/runs/j/claim?window=w", "", "", nil)
@@ -194,9 +106,9 @@ func TestRedisAnswerLost(t *testing.T) {
 	t.Run("complete", func(t *testing.T) {
 		e, p := setup(t)
 		a := e.claim(t, "/runs/j/claim?window=w&lease=1m")
-		p.armed.Store(true)
+		fired := p.Arm(lostTrigger, chaos.Stall)
 		e.call(t, http.MethodPost, "/runs/j/complete?run_id="+a.RunID+"&status=ok", http.StatusServiceUnavailable)
-		p.armed.Store(false)
+		<-fired
 		if info := e.inspect(t, "j"); info.LastSuccess == nil || info.LastSuccess.RunID != a.RunID {
 			t.Fatalf("GET = %+v; want the unanswered success recorded", info)
 		}

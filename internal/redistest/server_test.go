@@ -85,3 +85,13 @@ func TestKnownStore(t *testing.T) {
 		t.Errorf("term record = %v, want fence 1, valid_until_us 0", got)
 	}
 }
+
+func TestFreePortsAreDistinct(t *testing.T) {
+	seen := map[int]bool{}
+	for _, p := range FreePorts(t, 50) {
+		if seen[p] || p == 6379 || p <= 0 {
+			t.Fatalf("port %d given twice, or invalid", p)
+		}
+		seen[p] = true
+	}
+}

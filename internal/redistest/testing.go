@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"net"
 	"os"
 	"testing"
 
@@ -54,6 +55,25 @@ func FreePort(t testing.TB) int {
 		t.Fatal(err)
 	}
 	return port
+}
+
+// FreePorts returns n distinct loopback TCP ports that were free a moment
+// ago, never 6379: each is held open until all are chosen, so two calls of
+// FreePort cannot return the same port.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var ports []int
+	for len(ports) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("redistest: find free ports: %v", err)
+		}
+		defer l.Close()
+		if port := l.Addr().(*net.TCPAddr).Port; port != 6379 {
+			ports = append(ports, port)
+		}
+	}
+	return ports
 }
 
 // Restart starts the server again on the same port, empty, and fails the

@@ -201,7 +201,8 @@ func (e *env) startNode(spec nodeSpec) *node {
 	if spec.proxy != nil {
 		spec.proxy(p)
 	}
-	api, probe := redistest.FreePort(e.t), redistest.FreePort(e.t)
+	ports := redistest.FreePorts(e.t, 2)
+	api, probe := ports[0], ports[1]
 	redisAddr := p.Addr()
 	if e.redisArg != "" {
 		redisAddr = e.redisArg

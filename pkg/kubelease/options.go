@@ -1,0 +1,101 @@
+package kubelease
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
+	"k8s.io/utils/clock"
+
+	"github.com/baton-dev/baton/internal/clocks"
+)
+
+// Defaults of Options.
+const (
+	DefaultCallTimeout  = 10 * time.Second
+	DefaultRewatchFirst = 100 * time.Millisecond
+)
+
+// MinTTL is the shortest lease: client-go compares records at whole-second
+// precision, and a one-second lease is what a release writes.
+const MinTTL = 2 * time.Second
+
+// Options tunes a Locker. The zero value is ready to use.
+type Options struct {
+	// Clock counts a holder's lease from the moment its record was
+	// observed, and gives each term's SentAt. Default: CLOCK_BOOTTIME on
+	// Linux (clocks.Real), the elector's default clock.
+	Clock clock.Clock
+	// CallTimeout bounds each API call of a waiting Acquire (a list, a
+	// create, an update, the opening of a watch), even under a context
+	// without deadline. Default: DefaultCallTimeout.
+	CallTimeout time.Duration
+	// RewatchFirst is the first wait before a watch that failed is opened
+	// again; the wait doubles up to the lease duration. A watch that ended
+	// without error is opened again at once. Default: DefaultRewatchFirst.
+	RewatchFirst time.Duration
+	// OnError, if set, is told of each failed API call of a waiting
+	// Acquire that Acquire does not return (a watch that failed), with
+	// the operation's name: the caller counts them. The answers the API
+	// server gives while its cache catches up are not errors.
+	OnError func(op string, err error)
+}
+
+// Locker hands out terms of one Lease; it implements pkg/lease's Locker.
+// It is safe for concurrent use.
+type Locker struct {
+	leases    coordv1client.LeaseInterface
+	namespace string
+	name      string
+	opts      Options
+
+	pending pendingAttempt // the last acquire whose answer was lost
+}
+
+// New returns the Locker of the Lease namespace/name, which it creates
+// when missing. It validates the names and the options, and states every
+// default; it makes no API call.
+func New(client coordv1client.LeasesGetter, namespace, name string, opts Options) (*Locker, error) {
+	if client == nil {
+		return nil, ErrInvalid
+	}
+	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
+		return nil, invalid("Namespace", "must be a DNS label (got %q: %s)", namespace, errs[0])
+	}
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return nil, invalid("Name", "must be a DNS subdomain (got %q: %s)", name, errs[0])
+	}
+	if opts.Clock == nil {
+		opts.Clock = clocks.Real{}
+	}
+	switch {
+	case opts.CallTimeout < 0:
+		return nil, invalid("CallTimeout", "must not be negative (got %v)", opts.CallTimeout)
+	case opts.CallTimeout == 0:
+		opts.CallTimeout = DefaultCallTimeout
+	}
+	switch {
+	case opts.RewatchFirst < 0:
+		return nil, invalid("RewatchFirst", "must not be negative (got %v)", opts.RewatchFirst)
+	case opts.RewatchFirst == 0:
+		opts.RewatchFirst = DefaultRewatchFirst
+	}
+	return &Locker{leases: client.Leases(namespace), namespace: namespace, name: name, opts: opts}, nil
+}
+
+// Name is the Lease's namespace/name.
+func (l *Locker) Name() string { return l.namespace + "/" + l.name }
+
+// CheckTTL reports whether ttl is a lease the Lease can carry: whole
+// seconds, at least MinTTL, and within leaseDurationSeconds' int32.
+func CheckTTL(ttl time.Duration) error {
+	switch {
+	case ttl < MinTTL:
+		return invalid("LeaseTTL", "must be at least %v with a Kubernetes Lease (got %v)", MinTTL, ttl)
+	case ttl%time.Second != 0:
+		return invalid("LeaseTTL", "must be whole seconds with a Kubernetes Lease, whose records have one-second precision (got %v)", ttl)
+	case ttl/time.Second > 1<<31-1:
+		return invalid("LeaseTTL", "must be at most %d seconds (got %v)", 1<<31-1, ttl)
+	}
+	return nil
+}

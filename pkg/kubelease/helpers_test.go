@@ -17,6 +17,8 @@ import (
 
 const leaseName = "nightly-report"
 
+type kubeClient = kubernetes.Interface
+
 func newLocker(t *testing.T, cs kubernetes.Interface, ns string, clk clock.Clock) *kubelease.Locker {
 	t.Helper()
 	l, err := kubelease.New(cs.CoordinationV1(), ns, leaseName, kubelease.Options{Clock: clk})

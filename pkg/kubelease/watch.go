@@ -10,7 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
-	"k8s.io/utils/clock"
 )
 
 // watchState is a follower's one watch on its Lease.
@@ -18,7 +17,7 @@ type watchState struct {
 	w       watch.Interface
 	cancel  context.CancelFunc
 	backoff time.Duration // the next wait after a failure; 0 after a success
-	retryAt time.Time     // no new watch before, after a failure
+	retryAt time.Time     // no new watch before, after a failure (real time)
 }
 
 func (f *follower) stopWatch() {
@@ -43,7 +42,7 @@ func expected(err error) bool {
 // openWatch opens the watch from the observed resourceVersion, unless one
 // is open or a failure asks to wait.
 func (f *follower) openWatch(ctx context.Context) {
-	if f.watch.w != nil || f.l.opts.Clock.Now().Before(f.watch.retryAt) {
+	if f.watch.w != nil || time.Now().Before(f.watch.retryAt) {
 		return
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -89,7 +88,7 @@ func (f *follower) watchFailed(op string, err error) {
 		b = min(2*b, time.Duration(max(f.seconds, 1))*time.Second)
 	}
 	f.watch.backoff = b
-	f.watch.retryAt = f.l.opts.Clock.Now().Add(b)
+	f.watch.retryAt = time.Now().Add(b)
 }
 
 // wait waits until until for the Lease to change in a way that can make it
@@ -97,9 +96,15 @@ func (f *follower) watchFailed(op string, err error) {
 // returns early then, and at until, when the observed record can have expired.
 func (f *follower) wait(ctx context.Context, until time.Time) error {
 	clk := f.l.opts.Clock
-	expiry := clk.NewTimer(until.Sub(clk.Now()))
+	d := until.Sub(clk.Now())
+	if d <= 0 {
+		return nil // (a fake clock's timer would wait for its next step)
+	}
+	expiry := clk.NewTimer(d)
 	defer expiry.Stop()
-	var retry clock.Timer
+	// The back-off of a failed watch runs on real time, not Options.Clock:
+	// it times no lease.
+	var retry *time.Timer
 	defer func() {
 		if retry != nil {
 			retry.Stop()
@@ -118,11 +123,11 @@ func (f *follower) wait(ctx context.Context, until time.Time) error {
 			events = f.watch.w.ResultChan()
 		} else {
 			if retry == nil {
-				retry = clk.NewTimer(f.watch.retryAt.Sub(clk.Now()))
+				retry = time.NewTimer(time.Until(f.watch.retryAt))
 			} else {
-				retry.Reset(f.watch.retryAt.Sub(clk.Now()))
+				retry.Reset(time.Until(f.watch.retryAt))
 			}
-			retryCh = retry.C()
+			retryCh = retry.C
 		}
 		select {
 		case <-ctx.Done():

@@ -1,0 +1,4 @@
+package kubelease
+
+// Expected is expected, for the tests.
+var Expected = expected

@@ -74,7 +74,7 @@ type follower struct {
 
 	cur        *coordv1.Lease // the Lease as last observed; nil when absent
 	rv         string         // resourceVersion to watch from
-	listed     bool           // cur and rv come from a list or the watch
+	fresh      bool           // cur and rv come from a read or the watch
 	observedAt time.Time      // when cur's record was first seen, on Options.Clock
 	absentAt   time.Time      // when the Lease was first seen absent
 	lastSecs   int32          // the duration of the last record seen
@@ -88,8 +88,8 @@ func (f *follower) run(ctx context.Context) (lease.Lease, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if !f.listed {
-			if err := f.list(ctx); err != nil {
+		if !f.fresh {
+			if err := f.read(ctx); err != nil {
 				return nil, err
 			}
 		}
@@ -107,7 +107,7 @@ func (f *follower) run(ctx context.Context) (lease.Lease, error) {
 			case err == nil:
 				return t, nil
 			case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err):
-				f.listed = false // someone wrote first: look again
+				f.fresh = false // someone wrote first: look again
 				continue
 			default:
 				return nil, err
@@ -172,23 +172,24 @@ func (f *follower) observe(l *coordv1.Lease) (changed bool) {
 	return changed
 }
 
-// list reads the Lease (by a list of its one name, whose resourceVersion
-// a watch can start from, whether the Lease exists or not).
-func (f *follower) list(ctx context.Context) error {
+// read reads the Lease with a Get: its resourceVersion is where the watch
+// starts (a watch from "" starts with the Lease as it is, when it exists).
+// RBAC then needs only get and watch on the one Lease name.
+func (f *follower) read(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, f.l.opts.CallTimeout)
 	defer cancel()
-	ls, err := f.l.leases.List(cctx, metav1.ListOptions{FieldSelector: "metadata.name=" + f.l.name})
-	if err != nil {
-		return fmt.Errorf("kubelease: list Lease %s: %w", f.l.Name(), err)
+	cur, err := f.l.leases.Get(cctx, f.l.name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		f.observe(nil)
+		f.rv = ""
+	case err != nil:
+		return fmt.Errorf("kubelease: get Lease %s: %w", f.l.Name(), err)
+	default:
+		f.observe(cur)
+		f.rv = cur.ResourceVersion
 	}
-	var cur *coordv1.Lease
-	for i := range ls.Items {
-		if ls.Items[i].Name == f.l.name {
-			cur = &ls.Items[i]
-		}
-	}
-	f.observe(cur)
-	f.rv, f.listed = ls.ResourceVersion, true
+	f.fresh = true
 	return nil
 }
 

@@ -26,11 +26,12 @@
 //
 // # Watch, not polling
 //
-// A waiting Acquire lists the one Lease and holds one watch on it from the
-// list's resourceVersion. It tries at once when the Lease is released, and
+// A waiting Acquire reads the one Lease and holds one watch on it from the
+// Lease's resourceVersion (RBAC: get and watch on that one name, create
+// and update for the writes). It tries at once when the Lease is released, and
 // exactly when the observed record can have expired. A watch that ends is
 // opened again; answers the API server gives while its cache catches up
-// ("too large resource version", 410 Gone) lead to a fresh list, and are
+// ("too large resource version", 410 Gone) lead to a fresh read, and are
 // not reported as errors. The expiry timer does not depend on the watch,
 // so a follower whose watch is broken still tries when the lease can have
 // expired, and is never stuck.

@@ -26,7 +26,7 @@ type Options struct {
 	// observed, and gives each term's SentAt. Default: CLOCK_BOOTTIME on
 	// Linux (clocks.Real), the elector's default clock.
 	Clock clock.Clock
-	// CallTimeout bounds each API call of a waiting Acquire (a list, a
+	// CallTimeout bounds each API call of a waiting Acquire (a get, a
 	// create, an update, the opening of a watch), even under a context
 	// without deadline. Default: DefaultCallTimeout.
 	CallTimeout time.Duration

@@ -30,7 +30,7 @@ func (f *follower) stopWatch() {
 
 // expected reports whether err is an answer the API server gives while
 // its watch cache catches up, or when a resourceVersion is too old: a
-// fresh list is the remedy, and it is not an error to count.
+// fresh read is the remedy, and it is not an error to count.
 func expected(err error) bool {
 	if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
 		return true
@@ -68,13 +68,13 @@ func (f *follower) openWatch(ctx context.Context) {
 	f.watch.w, f.watch.cancel = w, cancel
 }
 
-// watchFailed closes the watch and schedules the next: a fresh list first
+// watchFailed closes the watch and schedules the next: a fresh read first
 // when the API server asked for one, a back-off when the failure was not
 // expected.
 func (f *follower) watchFailed(op string, err error) {
 	f.stopWatch()
 	if expected(err) {
-		f.listed = false
+		f.fresh = false
 		return
 	}
 	if f.l.opts.OnError != nil {
@@ -92,7 +92,7 @@ func (f *follower) watchFailed(op string, err error) {
 }
 
 // wait waits until until for the Lease to change in a way that can make it
-// free (released, deleted, or the watch asking for a fresh list); it
+// free (released, deleted, or the watch asking for a fresh read); it
 // returns early then, and at until, when the observed record can have expired.
 func (f *follower) wait(ctx context.Context, until time.Time) error {
 	clk := f.l.opts.Clock
@@ -111,8 +111,8 @@ func (f *follower) wait(ctx context.Context, until time.Time) error {
 		}
 	}()
 	for {
-		if !f.listed {
-			return nil // the caller lists again
+		if !f.fresh {
+			return nil // the caller reads again
 		}
 		f.openWatch(ctx)
 		var (
@@ -154,10 +154,10 @@ func (f *follower) wait(ctx context.Context, until time.Time) error {
 func (f *follower) event(ev watch.Event) bool {
 	switch ev.Type {
 	case watch.Error:
-		// An expected error asks for a fresh list (listed is then false,
+		// An expected error asks for a fresh read (fresh is then false,
 		// and the wait ends); another one, for a new watch after a wait.
 		f.watchFailed("watch", apierrors.FromObject(ev.Object))
-		return !f.listed
+		return !f.fresh
 	case watch.Bookmark:
 		if m, err := metaOf(ev.Object); err == nil {
 			f.rv = m.GetResourceVersion()

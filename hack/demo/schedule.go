@@ -217,7 +217,7 @@ func killRunner(ctx context.Context, w *windowWatch, replicas map[string]*schedR
 				return fmt.Errorf("window %s: attempt %d started on %s, want attempt 2 on another replica after the killed job is gone", e.window, e.attempt, e.replica)
 			}
 			w.retry = e
-			say("window %s retried by %s, attempt %d (BATON_RUN_ATTEMPT=%d), %.1f ms after the kill: not before the dead attempt's lease (TTL %v) could expire",
+			say("window %s retried by %s, attempt %d (BATON_RUN_ATTEMPT=%d), %.1f ms after the kill: once the dead attempt's lease (TTL %v) could have expired, and not before",
 				e.window, e.replica, e.attempt, e.attempt, ms(e.at.Sub(killed)), schedTTL)
 		case e.kind == jobDone:
 			return nil

@@ -2,8 +2,10 @@
 // each beside a tiny batch job that works only while its sidecar leads, a
 // graceful handover (SIGTERM to the leader) and a crash failover (kill -9);
 // then the same with exec mode, where three `baton run` replicas run an
-// unmodified shell script. It cleans up and exits by itself. Run it with
-// `make demo`.
+// unmodified shell script; then schedule mode, where three `baton run
+// --schedule '@every 2s'` replicas run a script once per window, and a
+// kill -9 of the runner gets its window retried once. It checks what it
+// shows, cleans up and exits by itself. Run it with `make demo`.
 package main
 
 import (
@@ -139,6 +141,9 @@ func run(ctx context.Context, baton, job string, ttl time.Duration) error {
 	}
 	if err := runExec(ctx, baton, dir, redis, ttl); err != nil {
 		return fmt.Errorf("exec mode: %w", err)
+	}
+	if err := runScheduled(ctx, baton, dir, redis); err != nil {
+		return fmt.Errorf("schedule mode: %w", err)
 	}
 	say("cleaning up")
 	return nil

@@ -33,6 +33,11 @@ type config struct {
 	Identity  string
 	KeyPrefix string
 
+	// Backend is where the lease lives (backend.go): Redis, or a
+	// Kubernetes Lease in LeaseNamespace.
+	Backend        string
+	LeaseNamespace string
+
 	RedisAddrs            []string
 	RedisMode             string
 	RedisMasterName       string
@@ -154,6 +159,7 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.StringVar(&c.Kube, "kube", kubeAuto, "publish leadership on this pod (label, condition, Events): auto (in a cluster with POD_NAME and POD_NAMESPACE set), true or false")
 	fs.StringVar(&c.KubeLabelKey, "kube-label-key", kube.DefaultLabelKey, "pod label set to true on the leader and false on the others")
 	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes publisher (default: the in-cluster configuration)")
+	c.addBackendFlags(fs)
 	if command != nil {
 		c.Exec.Command = command
 		c.Exec.addExecFlags(fs)
@@ -220,6 +226,9 @@ func (c *config) complete(set map[string]bool, getenv func(string) string) error
 		return err
 	}
 	if err := c.validateElection(); err != nil {
+		return err
+	}
+	if err := c.validateBackend(set, getenv); err != nil {
 		return err
 	}
 	if c.ResignHoldOff == 0 && !set["resign-hold-off"] {

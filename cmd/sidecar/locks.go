@@ -53,6 +53,9 @@ func (s *sidecar) releaseLocksAt(trigger <-chan struct{}) <-chan struct{} {
 	go func() {
 		defer close(done)
 		<-trigger
+		if s.locks == nil {
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ReleaseTimeout)
 		defer cancel()
 		n, err := s.locks.ReleaseAll(ctx)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/baton-dev/baton/pkg/api"
 	"github.com/baton-dev/baton/pkg/election"
-	"github.com/baton-dev/baton/pkg/field"
 	"github.com/baton-dev/baton/pkg/kube"
 	"github.com/baton-dev/baton/pkg/locks/httpapi"
 	"github.com/baton-dev/baton/pkg/metrics"
@@ -39,7 +38,7 @@ const readinessPingTTL = time.Second
 type sidecar struct {
 	cfg      *config
 	log      *slog.Logger
-	client   redis.UniversalClient
+	store    *store
 	elector  *election.Elector
 	apiSrv   *http.Server
 	probeSrv *http.Server
@@ -51,7 +50,8 @@ type sidecar struct {
 	apiLn, probeLn net.Listener
 	// exec runs the job in exec mode (baton run); nil otherwise.
 	exec *execRun
-	// locks are the application's locks on the API, on lockClient.
+	// locks are the application's locks on the API, on lockClient; both
+	// nil with --backend kube-lease.
 	locks      *httpapi.Locks
 	lockClient redis.UniversalClient
 }
@@ -63,36 +63,22 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := redisClient(cfg)
+	reg := prometheus.NewRegistry()
+	m, err := newMetrics(cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	st, err := newStore(cfg, m, log)
 	if err != nil {
 		return nil, err
 	}
 	defer func() {
 		if err != nil {
-			_ = client.Close()
+			st.close()
 		}
 	}()
-	lock, err := redislock.New(client, cfg.Lock, redislock.Options{
-		Prefix:      cfg.KeyPrefix,
-		MinReplicas: cfg.RedisMinReplicasAck, ReplicaAckTimeout: cfg.RedisReplicaAckTimeout,
-		AttemptTimeout: electionAttemptTimeout(cfg),
-		// SIGTERM must not wait for a stalled call's socket deadline.
-		GuardCalls: true,
-	})
-	if err != nil {
-		if errors.Is(err, field.ErrInvalid) {
-			return nil, usageError("redislock", err)
-		}
-		return nil, fmt.Errorf("%w: %w", errUsage, err)
-	}
-
-	reg := prometheus.NewRegistry()
-	m, err := metrics.New(reg, cfg.Lock, metrics.BuildInfo{Version: version, Revision: buildRevision()})
-	if err != nil {
-		return nil, err
-	}
 	ec := cfg.electionConfig()
-	ec.Locker, ec.Recorder, ec.Logger = redislock.NewLocker(lock), m, log
+	ec.Locker, ec.Recorder, ec.Logger = st.locker, m, log
 	// Bound early, so that exec mode can tell the job the API's real
 	// address (--api-addr may have port 0). Binding is no Redis call.
 	apiLn, probeLn, err := listen(cfg)
@@ -132,21 +118,31 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	if exec != nil {
 		child = childSource{exec.sup}
 	}
-	locks, lockClient, err := newLocks(cfg, reg, log)
-	if err != nil {
-		return nil, err
-	}
-	defer func() {
+	var (
+		routes     []api.Routes
+		locks      *httpapi.Locks
+		lockClient redis.UniversalClient
+	)
+	// The application locks and the runs stand on Redis: with
+	// --backend kube-lease the API serves neither.
+	if cfg.Backend == backendRedis {
+		locks, lockClient, err = newLocks(cfg, reg, log)
 		if err != nil {
-			_ = lockClient.Close()
+			return nil, err
 		}
-	}()
-	runs, err := newRuns(cfg, lockClient, reg, log)
-	if err != nil {
-		return nil, err
+		defer func() {
+			if err != nil {
+				_ = lockClient.Close()
+			}
+		}()
+		runs, err := newRuns(cfg, lockClient, reg, log)
+		if err != nil {
+			return nil, err
+		}
+		routes = []api.Routes{locks, runs}
 	}
 	apiHandler, err := api.NewHandler(elector, api.Options{
-		Routes:         []api.Routes{locks, runs},
+		Routes:         routes,
 		Child:          child,
 		DefaultHoldOff: cfg.ResignHoldOff,
 		AllowedHosts:   cfg.APIAllowedHosts,
@@ -157,7 +153,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	if err != nil {
 		return nil, usageError("api", err)
 	}
-	probeMux, err := newProbeMux(cfg, client, elector, m, log)
+	probeMux, err := newProbeMux(cfg, st, elector, m, log)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +185,7 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 	return &sidecar{
 		cfg:        cfg,
 		log:        log,
-		client:     client,
+		store:      st,
 		elector:    elector,
 		apiSrv:     apiSrv,
 		probeSrv:   probeSrv,
@@ -210,7 +206,10 @@ func newSidecar(cfg *config, logOut io.Writer) (_ *sidecar, err error) {
 func (s *sidecar) warnEvictionPolicy(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, evictionCheckTimeout)
 	defer cancel()
-	policy, risky, err := redislock.CheckEvictionPolicy(ctx, s.client)
+	if s.store.redis == nil {
+		return
+	}
+	policy, risky, err := redislock.CheckEvictionPolicy(ctx, s.store.redis)
 	switch {
 	case err != nil:
 		s.log.Debug("could not read Redis's maxmemory-policy", "err", err)
@@ -236,20 +235,20 @@ func listen(cfg *config) (apiLn, probeLn net.Listener, err error) {
 }
 
 // newProbeMux serves /healthz and /readyz for --ready-when.
-func newProbeMux(cfg *config, client redis.UniversalClient, elector *election.Elector, m *metrics.Metrics, log *slog.Logger) (*http.ServeMux, error) {
+func newProbeMux(cfg *config, st *store, elector *election.Elector, m *metrics.Metrics, log *slog.Logger) (*http.ServeMux, error) {
 	ping := func(ctx context.Context) error {
-		if err := client.Ping(ctx).Err(); err != nil {
+		err := st.ping(ctx)
+		if err != nil {
 			m.RedisError(metrics.OpPing)
-			return fmt.Errorf("redis ping: %w", err)
 		}
-		return nil
+		return err
 	}
 	readiness := map[string]probes.Checker{"election": probes.Running(elector)}
 	switch cfg.ReadyWhen {
 	case "leader":
 		readiness["leader"] = probes.Leader(elector)
 	default:
-		readiness["redis"] = probes.CachedPing(ping, readinessPingTTL, nil)
+		readiness[st.name] = probes.CachedPing(ping, readinessPingTTL, nil)
 	}
 	return probes.NewMux(probes.MuxOptions{
 		Liveness:  map[string]probes.Checker{"election": probes.ElectionLoop(elector)},
@@ -275,17 +274,23 @@ func (s *sidecar) shutdownBound() time.Duration {
 // the lock, stops the servers and returns the process's exit code: in exec
 // mode the job's status (see execRun.exitStatus), otherwise 0.
 func (s *sidecar) run() (int, error) {
-	defer s.client.Close()
-	defer s.lockClient.Close()
+	defer s.store.close()
+	if s.lockClient != nil {
+		defer s.lockClient.Close()
+	}
 	defer s.httpCancel()
 	apiLn, probeLn := s.apiLn, s.probeLn
 	ctx, stop := signalContext(s.log, s.signalHooks())
 	defer stop()
 
-	s.log.Info("baton starting", "version", version, "lock", s.cfg.Lock, "identity", s.cfg.Identity,
-		"redis_mode", s.cfg.RedisMode, "redis_addr", s.cfg.RedisAddrs, "lease_ttl", s.cfg.LeaseTTL.String(),
+	where := []any{"redis_mode", s.cfg.RedisMode, "redis_addr", s.cfg.RedisAddrs}
+	if s.cfg.Backend == backendKubeLease {
+		where = []any{"lease_namespace", s.cfg.LeaseNamespace}
+	}
+	s.log.Info("baton starting", append([]any{"version", version, "lock", s.cfg.Lock, "identity", s.cfg.Identity,
+		"backend", s.cfg.Backend}, append(where, "lease_ttl", s.cfg.LeaseTTL.String(),
 		"renew_interval", s.cfg.RenewInterval.String(), "renew_deadline", s.cfg.RenewDeadline.String(),
-		"api_addr", apiLn.Addr().String(), "probe_addr", probeLn.Addr().String(), "ready_when", s.cfg.ReadyWhen)
+		"api_addr", apiLn.Addr().String(), "probe_addr", probeLn.Addr().String(), "ready_when", s.cfg.ReadyWhen)...)...)
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 2)

@@ -33,6 +33,10 @@ var flagOf = map[string]string{
 	"api.MaxWatchers":    "--api-max-watchers",
 	"api.Token":          "--api-token-file",
 
+	"kubelease.Name":      "--lock",
+	"kubelease.Namespace": "--lease-namespace",
+	"kubelease.LeaseTTL":  "--lease-ttl",
+
 	"redislock.Prefix":            "--key-prefix",
 	"redislock.MinReplicas":       "--redis-min-replicas-ack",
 	"redislock.ReplicaAckTimeout": "--redis-replica-ack-timeout",
@@ -98,15 +102,21 @@ func (c *config) checkRules(rules []rule) error {
 
 // validate checks each field and names the flag and the rule it breaks.
 func (c *config) validate() error {
+	if c.Backend == backendRedis {
+		if err := c.checkRules(redisRules); err != nil {
+			return err
+		}
+	}
 	if err := c.checkRules(configRules); err != nil {
 		return err
 	}
 	return c.checkRules(kubeRules)
 }
 
-// configRules are the sidecar's own rules, in the order they are checked;
-// pkg/election's rules come first (validateElection), pkg/api's later.
-var configRules = []rule{
+// redisRules are the sidecar's own rules of Redis and what stands on it
+// (--backend redis), in the order they are checked; pkg/election's rules
+// come first (validateElection), pkg/api's later.
+var redisRules = []rule{
 	{"--key-prefix", func(c *config) string { return prefixRule(c.KeyPrefix) }},
 	{"--redis-addr", func(c *config) string { return when(len(c.RedisAddrs) == 0, "must name at least one host:port") }},
 	{"--redis-addr", redisAddrsRule},
@@ -150,10 +160,6 @@ var configRules = []rule{
 			"must be less than --renew-interval/2, the bound of one renew attempt (got %v >= %v): the wait is spent out of the term",
 			c.RedisReplicaAckTimeout, c.RenewInterval/2)
 	}},
-	{"--resign-hold-off", func(c *config) string {
-		return when(c.ResignHoldOff < 0 || c.ResignHoldOff > election.MaxHoldOff,
-			"must lie between 0 and %v (got %v)", election.MaxHoldOff, c.ResignHoldOff)
-	}},
 	{"--locks-max-held", func(c *config) string { return when(c.LocksMaxHeld < 1, "must be at least 1 (got %d)", c.LocksMaxHeld) }},
 	{"--locks-key-prefix", func(c *config) string { return prefixRule(c.LocksKeyPrefix) }},
 	{"--locks-key-prefix", func(c *config) string {
@@ -163,6 +169,14 @@ var configRules = []rule{
 	{"--runs-key-prefix", func(c *config) string {
 		return when(c.RunsKeyPrefix == c.KeyPrefix,
 			"must differ from --key-prefix (both %q): the runs would share the election's keys", c.KeyPrefix)
+	}},
+}
+
+// configRules are the rules of every backend, checked after redisRules.
+var configRules = []rule{
+	{"--resign-hold-off", func(c *config) string {
+		return when(c.ResignHoldOff < 0 || c.ResignHoldOff > election.MaxHoldOff,
+			"must lie between 0 and %v (got %v)", election.MaxHoldOff, c.ResignHoldOff)
 	}},
 	{"--api-addr", func(c *config) string { return when(c.APIAddr == "", "must not be empty") }},
 	{"--probe-addr", func(c *config) string { return when(c.ProbeAddr == "", "must not be empty") }},

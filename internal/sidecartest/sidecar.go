@@ -52,13 +52,13 @@ type Sidecar struct {
 }
 
 // Launch starts the baton binary bin as identity on lock, against the Redis
-// at redisAddr, with its API and probes on free loopback ports, plus the
+// at redisAddr (none when "": extra then names the backend), with its API and probes on free loopback ports, plus the
 // extra flags. Its output is appended to <dir>/<identity>.log, so a
 // restarted identity keeps the log of the one before. The caller must call
 // Stop or Kill.
 func Launch(bin, dir, identity, redisAddr, lock string, extra ...string) (*Sidecar, error) {
-	if bin == "" || dir == "" || identity == "" || redisAddr == "" || lock == "" {
-		return nil, errors.New("sidecartest: Launch needs a binary, a directory, an identity, a Redis address and a lock")
+	if bin == "" || dir == "" || identity == "" || lock == "" {
+		return nil, errors.New("sidecartest: Launch needs a binary, a directory, an identity and a lock")
 	}
 	apiPort, err := redistest.FreeLoopbackPort()
 	if err != nil {
@@ -69,11 +69,11 @@ func Launch(bin, dir, identity, redisAddr, lock string, extra ...string) (*Sidec
 		return nil, err
 	}
 	apiAddr := "127.0.0.1:" + strconv.Itoa(apiPort)
-	args := append([]string{
-		"--lock", lock, "--identity", identity, "--redis-addr", redisAddr,
-		"--api-addr", apiAddr,
-		"--probe-addr", "127.0.0.1:" + strconv.Itoa(probePort),
-	}, extra...)
+	args := []string{"--lock", lock, "--identity", identity}
+	if redisAddr != "" {
+		args = append(args, "--redis-addr", redisAddr)
+	}
+	args = append(append(args, "--api-addr", apiAddr, "--probe-addr", "127.0.0.1:"+strconv.Itoa(probePort)), extra...)
 	logPath := filepath.Join(dir, identity+".log")
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {

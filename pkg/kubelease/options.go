@@ -1,7 +1,12 @@
 package kubelease
 
 import (
+	"context"
+	"fmt"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
@@ -96,6 +101,18 @@ func CheckTTL(ttl time.Duration) error {
 		return invalid("LeaseTTL", "must be whole seconds with a Kubernetes Lease, whose records have one-second precision (got %v)", ttl)
 	case ttl/time.Second > 1<<31-1:
 		return invalid("LeaseTTL", "must be at most %d seconds (got %v)", 1<<31-1, ttl)
+	}
+	return nil
+}
+
+// Ping reads the Lease, for a readiness check: nil when the API server
+// answers, even that the Lease does not exist.
+func (l *Locker) Ping(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, l.opts.CallTimeout)
+	defer cancel()
+	_, err := l.leases.Get(cctx, l.name, metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("kubelease: get Lease %s: %w", l.Name(), err)
 	}
 	return nil
 }

@@ -40,9 +40,13 @@ func expected(err error) bool {
 }
 
 // openWatch opens the watch from the observed resourceVersion, unless one
-// is open or a failure asks to wait.
+// is open or a failure asks to wait. A Lease read absent gives no
+// resourceVersion: the follower then waits for its quarantine without a
+// watch (a watch from "" is a watch list, which API servers on etcd
+// without progress notifications refuse), and a creation meanwhile is
+// found by its own create's conflict.
 func (f *follower) openWatch(ctx context.Context) {
-	if f.watch.w != nil || time.Now().Before(f.watch.retryAt) {
+	if f.watch.w != nil || f.rv == "" || time.Now().Before(f.watch.retryAt) {
 		return
 	}
 	wctx, cancel := context.WithCancel(ctx)
@@ -119,9 +123,12 @@ func (f *follower) wait(ctx context.Context, until time.Time) error {
 			events  <-chan watch.Event
 			retryCh <-chan time.Time
 		)
-		if f.watch.w != nil {
+		switch {
+		case f.watch.w != nil:
 			events = f.watch.w.ResultChan()
-		} else {
+		case f.rv == "":
+			// No watch: the expiry alone.
+		default:
 			if retry == nil {
 				retry = time.NewTimer(time.Until(f.watch.retryAt))
 			} else {

@@ -43,6 +43,8 @@ const (
 	OpRenew   = "renew"
 	OpRelease = "release"
 	OpPing    = "ping"
+	// OpWatch is the Lease backend's watch (NewKubeLease).
+	OpWatch = "watch"
 	// OpOther stands for any operation name not listed above, so the label
 	// stays bounded.
 	OpOther = "other"
@@ -51,6 +53,7 @@ const (
 var (
 	failureReasons = []string{ReasonLost, ReasonTimeout, ReasonError}
 	redisOps       = []string{OpAcquire, OpRenew, OpRelease, OpPing, OpOther}
+	kubeLeaseOps   = []string{OpAcquire, OpRenew, OpRelease, OpPing, OpWatch, OpOther}
 )
 
 // Buckets, in seconds.
@@ -73,7 +76,8 @@ type Metrics struct {
 	acquireWait   prometheus.Histogram
 	renewDuration prometheus.Histogram
 	renewFailures *prometheus.CounterVec
-	redisErrors   *prometheus.CounterVec
+	redisErrors   *prometheus.CounterVec // the store's: Redis, or the Lease's API calls
+	errorOps      []string
 
 	// mu orders Transition calls, so that the leader gauges and the fence
 	// always describe the same, latest, transition.
@@ -86,6 +90,32 @@ type Metrics struct {
 // leaves reg as it was, when any of them cannot be registered, for example
 // because New was already called with the same registry.
 func New(reg prometheus.Registerer, lock string, build BuildInfo) (*Metrics, error) {
+	return newMetrics(reg, lock, build, errorCounter{
+		name: "baton_redis_errors_total",
+		help: "Failed Redis operations by operation: acquire, renew, release, ping or other.",
+		ops:  redisOps,
+	})
+}
+
+// NewKubeLease is New for the Kubernetes Lease backend (pkg/kubelease):
+// its failed API calls are counted in baton_kube_lease_errors_total{op},
+// op one of acquire, renew, release, ping, watch or other, and there is
+// no baton_redis_errors_total.
+func NewKubeLease(reg prometheus.Registerer, lock string, build BuildInfo) (*Metrics, error) {
+	return newMetrics(reg, lock, build, errorCounter{
+		name: "baton_kube_lease_errors_total",
+		help: "Failed Kubernetes API calls of the Lease backend by operation: acquire, renew, release, ping, watch or other.",
+		ops:  kubeLeaseOps,
+	})
+}
+
+// errorCounter is the counter of the store's failed calls.
+type errorCounter struct {
+	name, help string
+	ops        []string
+}
+
+func newMetrics(reg prometheus.Registerer, lock string, build BuildInfo, ec errorCounter) (*Metrics, error) {
 	if reg == nil {
 		return nil, fmt.Errorf("%w: nil Registerer", ErrInvalidArgument)
 	}
@@ -124,15 +154,13 @@ func New(reg prometheus.Registerer, lock string, build BuildInfo) (*Metrics, err
 			Name: "baton_renew_failures_total",
 			Help: "Failed lease renewals by reason: lost, timeout or error.",
 		}, []string{"reason"}),
-		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "baton_redis_errors_total",
-			Help: "Failed Redis operations by operation: acquire, renew, release, ping or other.",
-		}, []string{"op"}),
+		redisErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: ec.name, Help: ec.help}, []string{"op"}),
+		errorOps:    ec.ops,
 	}
 	for _, r := range failureReasons {
 		m.renewFailures.WithLabelValues(r)
 	}
-	for _, op := range redisOps {
+	for _, op := range ec.ops {
 		m.redisErrors.WithLabelValues(op)
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{

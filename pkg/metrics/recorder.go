@@ -67,12 +67,7 @@ func (m *Metrics) Error(op string, err error) {
 // "ping". An op other than acquire, renew, release or ping counts as
 // "other".
 func (m *Metrics) RedisError(op string) {
-	switch op {
-	case OpAcquire, OpRenew, OpRelease, OpPing:
-	default:
-		op = OpOther
-	}
-	m.redisErrors.WithLabelValues(op).Inc()
+	m.redisErrors.WithLabelValues(boundedLabel(op, m.errorOps)).Inc()
 }
 
 // failureReason classifies a failed renewal.

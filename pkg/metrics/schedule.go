@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,9 +20,6 @@ type Schedule struct {
 	nextWindow  *prometheus.GaugeVec
 	runs        *prometheus.CounterVec
 	missed      *prometheus.CounterVec
-
-	mu     sync.Mutex
-	latest map[string]time.Time // the latest success set, per job
 }
 
 // RunResults are the results of baton_runs_total; others count as
@@ -71,7 +67,6 @@ func NewSchedule(reg prometheus.Registerer, job string) (*Schedule, error) {
 			Name: "baton_run_missed_windows_total",
 			Help: "Windows of the job that no replica ran, as this replica counted them; replicas may count the same windows: aggregate with max.",
 		}, jobs),
-		latest: map[string]time.Time{},
 	}
 	if err := promreg.Register(reg, m.lastSuccess, m.window, m.nextWindow, m.runs, m.missed); err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
@@ -89,19 +84,12 @@ func (m *Schedule) RunEnded(job, result string) {
 	m.runs.WithLabelValues(job, boundedLabel(result, RunResults)).Inc()
 }
 
-// LastSuccess notes that a successful run of job ended at end. The gauge
-// only moves forward: an older success than the one known is ignored.
+// LastSuccess notes that job's latest successful run ended at end; a zero
+// end is ignored.
 func (m *Schedule) LastSuccess(job string, end time.Time) {
-	if end.IsZero() {
-		return
+	if !end.IsZero() {
+		m.lastSuccess.WithLabelValues(job).Set(unixSeconds(end))
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !end.After(m.latest[job]) {
-		return
-	}
-	m.latest[job] = end
-	m.lastSuccess.WithLabelValues(job).Set(unixSeconds(end))
 }
 
 // Window notes job's current window, from start to next, the next

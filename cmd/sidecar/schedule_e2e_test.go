@@ -116,22 +116,17 @@ func TestScheduleUsageErrors(t *testing.T) {
 func TestScheduleRunsEachWindowOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	log := newJobLog(t)
-	probePort, err := redistest.FreeLoopbackPort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	var a *execBaton
 	for _, id := range []string{"a", "b", "c"} {
-		var extra []string
+		b := startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"))
 		if id == "a" {
-			extra = []string{"--probe-addr", "127.0.0.1:" + strconv.Itoa(probePort)}
+			a = b
 		}
-		startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"), extra...)
 	}
 	// Six windows, and the seventh started: no attempt of the six is left.
 	first, runs := log.windowRuns(t, 6*time.Second)
-	probes := "http://127.0.0.1:" + strconv.Itoa(probePort)
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		if r := call(t, "GET", probes+path); r.code != 200 {
+		if r := call(t, "GET", a.probeURL+path); r.code != 200 {
 			t.Errorf("GET %s: %d %s", path, r.code, r.raw)
 		}
 	}

@@ -102,10 +102,3 @@ func (a *scheduleAPI) serve(log *slog.Logger) (stop func()) {
 		_ = a.client.Close()
 	}
 }
-
-// close releases what newScheduleAPI took, when serve never ran.
-func (a *scheduleAPI) close() {
-	a.cancel()
-	_ = a.ln.Close()
-	_ = a.client.Close()
-}

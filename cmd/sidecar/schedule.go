@@ -330,15 +330,14 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 		switch {
 		case err == nil:
 			ran = true
-			result := s.execute(ctx, log, run, start, sent)
+			result, again := s.execute(ctx, log, run, start, sent)
 			s.rec.RunEnded(s.job.Name(), result)
 			if result == resultSucceeded {
 				// Redis time, as this replica's clock tells it; the
 				// record's read after the window (missed) corrects it.
 				s.rec.LastSuccess(s.job.Name(), clk.now())
-				return ran
 			}
-			if ctx.Err() != nil {
+			if !again {
 				return ran
 			}
 			// Failed or lost: claim again, if attempts remain, beside the

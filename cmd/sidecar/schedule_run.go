@@ -20,9 +20,10 @@ import (
 
 // execute runs the job for run, with a watchdog on its lease, records
 // its outcome and returns its result (resultSucceeded and the rest); sent
-// is the local time taken before the claim. After any other result than
-// success, the window may be claimed again while attempts remain.
-func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run, start, sent time.Time) (result string) {
+// is the local time taken before the claim. It reports whether to claim
+// the window again: after a failure, or a lost lease, not after the job
+// exited 0, even when that could not be recorded.
+func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run, start, sent time.Time) (result string, again bool) {
 	log = log.With("run_id", run.ID, "attempt", run.Attempt)
 	lease := newRunLeadership(run.Fence, sent.Add(s.cfg.RenewDeadline))
 	sup, err := s.supervisor(log, []string{
@@ -33,7 +34,7 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 	}, runGuard(lease))
 	if err != nil { // checked at start-up: the program vanished since
 		log.Error("cannot run the job", "err", err)
-		return s.complete(log, run, runs.Failed, resultFailed)
+		return s.complete(log, run, runs.Failed, resultFailed), true
 	}
 	log.Info("running the window's job")
 	jobCtx, stopJob := context.WithCancel(ctx)
@@ -61,7 +62,7 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 		// Any replica, this one too, may retry once the lease could
 		// have expired.
 		log.Error("the run's lease was lost: the job was stopped, and its attempt is not recorded")
-		return resultLost
+		return resultLost, ctx.Err() == nil
 	case exit == nil || exit.ByBaton:
 		// Stopped at shutdown, or not started: failed, so that another
 		// replica retries at once. Stopped otherwise, its guard stopped
@@ -70,12 +71,12 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 		if ctx.Err() != nil {
 			result = resultCanceled
 		}
-		return s.complete(log, run, runs.Failed, result)
+		return s.complete(log, run, runs.Failed, result), ctx.Err() == nil
 	case exit.StartErr == nil && exit.ExitCode() == 0:
-		return s.complete(log, run, runs.Succeeded, resultSucceeded)
+		return s.complete(log, run, runs.Succeeded, resultSucceeded), false
 	}
 	log.Warn("the job failed", "status", exit.String())
-	return s.complete(log, run, runs.Failed, resultFailed)
+	return s.complete(log, run, runs.Failed, resultFailed), ctx.Err() == nil
 }
 
 // supervisor is the supervisor of one run of the job, whose environment

@@ -74,6 +74,8 @@ type scheduleRecorder interface {
 	Window(job string, start, next time.Time)
 }
 
+var _ scheduleRecorder = (*metrics.Schedule)(nil)
+
 // scheduler runs one job on its schedule.
 type scheduler struct {
 	cfg   *config

@@ -245,6 +245,29 @@ var ciChecks = map[string]func(t *testing.T, r rendered){
 			t.Errorf("terminationGracePeriodSeconds: want 20, got %v", g)
 		}
 	},
+	"schedule": func(t *testing.T, r rendered) {
+		if !r.schedule() {
+			t.Fatal("mode=schedule rendered no baton run --schedule")
+		}
+		want := []string{"/baton-bin/baton", "run", "--schedule=0 3 * * *", "--time-zone=Europe/Berlin",
+			"--max-attempts=3", "--catch-up=last", "--attempt-deadline=2h", "--", "sh", "-c"}
+		if !reflect.DeepEqual(r.app.Command, want) {
+			t.Errorf("command:\n got %q\nwant %q", r.app.Command, want)
+		}
+		if len(r.app.Args) != 1 || !strings.Contains(r.app.Args[0], "$BATON_RUN_WINDOW") {
+			t.Errorf("args: want app.args as they are, got %q", r.app.Args)
+		}
+		if *r.deploy.Spec.Replicas != 3 {
+			t.Errorf("replicas: want 3, got %d", *r.deploy.Spec.Replicas)
+		}
+		wantEnv(t, r.baton, "BATON_KILL_GRACE", "2s")
+		wantEnv(t, r.baton, "BATON_LEASE_TTL", "10s")
+		wantEnv(t, r.baton, "BATON_RELEASE_TIMEOUT", "3s")
+		if g := r.deploy.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 20 {
+			t.Errorf("terminationGracePeriodSeconds: want 20, got %v", g)
+		}
+		findNamed(t, manifesttest.Find[*corev1.Service](r.objs), "rel-baton-metrics")
+	},
 	"conventions": func(t *testing.T, r rendered) {
 		common := map[string]string{"team": "reporting", "cost-center": "4711"}
 		for _, o := range r.objs {
@@ -350,8 +373,15 @@ type rendered struct {
 	installer *corev1.Container
 }
 
-// exec reports whether the chart rendered exec mode.
+// exec reports whether the chart rendered exec mode, or schedule mode,
+// which runs baton in your container too.
 func (r rendered) exec() bool { return r.installer != nil }
+
+// schedule reports whether the chart rendered schedule mode: baton run
+// --schedule=... in your container.
+func (r rendered) schedule() bool {
+	return r.exec() && slices.ContainsFunc(r.app.Command, func(a string) bool { return strings.HasPrefix(a, "--schedule=") })
+}
 
 func (r rendered) has(kind string) bool {
 	return slices.ContainsFunc(r.objs, func(o manifesttest.Object) bool { return o.GVK.Kind == kind })
@@ -426,6 +456,9 @@ func checkInvariants(t *testing.T, r rendered) {
 		if len(spec.InitContainers) != 1 || spec.InitContainers[0].Name != "baton" {
 			t.Error("native: baton must be the only init container, so nothing else runs before it")
 		}
+	}
+	if r.schedule() {
+		checkSchedule(t, r)
 	}
 	if r.exec() {
 		checkExec(t, r)
@@ -556,13 +589,18 @@ func checkExec(t *testing.T, r rendered) {
 	}) {
 		t.Errorf("exec: the app must mount baton-bin read-only at /baton-bin, got %+v", app.VolumeMounts)
 	}
-	if len(app.Command) < 4 || !reflect.DeepEqual(app.Command[:3], []string{"/baton-bin/baton", "run", "--"}) {
-		t.Errorf("exec: want the command /baton-bin/baton run -- CMD..., got %q", app.Command)
+	sep := slices.Index(app.Command, "--")
+	if !r.schedule() && sep != 2 || sep < 2 || sep == len(app.Command)-1 || !reflect.DeepEqual(app.Command[:2], []string{"/baton-bin/baton", "run"}) {
+		t.Errorf("exec: want the command /baton-bin/baton run [--schedule=...] -- CMD..., got %q", app.Command)
 	}
 	if app.Lifecycle != nil {
 		t.Errorf("exec: baton stops the command itself; unexpected lifecycle %+v", app.Lifecycle)
 	}
-	for _, name := range []string{"BATON_ON_EXIT", "BATON_LOCK", "BATON_REDIS_ADDR"} {
+	want := []string{"BATON_LOCK", "BATON_REDIS_ADDR"}
+	if !r.schedule() {
+		want = append(want, "BATON_ON_EXIT")
+	}
+	for _, name := range want {
 		if envVar(app, name) == nil {
 			t.Errorf("exec: the app container lacks baton's %s", name)
 		}
@@ -570,6 +608,30 @@ func checkExec(t *testing.T, r rendered) {
 	// baton passes the command no BATON_* variable of the container.
 	if v := envVar(app, "BATON_URL"); v != nil {
 		t.Errorf("exec: BATON_URL would not reach the command (it gets BATON_API_URL), got %+v", v)
+	}
+}
+
+// checkSchedule checks what schedule mode must not render: what baton run
+// --schedule refuses (cmd/sidecar's scheduleRules: --on-exit, --kube
+// true, --redis-min-replicas-ack, --ready-when but connected), and what
+// means nothing without an election (the leader label's settings, the
+// publisher's Role, the leader Service).
+func checkSchedule(t *testing.T, r rendered) {
+	t.Helper()
+	for _, name := range []string{"BATON_ON_EXIT", "BATON_KUBE", "BATON_KUBE_LABEL_KEY", "BATON_REDIS_MIN_REPLICAS_ACK"} {
+		if v := envVar(r.baton, name); v != nil {
+			t.Errorf("schedule: %s is refused by, or means nothing to, baton run --schedule; got %+v", name, v)
+		}
+	}
+	for _, kind := range []string{"Role", "RoleBinding"} {
+		if r.has(kind) {
+			t.Errorf("schedule: nothing publishes on the pods, unexpected %s", kind)
+		}
+	}
+	for _, svc := range manifesttest.Find[*corev1.Service](r.objs) {
+		if _, ok := svc.Spec.Selector["baton.dev/leader"]; ok {
+			t.Errorf("schedule: no pod leads, unexpected leader Service %s", svc.Name)
+		}
 	}
 }
 
@@ -654,6 +716,20 @@ func TestSchemaRejects(t *testing.T) {
 		{"killGrace nonsense", []string{"--set", "mode=exec", "--set", "exec.killGrace=soon"}, "killGrace"},
 		{"killGrace zero", []string{"--set", "mode=exec", "--set", "exec.killGrace=0.0s"}, "killGrace"},
 		{"killGrace a number", []string{"--set", "mode=exec", "--set-json", "exec.killGrace=4"}, "killGrace"},
+		{"schedule mode without a spec", []string{"--set", "mode=schedule"}, "spec"},
+		{"schedule mode without app.command", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "app.command=null"}, "command"},
+		{"schedule spec of 4 fields", []string{"--set", "mode=schedule", "--set-string", "schedule.spec=0 3 * *"}, "spec"},
+		{"schedule spec of 7 fields", []string{"--set", "mode=schedule", "--set-string", "schedule.spec=0 0 3 * * * 2030"}, "spec"},
+		{"schedule spec an unknown macro", []string{"--set", "mode=schedule", "--set", "schedule.spec=@nightly"}, "spec"},
+		{"schedule spec naming a time zone", []string{"--set", "mode=schedule", "--set-string", "schedule.spec=CRON_TZ=UTC 0 3 * * *"}, "spec"},
+		{"schedule spec not a string", []string{"--set", "mode=schedule", "--set-json", "schedule.spec=3"}, "spec"},
+		{"bad time zone", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.timeZone=Europe/../etc"}, "timeZone"},
+		{"maxAttempts 0", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.maxAttempts=0"}, "maxAttempts"},
+		{"maxAttempts 101", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.maxAttempts=101"}, "maxAttempts"},
+		{"maxAttempts a string", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set-string", "schedule.maxAttempts=3"}, "maxAttempts"},
+		{"bad catchUp", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.catchUp=all"}, "catchUp"},
+		{"attemptDeadline without a unit", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.attemptDeadline=60"}, "attemptDeadline"},
+		{"unknown schedule key", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.every=10s"}, "every"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(t, chartDir, "default", c.args...)
@@ -704,6 +780,32 @@ func TestTemplateRejects(t *testing.T) {
 		{"killGrace above the release timeout, in minutes", []string{
 			"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=1m", "--set", "exec.killGrace=1m0.5s",
 		}, "must be at most 59s"},
+		// Schedule mode: what baton run --schedule refuses, and what
+		// means nothing without an election.
+		{"schedule mode without a spec, past the schema", []string{
+			"--skip-schema-validation", "--set", "mode=schedule",
+		}, "mode=schedule needs schedule.spec"},
+		{"schedule mode without app.command, past the schema", []string{
+			"--skip-schema-validation", "--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "app.command=null",
+		}, "mode=schedule needs app.command"},
+		{"schedule with onExit", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "exec.onExit=recampaign"},
+			`exec.onExit "recampaign" does not apply with mode=schedule`},
+		{"schedule with the leader Service", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "leaderService.enabled=true"},
+			"leaderService.enabled cannot be true with mode=schedule"},
+		{"schedule with kube.publish true", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "kube.publish=true"},
+			"kube.publish cannot be true with mode=schedule"},
+		{"schedule with kube.publish \"true\"", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set-string", "kube.publish=true"},
+			"kube.publish cannot be true with mode=schedule"},
+		{"schedule with minReplicasAck", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "redis.minReplicasAck=1"},
+			"redis.minReplicasAck is not supported with mode=schedule"},
+		{"schedule with a lease TTL in microseconds", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "timings.leaseTTL=3000500us"},
+			"timings.leaseTTL 3000500us must be a whole number of milliseconds, at most 24h"},
+		{"schedule with a lease TTL over a day", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "timings.leaseTTL=24h1ms"},
+			"timings.leaseTTL 24h1ms must be a whole number of milliseconds, at most 24h"},
+		{"schedule with an attempt deadline in microseconds", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "schedule.attemptDeadline=1.5ms"},
+			"schedule.attemptDeadline 1.5ms must be a whole number of milliseconds"},
+		{"schedule with a killGrace past the default slack", []string{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "exec.killGrace=4001ms"},
+			"exec.killGrace 4001ms must be at most 4s"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := helmTemplate(t, chartDir, "default", c.args...)
@@ -738,6 +840,14 @@ func TestSchemaAccepts(t *testing.T) {
 		{"--set", "mode=exec", "--set", "exec.onExit=restart", "--set", "exec.killGrace=4s"},
 		{"--set", "mode=exec", "--set", "exec.onExit=recampaign", "--set", "exec.killGrace=1ns"},
 		{"--set", "mode=exec", "--set", "timings.leaseTTL=1h", "--set", "timings.releaseTimeout=10m", "--set", "exec.killGrace=9m59s"},
+		{"--set", "mode=schedule", "--set", "schedule.spec=@every 10s"},
+		{"--set", "mode=schedule", "--set-string", "schedule.spec=*/10 * * * * *", "--set", "schedule.maxAttempts=1", "--set", "schedule.catchUp=last"},
+		{"--set", "mode=schedule", "--set-string", "schedule.spec= 0 3 * * 1-5 ", "--set", "schedule.timeZone=America/Argentina/Buenos_Aires", "--set", "schedule.maxAttempts=100"},
+		{"--set", "mode=schedule", "--set", "schedule.spec=@annually", "--set", "schedule.timeZone=Etc/GMT+5", "--set", "schedule.attemptDeadline=90m"},
+		{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "timings.leaseTTL=24h", "--set", "timings.releaseTimeout=1m", "--set", "exec.killGrace=30s"},
+		{"--set", "mode=schedule", "--set", "schedule.spec=@daily", "--set", "kube.publish=false", "--set", "redis.minReplicasAck=0", "--set", "exec.onExit=exit"},
+		// The schedule's values are ignored in the other modes.
+		{"--set", "mode=exec", "--set", "schedule.catchUp=last"},
 		// What the removed values meant by default is still accepted.
 		{"--set", "readyWhen=connected", "--set", "readinessGate.enabled=false"},
 		{"--set", "mode=exec", "--set", "readyWhen=connected", "--set", "readinessGate.enabled=false", "--set-json", "leaderGatedStrategy={}"},
@@ -780,22 +890,28 @@ func TestExtraObjects(t *testing.T) {
 
 // TestNotes: helm install (a server-side dry run against the API server)
 // accepts the chart and prints NOTES.txt, which shows how to see the
-// leader.
+// leader, or in schedule mode the runs.
 func TestNotes(t *testing.T) {
 	helm := manifesttest.Helm(t)
 	kubeconfig := env.Kubeconfig(t)
+	leader := []string{"-L baton.dev/leader", "127.0.0.1:4040/leader", "kubectl exec", "kubectl port-forward"}
 	for _, c := range []struct {
-		name string
-		args []string
-		want []string
+		name   string
+		args   []string
+		want   []string
+		refuse []string // not in the notes
 	}{
-		{"defaults", nil, []string{"every replica that reaches Redis is Ready", "set leaderService.enabled=true"}},
+		{"defaults", nil, []string{"every replica that reaches Redis is Ready", "set leaderService.enabled=true"}, nil},
 		{"leader service, bundled Redis", []string{
 			"--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
-		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "every replica that reaches Redis is Ready"}},
-		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}},
-		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after baton's default grace", "on exit: restart", "BATON_FENCE"}},
-		{"exec with a grace", []string{"--set", "mode=exec", "--set", "exec.killGrace=2s"}, []string{"SIGKILL after 2s"}},
+		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "every replica that reaches Redis is Ready"}, nil},
+		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}, nil},
+		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after baton's default grace", "on exit: restart", "BATON_FENCE"}, nil},
+		{"exec with a grace", []string{"--set", "mode=exec", "--set", "exec.killGrace=2s"}, []string{"SIGKILL after 2s"}, nil},
+		{"schedule", []string{"--set", "mode=schedule", "--set", "schedule.spec=@every 10s", "--set", "schedule.maxAttempts=2", "--set", "redis.enabled=true"},
+			[]string{"once per window of the schedule\n\"@every 10s\" (UTC)", "up to 2 per window", "SIGKILL after baton's default grace",
+				"catch-up none", "no leader label, condition or Service", "kubectl logs", "BATON_RUN_WINDOW", "NOT FOR PRODUCTION"},
+			leader},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			ns := manifesttest.Namespace(t, env.Client(t), "baton-notes-")
@@ -807,9 +923,18 @@ func TestNotes(t *testing.T) {
 			if !ok {
 				t.Fatalf("no NOTES in:\n%s", out)
 			}
-			for _, want := range append([]string{"-L baton.dev/leader", "127.0.0.1:4040/leader", "kubectl exec", "kubectl port-forward", "-n " + ns}, c.want...) {
+			want := append([]string{"-n " + ns}, c.want...)
+			if c.refuse == nil {
+				want = append(want, leader...)
+			}
+			for _, want := range want {
 				if !strings.Contains(notes, want) {
 					t.Errorf("NOTES lack %q:\n%s", want, notes)
+				}
+			}
+			for _, no := range c.refuse {
+				if strings.Contains(notes, no) {
+					t.Errorf("NOTES have %q:\n%s", no, notes)
 				}
 			}
 		})
@@ -917,11 +1042,22 @@ func TestEnvNamesAreFlags(t *testing.T) {
 	for _, c := range valuesCases(t) {
 		cases = append(cases, renderCase{c.name, c.args()})
 	}
+	cases = append(cases, renderCase{"schedule mode with every flag", []string{"--set", "mode=schedule", "--set-string", "schedule.spec=0 3 * * *",
+		"--set", "schedule.timeZone=UTC", "--set", "schedule.attemptDeadline=1h", "--set", "exec.killGrace=1s"}})
 	for _, c := range cases {
 		r := newRendered(t, "default", render(t, "default", c.args...))
 		known, help := sidecarEnv, "baton --help"
 		if r.exec() {
 			known, help = runEnv, "baton run --help"
+		}
+		// The schedule's flags are baton run's arguments (baton.execCommand).
+		if r.schedule() {
+			for _, a := range r.app.Command[2:slices.Index(r.app.Command, "--")] {
+				name, _, _ := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+				if !known[envName(name)] {
+					t.Errorf("%s: %s is not a flag of %s", c.name, a, help)
+				}
+			}
 		}
 		for _, e := range r.baton.Env {
 			if strings.HasPrefix(e.Name, "BATON_") && !known[e.Name] {
@@ -929,6 +1065,11 @@ func TestEnvNamesAreFlags(t *testing.T) {
 			}
 		}
 	}
+}
+
+// envName is a flag's BATON_<FLAG> fallback.
+func envName(flag string) string {
+	return "BATON_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // envOfFlags runs bin with args (a --help) and returns the BATON_<FLAG>
@@ -939,7 +1080,7 @@ func envOfFlags(t *testing.T, bin string, args ...string) map[string]bool {
 	usage, _ := exec.Command(bin, args...).CombinedOutput()
 	known := map[string]bool{"BATON_REDIS_PASSWORD": true, "BATON_REDIS_SENTINEL_PASSWORD": true}
 	for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(string(usage), -1) {
-		known["BATON_"+strings.ToUpper(strings.ReplaceAll(m[1], "-", "_"))] = true
+		known[envName(m[1])] = true
 	}
 	if !known["BATON_REDIS_ADDR"] || !known["BATON_KUBE_LABEL_KEY"] {
 		t.Fatalf("could not read the flags from baton %s:\n%s", strings.Join(args, " "), usage)

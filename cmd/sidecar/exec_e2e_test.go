@@ -21,24 +21,20 @@ import (
 
 // execBaton is one `baton run` process and its job's shared log.
 type execBaton struct {
-	cmd     *exec.Cmd
-	apiURL  string
-	logPath string
-	done    chan struct{}
-	code    int
+	cmd      *exec.Cmd
+	apiURL   string
+	probeURL string
+	logPath  string
+	done     chan struct{}
+	code     int
 }
 
 // startExec runs `baton run` as id on lock with the job script under sh.
 func startExec(t *testing.T, redisAddr, lock, id, script string, extra ...string) *execBaton {
 	t.Helper()
-	apiPort, err := redistest.FreeLoopbackPort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	probePort, err := redistest.FreeLoopbackPort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Distinct ports: schedule mode binds both too.
+	ports := redistest.FreePorts(t, 2)
+	apiPort, probePort := ports[0], ports[1]
 	args := append([]string{"run", "--lock", lock, "--identity", id, "--redis-addr", redisAddr,
 		"--api-addr", "127.0.0.1:" + strconv.Itoa(apiPort), "--probe-addr", "127.0.0.1:" + strconv.Itoa(probePort),
 		"--kube", "false", "--lease-ttl", "3s", "--kill-grace", "500ms"}, extra...)
@@ -48,7 +44,10 @@ func startExec(t *testing.T, redisAddr, lock, id, script string, extra ...string
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &execBaton{cmd: exec.Command(binary(t), args...), apiURL: "http://127.0.0.1:" + strconv.Itoa(apiPort), logPath: logPath, done: make(chan struct{})}
+	b := &execBaton{
+		cmd: exec.Command(binary(t), args...), apiURL: "http://127.0.0.1:" + strconv.Itoa(apiPort),
+		probeURL: "http://127.0.0.1:" + strconv.Itoa(probePort), logPath: logPath, done: make(chan struct{}),
+	}
 	b.cmd.Stdout, b.cmd.Stderr = logf, logf
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)

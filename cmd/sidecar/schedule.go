@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/baton-dev/baton/pkg/metrics"
 	"github.com/baton-dev/baton/pkg/redislock"
 	"github.com/baton-dev/baton/pkg/runs"
 	"github.com/baton-dev/baton/pkg/supervisor"
@@ -19,8 +22,8 @@ import (
 // window of SPEC across the replicas that share --lock, the job's name.
 // The windows follow Redis server TIME (runs.Job.Now), and a claim of the
 // window (runs.Job.Claim) is the exclusion: schedule mode runs no
-// election and serves no API (no /leader): its probes and metrics are
-// schedule_probes.go's.
+// election. Its probes and metrics are schedule_probes.go's, its API, with
+// a /leader that tells the windows and the last run, schedule_api.go's.
 //
 // Between windows a replica sleeps on its own monotonic clock until the
 // next window's start, as measured from one read of Redis TIME after its
@@ -47,18 +50,31 @@ const scheduleRetry = time.Second
 // schedule of seconds idle for a year is not counted for minutes.
 const maxMissedCount = 100_000
 
-// scheduleRecorder receives the scheduler's counts; the metrics may
-// implement it (baton_run_missed_windows_total).
+// The results of an attempt that this replica ran (scheduleRecorder).
+const (
+	resultSucceeded = "succeeded" // the job exited 0, and that was recorded
+	resultFailed    = "failed"    // the job failed, and that was recorded
+	resultLost      = "lost"      // the run's lease was lost, or its outcome could not be recorded
+	resultCanceled  = "canceled"  // stopped at shutdown (SIGTERM)
+)
+
+// scheduleRecorder receives what the scheduler learns, from the calls it
+// makes anyway: metrics.Schedule implements it. Its methods must not
+// block.
 type scheduleRecorder interface {
 	// MissedWindows adds n windows of job that no replica ran.
 	MissedWindows(job string, n int)
+	// RunEnded counts an attempt that this replica ran, by result.
+	RunEnded(job, result string)
+	// LastSuccess notes when job's latest successful run ended, in Redis
+	// time.
+	LastSuccess(job string, end time.Time)
+	// Window notes job's current window, from start to next, the next
+	// window's start.
+	Window(job string, start, next time.Time)
 }
 
-// missedCounter is the scheduleRecorder of the sidecar: a count, for the
-// log and the tests, until the metrics record it.
-type missedCounter struct{ n atomic.Int64 }
-
-func (m *missedCounter) MissedWindows(_ string, n int) { m.n.Add(int64(n)) }
+var _ scheduleRecorder = (*metrics.Schedule)(nil)
 
 // scheduler runs one job on its schedule.
 type scheduler struct {
@@ -70,6 +86,8 @@ type scheduler struct {
 
 	mu  sync.Mutex
 	cur *supervisor.Supervisor // the running job's, nil between runs
+
+	running atomic.Pointer[runs.Run] // this replica's running attempt, for /leader
 }
 
 // runSchedule is `baton run --schedule`: it runs the job on its schedule
@@ -99,26 +117,43 @@ func runSchedule(cfg *config, logOut io.Writer) int {
 		fmt.Fprintf(logOut, "baton: %v\n", usageError("runs", err))
 		return exitUsage
 	}
-	s := &scheduler{cfg: cfg, job: job, sched: cfg.Schedule.schedule, log: log, rec: &missedCounter{}}
+	s := &scheduler{cfg: cfg, job: job, sched: cfg.Schedule.schedule, log: log}
 	if _, err := s.supervisor(log, nil, nil); err != nil { // the command, before any Redis call
 		fmt.Fprintf(logOut, "baton: %v\n", usageError("supervisor", err))
 		return exitUsage
 	}
-	probes, err := newScheduleProbes(cfg, client, log)
+	reg := prometheus.NewRegistry()
+	if s.rec, err = metrics.NewSchedule(reg, cfg.Lock); err != nil {
+		fmt.Fprintf(logOut, "baton: %v\n", err)
+		return exitFailed
+	}
+	probes, err := newScheduleProbes(cfg, client, reg, log)
 	if err != nil {
 		fmt.Fprintf(logOut, "baton: %v\n", err)
+		return exitFailed
+	}
+	apiSrv, err := newScheduleAPI(cfg, s, reg, log)
+	if err != nil {
+		_ = probes.ln.Close()
+		fmt.Fprintf(logOut, "baton: %v\n", err)
+		if errors.Is(err, errUsage) {
+			return exitUsage
+		}
 		return exitFailed
 	}
 	ctx, stop := signalContext(log, signalHooks{second: s.kill, forward: s.forward})
 	defer stop()
 	stopProbes := probes.serve(log)
 	defer stopProbes()
+	stopAPI := apiSrv.serve(log)
+	defer stopAPI()
 	stopReaper := startOrphanReaper(log)
 	defer stopReaper()
 	log.Info("baton starting in schedule mode", "version", version, "job", cfg.Lock, "identity", cfg.Identity,
 		"schedule", s.sched.String(), "time_zone", cfg.Schedule.TimeZone, "max_attempts", cfg.Schedule.MaxAttempts,
 		"catch_up", cfg.Schedule.CatchUp, "attempt_deadline", cfg.Schedule.AttemptDeadline.String(),
-		"lease_ttl", cfg.LeaseTTL.String(), "redis_addr", cfg.RedisAddrs, "probe_addr", probes.ln.Addr().String())
+		"lease_ttl", cfg.LeaseTTL.String(), "redis_addr", cfg.RedisAddrs, "api_addr", apiSrv.ln.Addr().String(),
+		"probe_addr", probes.ln.Addr().String())
 	s.run(ctx)
 	log.Info("baton stopped", "exit_code", exitOK)
 	return exitOK
@@ -157,6 +192,8 @@ func (s *scheduler) run(ctx context.Context) {
 	if err != nil {
 		return
 	}
+	now := clk.now()
+	s.rec.Window(s.job.Name(), s.sched.Window(now), s.sched.Next(now))
 	s.missed(ctx, clk, false)
 	var last time.Time // the last window handled
 	for ctx.Err() == nil {
@@ -174,6 +211,7 @@ func (s *scheduler) run(ctx context.Context) {
 			return
 		}
 		last = start
+		s.rec.Window(s.job.Name(), start, s.sched.Next(start))
 		if s.window(ctx, clk, start, s.closes(start)) {
 			s.missed(ctx, clk, true)
 		}
@@ -221,6 +259,9 @@ func (s *scheduler) missed(ctx context.Context, clk redisClock, busy bool) {
 			s.log.Warn("cannot read the job's record to count missed windows", "err", err)
 		}
 		return
+	}
+	if info.LastSuccess != nil {
+		s.rec.LastSuccess(s.job.Name(), info.LastSuccess.End)
 	}
 	until := info.Now
 	if cur := s.sched.Window(until); busy && until.Before(s.closes(cur)) {
@@ -291,7 +332,14 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 		switch {
 		case err == nil:
 			ran = true
-			if !s.execute(ctx, log, run, start, sent) {
+			result, again := s.execute(ctx, log, run, start, sent)
+			s.rec.RunEnded(s.job.Name(), result)
+			if result == resultSucceeded {
+				// Redis time, as this replica's clock tells it; the
+				// record's read after the window (missed) corrects it.
+				s.rec.LastSuccess(s.job.Name(), clk.now())
+			}
+			if !again {
 				return ran
 			}
 			// Failed or lost: claim again, if attempts remain, beside the
@@ -319,6 +367,9 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 			}
 		case ce != nil:
 			log.Debug("window not to run here", "state", ce.State, "err", err)
+			if errors.Is(err, runs.ErrSucceeded) && ce.Last != nil {
+				s.rec.LastSuccess(s.job.Name(), ce.Last.End)
+			}
 			return ran
 		case errors.Is(err, runs.ErrForeign) || errors.Is(err, runs.ErrInvalid):
 			log.Error("cannot claim the window", "err", err)

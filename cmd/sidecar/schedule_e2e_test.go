@@ -116,22 +116,17 @@ func TestScheduleUsageErrors(t *testing.T) {
 func TestScheduleRunsEachWindowOnce(t *testing.T) {
 	srv := redistest.Start(t)
 	log := newJobLog(t)
-	probePort, err := redistest.FreeLoopbackPort()
-	if err != nil {
-		t.Fatal(err)
-	}
+	var a *execBaton
 	for _, id := range []string{"a", "b", "c"} {
-		var extra []string
+		b := startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"))
 		if id == "a" {
-			extra = []string{"--probe-addr", "127.0.0.1:" + strconv.Itoa(probePort)}
+			a = b
 		}
-		startScheduled(t, srv.Addr(), "every-second", id, "@every 1s", runScript(log, "true"), extra...)
 	}
 	// Six windows, and the seventh started: no attempt of the six is left.
 	first, runs := log.windowRuns(t, 6*time.Second)
-	probes := "http://127.0.0.1:" + strconv.Itoa(probePort)
 	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		if r := call(t, "GET", probes+path); r.code != 200 {
+		if r := call(t, "GET", a.probeURL+path); r.code != 200 {
 			t.Errorf("GET %s: %d %s", path, r.code, r.raw)
 		}
 	}
@@ -197,6 +192,17 @@ func TestScheduleRetriesAfterKill9(t *testing.T) {
 	if took < 1500*time.Millisecond || took > 5*time.Second {
 		t.Errorf("the retry came %v after the kill, want after the lease could expire (2s to 3s)", took)
 	}
+	// The retrier's /leader tells the lost attempt and the retry; its
+	// metrics count the retry's success.
+	retrier := replicas[run2[3]]
+	await(t, "the retry recorded as the last run, the kill as the last failure", func() bool {
+		b := retrier.leader(t)
+		return b.LastRun != nil && b.LastRun.RunID == run2[7] && b.LastRun.Status == "succeeded" &&
+			b.LastFailure != nil && b.LastFailure.RunID == run1[7] && b.LastFailure.Status == "lost"
+	})
+	if n := retrier.runs(t, "killed"); n[resultSucceeded] != 1 || n[resultFailed]+n[resultLost]+n[resultCanceled] != 0 {
+		t.Errorf("the retrier's baton_runs_total: %v, want one success", n)
+	}
 }
 
 // TestScheduleRetriesAtOnceAfterSIGTERM: SIGTERM to the replica whose job
@@ -259,6 +265,18 @@ func TestScheduleCatchUp(t *testing.T) {
 			started := time.Now()
 			b := startScheduled(t, srv.Addr(), job, "b", "@every 1s", runScript(log, "true"), "--catch-up", mode)
 			jobLog(b.logPath).contains(t, `"msg":"windows missed: no replica ran them"`)
+			out, err := os.ReadFile(b.logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := missedLogged.FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("no count of missed windows in the log:\n%s", out)
+			}
+			missed, _ := strconv.ParseFloat(string(m[1]), 64)
+			if got, _ := b.metric(t, fmt.Sprintf(`baton_run_missed_windows_total{job=%q}`, job)); got != missed || missed < 2 {
+				t.Errorf("baton_run_missed_windows_total = %v, the log counted %v; want the same, 2 or more", got, missed)
+			}
 			// The first window that starts after b did has run.
 			var late [][]string
 			for n := 2; ; n++ {

@@ -18,15 +18,16 @@ import (
 
 // scheduleProbes serves schedule mode's probes on --probe-addr: /healthz
 // (ok while the process serves), /readyz (Redis answers a PING, cached
-// readinessPingTTL, as --ready-when=connected) and /metrics (the Go and
-// process collectors). It is bound before any Redis call.
+// readinessPingTTL, as --ready-when=connected) and /metrics (what reg
+// holds, and the Go and process collectors). It is bound before any Redis
+// call.
 type scheduleProbes struct {
 	srv *http.Server
 	ln  net.Listener
 }
 
 // newScheduleProbes binds --probe-addr and builds its server.
-func newScheduleProbes(cfg *config, client redis.UniversalClient, log *slog.Logger) (*scheduleProbes, error) {
+func newScheduleProbes(cfg *config, client redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*scheduleProbes, error) {
 	ping := func(ctx context.Context) error {
 		if err := client.Ping(ctx).Err(); err != nil {
 			return fmt.Errorf("redis ping: %w", err)
@@ -40,7 +41,6 @@ func newScheduleProbes(cfg *config, client redis.UniversalClient, log *slog.Logg
 	if err != nil {
 		return nil, err
 	}
-	reg := prometheus.NewRegistry()
 	if err := reg.Register(collectors.NewGoCollector()); err != nil {
 		return nil, err
 	}

@@ -18,10 +18,12 @@ import (
 // machinery and the guard; the watchdog that renews the run's lease; and
 // the record of its outcome.
 
-// execute runs the job for run, with a watchdog on its lease, and records
-// its outcome; sent is the local time taken before the claim. It reports
-// whether to claim the window again: after a failure, or a lost lease.
-func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run, start, sent time.Time) (again bool) {
+// execute runs the job for run, with a watchdog on its lease, records
+// its outcome and returns its result (resultSucceeded and the rest); sent
+// is the local time taken before the claim. It reports whether to claim
+// the window again: after a failure, or a lost lease, not after the job
+// exited 0, even when that could not be recorded.
+func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run, start, sent time.Time) (result string, again bool) {
 	log = log.With("run_id", run.ID, "attempt", run.Attempt)
 	lease := newRunLeadership(run.Fence, sent.Add(s.cfg.RenewDeadline))
 	sup, err := s.supervisor(log, []string{
@@ -32,8 +34,7 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 	}, runGuard(lease))
 	if err != nil { // checked at start-up: the program vanished since
 		log.Error("cannot run the job", "err", err)
-		s.complete(log, run, runs.Failed)
-		return true
+		return s.complete(log, run, runs.Failed, resultFailed), true
 	}
 	log.Info("running the window's job")
 	jobCtx, stopJob := context.WithCancel(ctx)
@@ -49,9 +50,9 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 			stopJob()
 		}
 	}()
-	s.setCurrent(sup)
+	s.setCurrent(sup, run)
 	sup.Lead(jobCtx, election.Term{Fence: run.Fence, Start: run.Start})
-	s.setCurrent(nil)
+	s.setCurrent(nil, nil)
 	stopWatch()
 	<-watched
 
@@ -61,19 +62,21 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 		// Any replica, this one too, may retry once the lease could
 		// have expired.
 		log.Error("the run's lease was lost: the job was stopped, and its attempt is not recorded")
-		return ctx.Err() == nil
+		return resultLost, ctx.Err() == nil
 	case exit == nil || exit.ByBaton:
 		// Stopped at shutdown, or not started: failed, so that another
-		// replica retries at once.
-		s.complete(log, run, runs.Failed)
-		return ctx.Err() == nil
+		// replica retries at once. Stopped otherwise, its guard stopped
+		// it at the lease's deadline: lost.
+		result = resultLost
+		if ctx.Err() != nil {
+			result = resultCanceled
+		}
+		return s.complete(log, run, runs.Failed, result), ctx.Err() == nil
 	case exit.StartErr == nil && exit.ExitCode() == 0:
-		s.complete(log, run, runs.Succeeded)
-		return false
+		return s.complete(log, run, runs.Succeeded, resultSucceeded), false
 	}
 	log.Warn("the job failed", "status", exit.String())
-	s.complete(log, run, runs.Failed)
-	return ctx.Err() == nil
+	return s.complete(log, run, runs.Failed, resultFailed), ctx.Err() == nil
 }
 
 // supervisor is the supervisor of one run of the job, whose environment
@@ -95,8 +98,10 @@ func (s *scheduler) supervisor(log *slog.Logger, env []string, guard *supervisor
 }
 
 // complete records run's end, trying again within --release-timeout while
-// Redis does not answer.
-func (s *scheduler) complete(log *slog.Logger, run *runs.Run, status runs.Status) {
+// Redis does not answer, and returns result, or resultLost when the end
+// could not be recorded (a canceled run stays canceled: it ended with the
+// replica either way).
+func (s *scheduler) complete(log *slog.Logger, run *runs.Run, status runs.Status, result string) string {
 	until := time.Now().Add(s.cfg.ReleaseTimeout)
 	for {
 		ctx, cancel := context.WithDeadline(context.Background(), until)
@@ -105,10 +110,13 @@ func (s *scheduler) complete(log *slog.Logger, run *runs.Run, status runs.Status
 		switch {
 		case err == nil:
 			log.Info("run recorded", "status", string(status))
-			return
+			return result
 		case errors.Is(err, runs.ErrStale), !time.Now().Add(scheduleRetry / 4).Before(until):
 			log.Error("cannot record the run", "status", string(status), "err", err)
-			return
+			if result == resultCanceled {
+				return result
+			}
+			return resultLost
 		}
 		log.Warn("recording the run failed; trying again", "err", err)
 		time.Sleep(scheduleRetry / 4)
@@ -156,11 +164,13 @@ func (s *scheduler) watchdog(ctx context.Context, log *slog.Logger, run *runs.Ru
 	}
 }
 
-// setCurrent notes the running job's supervisor, for signals.
-func (s *scheduler) setCurrent(sup *supervisor.Supervisor) {
+// setCurrent notes the running job's supervisor, for signals, and its
+// run, for /leader.
+func (s *scheduler) setCurrent(sup *supervisor.Supervisor, run *runs.Run) {
 	s.mu.Lock()
 	s.cur = sup
 	s.mu.Unlock()
+	s.running.Store(run)
 }
 
 // kill kills the running job's process group at once: the second signal.

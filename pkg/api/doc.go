@@ -21,6 +21,8 @@
 //
 // Options.Routes serves more route sets beside these, under the same
 // guards: the sidecar mounts the application's locks of pkg/locks/httpapi.
+// NewRoutesHandler serves the route sets alone, without an election, as
+// schedule mode does with its own /leader (pkg/runs/httpapi's Schedule).
 //
 // HEAD is accepted wherever GET is. Errors are JSON too ({"error":"..."}),
 // with 400 for bad parameters (unknown ones included), 404 for unknown paths

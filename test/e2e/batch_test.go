@@ -101,20 +101,33 @@ func (b *batch) install(t *testing.T) {
 		return
 	}
 	installD := time.Since(start)
-	first, _, okFirst := b.pw.FirstLeaderAfter(start, "")
 	leader, ok := b.waitOneLeader(t, 30*time.Second)
 	if !ok {
 		s.report(t, 1, "helm install --wait", false, "no single leader label: %v\n%s", b.pw.Leaders(), s.describe(b.ns))
 		return
 	}
 	b.installed = true
-	// The condition, and the LeaderElected event.
-	condOK := false
-	for _, c := range leader.Status.Conditions {
-		if string(c.Type) == "baton.dev/leader" && c.Status == corev1.ConditionTrue {
-			condOK = true
+	// helm --wait may return before the first term (a new lock waits one
+	// TTL): the label's watch event, and the condition, which baton sets
+	// after the label, are waited for.
+	var first time.Time
+	okFirst := poll(s.ctx, 5*time.Second, func() bool {
+		var ok bool
+		first, _, ok = b.pw.FirstLeaderAfter(start, "")
+		return ok
+	}) == nil
+	condOK := poll(s.ctx, 10*time.Second, func() bool {
+		p, err := s.c.Client.CoreV1().Pods(b.ns).Get(s.ctx, leader.Name, metav1.GetOptions{})
+		if err != nil {
+			return false
 		}
-	}
+		for _, c := range p.Status.Conditions {
+			if string(c.Type) == "baton.dev/leader" && c.Status == corev1.ConditionTrue {
+				return true
+			}
+		}
+		return false
+	}) == nil
 	evOK := poll(s.ctx, 10*time.Second, func() bool {
 		evs, err := s.c.Client.EventsV1().Events(b.ns).List(s.ctx, metav1.ListOptions{})
 		if err != nil {

@@ -53,6 +53,7 @@ func TestE2E(t *testing.T) {
 		{"6 ServiceAccount token", b.rbac},
 		{"7 example chart with bundled Redis", s.exampleChart},
 		{"8 exec mode", s.execMode},
+		{"9 schedule mode", s.scheduleMode},
 	}
 	for _, st := range steps {
 		t.Run(st.name, st.run)

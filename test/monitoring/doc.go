@@ -4,7 +4,9 @@
 // and the Grafana dashboard, charts/baton/dashboards/baton.json, whose every
 // query must parse with Prometheus's PromQL parser and name only metrics
 // that a real baton process, against a real redis-server, serves on
-// /metrics.
+// /metrics. Schedule mode's series are held to issue 19's metric contract
+// (runcontract_test.go), which stands in for them only while the sidecar
+// serves none of them.
 //
 // It is a module of its own so that the main module does not depend on
 // Prometheus's. The tools come from the environment, as `make test` passes

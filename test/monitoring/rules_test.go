@@ -11,7 +11,25 @@ import (
 )
 
 // alertNames are the alerts that the chart must ship.
-var alertNames = []string{"BatonNoLeader", "BatonMultipleLeaders", "BatonFlapping", "BatonRenewalsFailing", "BatonRedisUnreachable"}
+var alertNames = append([]string{"BatonNoLeader", "BatonMultipleLeaders", "BatonFlapping", "BatonRenewalsFailing", "BatonRedisUnreachable"}, runAlertNames...)
+
+// runAlertNames are schedule mode's alerts, whose series carry the job's
+// own label "job": renamed exported_job by a default scrape, kept under
+// honor_labels.
+var runAlertNames = []string{"BatonRunOverdue", "BatonRunsFailing", "BatonRunWindowsMissed"}
+
+// unitTests are the promtool unit tests of testdata: each runs against
+// the rules rendered with its values, and must cover its alerts.
+var unitTests = []struct {
+	file   string
+	set    []string
+	alerts []string
+}{
+	{"alerts.test.yaml", nil, alertNames},
+	// Under honor_labels the default selector's job="<fullname>-metrics"
+	// matches no series of schedule mode: select by namespace.
+	{"alerts-honor-labels.test.yaml", []string{"--set-string", `monitoring.prometheusRule.selector=namespace="jobs"`}, runAlertNames},
+}
 
 // rule is one rendered rule of the group.
 type rule struct {
@@ -71,11 +89,11 @@ func rulesOf(t *testing.T, groups []any) map[string]rule {
 }
 
 // TestAlertRules: the rendered group passes promtool check rules, and
-// promtool test rules runs testdata/alerts.test.yaml against it, which has
-// for every alert an evaluation where it fires and one where it must not.
+// promtool test rules runs each of unitTests against it, which has for
+// each of its alerts an evaluation where it fires and one where it must
+// not.
 func TestAlertRules(t *testing.T) {
-	groups := ruleGroups(t)
-	rules := rulesOf(t, groups)
+	rules := rulesOf(t, ruleGroups(t))
 	var names []string
 	for n := range rules {
 		names = append(names, n)
@@ -92,24 +110,28 @@ func TestAlertRules(t *testing.T) {
 		}
 	}
 
-	dir := t.TempDir()
-	writeRules(t, dir, groups)
-	tests, err := os.ReadFile(filepath.Join("testdata", "alerts.test.yaml"))
-	if err != nil {
-		t.Fatal(err)
+	for _, u := range unitTests {
+		t.Run(u.file, func(t *testing.T) {
+			dir := t.TempDir()
+			writeRules(t, dir, ruleGroups(t, u.set...))
+			tests, err := os.ReadFile(filepath.Join("testdata", u.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkCoverage(t, tests, u.alerts)
+			testFile := filepath.Join(dir, u.file)
+			if err := os.WriteFile(testFile, tests, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out := run(t, promtool(t), "test", "rules", testFile)
+			t.Logf("promtool test rules:\n%s", out)
+		})
 	}
-	checkCoverage(t, tests)
-	testFile := filepath.Join(dir, "alerts.test.yaml")
-	if err := os.WriteFile(testFile, tests, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	out := run(t, promtool(t), "test", "rules", testFile)
-	t.Logf("promtool test rules:\n%s", out)
 }
 
-// checkCoverage fails t unless the unit tests evaluate every alert once
-// expecting it to fire and once expecting silence.
-func checkCoverage(t *testing.T, tests []byte) {
+// checkCoverage fails t unless the unit tests evaluate each of alerts
+// once expecting it to fire and once expecting silence.
+func checkCoverage(t *testing.T, tests []byte, alerts []string) {
 	t.Helper()
 	var file struct {
 		Tests []struct {
@@ -132,7 +154,7 @@ func checkCoverage(t *testing.T, tests []byte) {
 			}
 		}
 	}
-	for _, n := range alertNames {
+	for _, n := range alerts {
 		if !fires[n] || !silent[n] {
 			t.Errorf("%s: the unit tests must expect it to fire (%v) and to stay silent (%v)", n, fires[n], silent[n])
 		}
@@ -152,6 +174,7 @@ func TestAlertRulesFollowValues(t *testing.T) {
 			wantFor(t, rules, "BatonNoLeader", "30s")
 			wantFor(t, rules, "BatonMultipleLeaders", "1m")
 			wantFor(t, rules, "BatonRedisUnreachable", "2m")
+			wantFor(t, rules, "BatonRunOverdue", "5m")
 			wantIn(t, rules, "BatonFlapping", `> 20`)
 			wantIn(t, rules, "BatonRenewalsFailing", `> 0`)
 			for _, r := range rules {
@@ -170,8 +193,10 @@ func TestAlertRulesFollowValues(t *testing.T) {
 			"int:monitoring.prometheusRule.flappingTransitionsPerHour=7",
 			"int:monitoring.prometheusRule.renewFailuresPer10m=3",
 			"monitoring.prometheusRule.redisUnreachableFor=30s",
+			"monitoring.prometheusRule.runOverdueFor=1h",
 			`monitoring.prometheusRule.selector=job=~"batch-.*"`,
 		}, func(t *testing.T, rules map[string]rule) {
+			wantFor(t, rules, "BatonRunOverdue", "1h")
 			wantFor(t, rules, "BatonNoLeader", "5m")
 			wantFor(t, rules, "BatonMultipleLeaders", "2m")
 			wantFor(t, rules, "BatonRedisUnreachable", "30s")
@@ -210,6 +235,7 @@ func TestAlertRulesRefuseBadValues(t *testing.T) {
 		"monitoring.prometheusRule.multipleLeadersFor=1.5m",
 		"monitoring.prometheusRule.selector={job=\"x\"}",
 		"monitoring.prometheusRule.redisUnreachableFor=",
+		"monitoring.prometheusRule.runOverdueFor=2 windows",
 	} {
 		t.Run(set, func(t *testing.T) {
 			args := []string{"template", "rel", chartDir, "--set", "monitoring.prometheusRule.enabled=true", "--set-string", set}

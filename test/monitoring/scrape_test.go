@@ -56,11 +56,12 @@ type exposed map[string]map[string]bool
 // (namespace, pod, ...). Queries may match and group on them.
 var targetLabels = map[string]bool{"job": true, "instance": true, "namespace": true, "pod": true, "service": true, "container": true, "endpoint": true}
 
-// scrapeBaton starts a real redis-server and three real baton processes
+// scrapeBaton starts a real redis-server and four real baton processes
 // that together register every metric baton has: a sidecar, exec mode
-// (baton run) with a child, and a sidecar whose Kubernetes publisher is on
+// (baton run) with a child, a sidecar whose Kubernetes publisher is on
 // (pointed at a loopback port where no API server listens, since only
-// its metrics matter here). It returns the union of their /metrics.
+// its metrics matter here), and schedule mode (baton run --schedule),
+// scraped once its job ran. It returns the union of their /metrics.
 func scrapeBaton(t *testing.T) exposed {
 	t.Helper()
 	redis := redistest.Start(t)
@@ -79,23 +80,34 @@ current-context: none
 `, deadPort), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	ran := filepath.Join(dir, "scheduled-job-ran")
 	runs := []struct {
 		name string
 		pre  []string // before the common flags
 		post []string // after them
 		env  []string
+		// ready says when to scrape it; nil: once it leads, and after
+		// one call of its lock API, whose request counter has no series
+		// before the first.
+		ready func(metrics string) bool
 	}{
 		{name: "sidecar", post: []string{"--kube", "false"}},
 		{name: "exec", pre: []string{"run"}, post: []string{"--kube", "false", "--", "sleep", "600"}},
 		{name: "kube", post: []string{"--kube", "true", "--kubeconfig", kubeconfig}, env: []string{"POD_NAME=baton-kube", "POD_NAMESPACE=monitoring"}},
+		{name: "schedule", pre: []string{"run"}, post: []string{"--kube", "false", "--schedule", "@every 1s", "--", "touch", ran},
+			ready: func(metrics string) bool { return scheduledRan(ran, metrics) }},
 	}
 	all := exposed{}
 	for _, r := range runs {
-		probe, api := startBaton(t, dir, r.name, redis.Addr(), r.pre, r.post, r.env)
-		// One call of the lock API, whose request counter has no
-		// series before the first.
-		if _, err := get(t.Context(), api+"/locks/monitoring-probe"); err != nil {
-			t.Fatalf("GET /locks: %v", err)
+		ready := r.ready
+		if ready == nil {
+			ready = func(metrics string) bool { return strings.Contains(metrics, "\nbaton_is_leader 1\n") }
+		}
+		probe, api := startBaton(t, dir, r.name, redis.Addr(), r.pre, r.post, r.env, ready)
+		if r.ready == nil {
+			if _, err := get(t.Context(), api+"/locks/monitoring-probe"); err != nil {
+				t.Fatalf("GET /locks: %v", err)
+			}
 		}
 		for name, labels := range scrape(t, probe) {
 			if all[name] == nil {
@@ -106,13 +118,14 @@ current-context: none
 			}
 		}
 	}
+	addRunContract(t, all)
 	return all
 }
 
 // startBaton starts one baton on lock <name> with its API and probes on
 // free loopback ports, stops it at the end of the test, and returns the
-// URLs of its probe listener and its API once it leads.
-func startBaton(t *testing.T, dir, name, redisAddr string, pre, post, env []string) (probeURL, apiURL string) {
+// URLs of its probe listener and its API once ready(its /metrics).
+func startBaton(t *testing.T, dir, name, redisAddr string, pre, post, env []string, ready func(metrics string) bool) (probeURL, apiURL string) {
 	t.Helper()
 	port := func() string {
 		p, err := redistest.FreeLoopbackPort()
@@ -149,9 +162,9 @@ func startBaton(t *testing.T, dir, name, redisAddr string, pre, post, env []stri
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 	defer cancel()
 	for {
-		// The sidecar leads its own lock: wait for that, so that the
-		// scrape is of a baton in its steady state.
-		if body, err := get(ctx, url+"/metrics"); err == nil && strings.Contains(body, "\nbaton_is_leader 1\n") {
+		// Wait for the steady state: a sidecar leads its own lock, a
+		// scheduled job has run.
+		if body, err := get(ctx, url+"/metrics"); err == nil && ready(body) {
 			return url, "http://" + apiAddr
 		}
 		select {
@@ -160,7 +173,7 @@ func startBaton(t *testing.T, dir, name, redisAddr string, pre, post, env []stri
 			t.Fatalf("baton %s exited:\n%s", name, log)
 		case <-ctx.Done():
 			log, _ := os.ReadFile(filepath.Join(dir, name+".log"))
-			t.Fatalf("baton %s did not lead within 30s:\n%s", name, log)
+			t.Fatalf("baton %s was not ready within 30s:\n%s", name, log)
 		case <-time.After(50 * time.Millisecond):
 		}
 	}

@@ -20,16 +20,23 @@ and optionally:
                         be empty).
   baton.serviceAccount  the ServiceAccount baton's Role is bound to.
 
-Exec mode (mode=exec), as this chart's Deployment renders it:
+Exec mode (mode=exec) and schedule mode (mode=schedule), as this chart's
+Deployment renders them:
 
   baton.installer       the init container that copies baton's binary into
                         the baton-bin volume (part of baton.volumes).
-  baton.execCommand     the command of your container: baton run, "--",
+  baton.execCommand     the command of your container: baton run (with
+                        --schedule and its flags in schedule mode), "--",
                         then app.command.
   baton.probes          baton's startup, liveness and readiness probes, on
                         the port named probes (baton.sidecar's too).
-  baton.checkExec       fails on what exec mode cannot run.
+  baton.checkExec       fails on what exec and schedule mode cannot run.
 */}}
+
+{{/* baton.runsCommand is "true" when baton runs your command: mode exec or schedule. */}}
+{{- define "baton.runsCommand" -}}
+{{- if has .values.mode (list "exec" "schedule") }}true{{ end }}
+{{- end }}
 
 {{/* baton.lockName is the lock: values.lock, or the release name. */}}
 {{- define "baton.lockName" -}}
@@ -118,7 +125,7 @@ baton run too in exec mode.
 - name: BATON_REDIS_DB
   value: {{ $r.db | quote }}
 {{- end }}
-{{- if $r.minReplicasAck }}
+{{- if and $r.minReplicasAck (ne $v.mode "schedule") }}
 - name: BATON_REDIS_MIN_REPLICAS_ACK
   value: {{ $r.minReplicasAck | quote }}
 {{- end }}
@@ -185,15 +192,20 @@ baton run too in exec mode.
   value: {{ printf "127.0.0.1:%d" (int $v.sidecar.apiPort) | quote }}
 - name: BATON_PROBE_ADDR
   value: {{ printf ":%d" (int $v.sidecar.probePort) | quote }}
+{{- /* Schedule mode runs no election: nothing to publish on the pod. */}}
+{{- if ne $v.mode "schedule" }}
 - name: BATON_KUBE
   value: {{ $v.kube.publish | quote }}
 - name: BATON_KUBE_LABEL_KEY
   value: {{ $v.kube.labelKey | quote }}
-{{- if eq $v.mode "exec" }}
+{{- end }}
+{{- if include "baton.runsCommand" . }}
 {{- with $v.exec.killGrace }}
 - name: BATON_KILL_GRACE
   value: {{ . | quote }}
 {{- end }}
+{{- end }}
+{{- if eq $v.mode "exec" }}
 - name: BATON_ON_EXIT
   value: {{ $v.exec.onExit | quote }}
 {{- end }}
@@ -232,7 +244,7 @@ mode, for its binary.
 
 {{- define "baton.volumesUntrimmed" -}}
 {{- $tls := .values.redis.tls }}
-{{- if eq .values.mode "exec" }}
+{{- if include "baton.runsCommand" . }}
 - name: baton-bin
   emptyDir: {}
 {{- end }}
@@ -389,13 +401,27 @@ complete.
 {{- end }}
 
 {{/*
-baton.execCommand is your container's command in exec mode: baton run,
-configured by baton.env, then "--" and app.command. Kubernetes appends
-app.args (the container's args) after it, as it would to app.command.
+baton.execCommand is your container's command in exec and schedule mode:
+baton run, configured by baton.env, then "--" and app.command. Kubernetes
+appends app.args (the container's args) after it, as it would to
+app.command. The schedule's flags are arguments, not BATON_* variables, so
+that the pod spec shows baton run --schedule=... for what it is.
 */}}
 {{- define "baton.execCommand" -}}
+{{- $s := .values.schedule -}}
 - {{ printf "%s/baton" (include "baton.binDir" .) }}
 - run
+{{- if eq .values.mode "schedule" }}
+- {{ printf "--schedule=%s" $s.spec | quote }}
+{{- with $s.timeZone }}
+- {{ printf "--time-zone=%s" . | quote }}
+{{- end }}
+- {{ printf "--max-attempts=%d" (int $s.maxAttempts) | quote }}
+- {{ printf "--catch-up=%s" $s.catchUp | quote }}
+{{- with $s.attemptDeadline }}
+- {{ printf "--attempt-deadline=%s" . | quote }}
+{{- end }}
+{{- end }}
 - --
 {{- range .values.app.command }}
 - {{ . | quote }}
@@ -432,7 +458,13 @@ releaseTimeout 5s.
 {{- define "baton.checkExec" -}}
 {{- $v := .values }}
 {{- if not $v.app.command }}
+{{- if eq $v.mode "schedule" }}
+{{- fail "mode=schedule needs app.command: baton runs it once per window, and Kubernetes cannot read the image's entrypoint" }}
+{{- end }}
 {{- fail "mode=exec needs app.command: baton runs it while the replica leads, and Kubernetes cannot read the image's entrypoint" }}
+{{- end }}
+{{- if eq $v.mode "schedule" }}
+{{- include "baton.checkSchedule" . }}
 {{- end }}
 {{- if $v.exec.killGrace }}
 {{- $t := $v.timings }}
@@ -472,4 +504,42 @@ serviceAccountName.
 {{- define "baton.serviceAccount" -}}
 {{- $ctx := dict "Values" .values "Chart" (dict "Name" "baton") "Release" .top.Release }}
 {{- include "baton.serviceAccountName" $ctx }}
+{{- end }}
+
+{{/*
+baton.checkSchedule fails on values that baton run --schedule refuses
+(cmd/sidecar's scheduleRules), or that mean nothing without an election,
+before any pod crash-loops on them. The spec, the time zone and the
+numbers are the schema's; baton parses the spec and loads the zone itself
+at start and exits 2 on a bad one.
+*/}}
+{{- define "baton.checkSchedule" -}}
+{{- $v := .values }}
+{{- $s := $v.schedule }}
+{{- $why := "mode=schedule runs no election: a claim of each window decides which replica runs it" }}
+{{- if not $s.spec }}
+{{- fail "mode=schedule needs schedule.spec, such as \"0 3 * * *\" or \"@every 10m\"" }}
+{{- end }}
+{{- if ne $v.exec.onExit "exit" }}
+{{- fail (printf "exec.onExit %q does not apply with mode=schedule: each window's run ends with its command; delete exec.onExit from your values" $v.exec.onExit) }}
+{{- end }}
+{{- if $v.leaderService.enabled }}
+{{- fail (printf "leaderService.enabled cannot be true with mode=schedule: %s, so no pod is labelled leader and the Service would have no endpoint" $why) }}
+{{- end }}
+{{- if eq (toString $v.kube.publish) "true" }}
+{{- fail (printf "kube.publish cannot be true with mode=schedule: %s, and there is no leader label, condition or Event to publish" $why) }}
+{{- end }}
+{{- if $v.redis.minReplicasAck }}
+{{- fail "redis.minReplicasAck is not supported with mode=schedule (baton run --schedule refuses --redis-min-replicas-ack); set it to 0" }}
+{{- end }}
+{{- $ttl := include "baton.durationNs" ($v.timings.leaseTTL | default "15s") | float64 }}
+{{- if or (gt $ttl 8.64e13) (ne (mod (int64 $ttl) 1000000) 0) }}
+{{- fail (printf "timings.leaseTTL %s must be a whole number of milliseconds, at most 24h, with mode=schedule: it is each run's lease" $v.timings.leaseTTL) }}
+{{- end }}
+{{- with $s.attemptDeadline }}
+{{- $d := include "baton.durationNs" . | float64 }}
+{{- if ne (mod (int64 $d) 1000000) 0 }}
+{{- fail (printf "schedule.attemptDeadline %s must be a whole number of milliseconds, or empty for none" .) }}
+{{- end }}
+{{- end }}
 {{- end }}

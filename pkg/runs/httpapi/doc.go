@@ -41,6 +41,11 @@
 // claimed again later runs again. Give windows a close, or names that are
 // not reused.
 //
+// Schedule serves GET /leader of schedule mode (`baton run --schedule`),
+// which runs no election: the scheduled job's windows, whether a run of
+// this replica's is going on, and its last run, success and failure
+// (ScheduleBody), read from Redis at each request.
+//
 // The API keeps no run in memory: renew and complete find the run by its
 // run_id in Redis, so any sidecar on the same Redis serves them. A run is
 // the caller's to renew within its lease: one not renewed loses its window

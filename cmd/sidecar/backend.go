@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -144,13 +143,13 @@ func newKubeLeaseLocker(c *config, onError func(op string, err error)) (*kubelea
 	if err != nil {
 		return nil, err
 	}
-	// The coordination client alone: the whole clientset would link every
-	// API group into the binary (pkg/kube's client_test keeps it out).
-	cs, err := coordv1client.NewForConfig(restCfg)
+	// kubelease's lean client: the typed clientset would link every API
+	// group into the binary (pkg/kube's client_test keeps it out).
+	leases, err := kubelease.NewClient(restCfg, c.LeaseNamespace)
 	if err != nil {
 		return nil, fmt.Errorf("%w: kubernetes client: %v", errUsage, err)
 	}
-	l, err := kubelease.New(cs, c.LeaseNamespace, c.Lock, kubelease.Options{
+	l, err := kubelease.New(leases, c.LeaseNamespace, c.Lock, kubelease.Options{
 		CallTimeout: kubeRequestTimeout,
 		OnError:     onError,
 	})

@@ -28,13 +28,13 @@ func TestBadArguments(t *testing.T) {
 		{"default", "x", kubelease.Options{CallTimeout: -1}, "CallTimeout"},
 		{"default", "x", kubelease.Options{RewatchFirst: -1}, "RewatchFirst"},
 	} {
-		_, err := kubelease.New(cs.CoordinationV1(), tc.ns, tc.name, tc.opts)
+		_, err := kubelease.New(cs.CoordinationV1().Leases(tc.ns), tc.ns, tc.name, tc.opts)
 		var fe *field.Error
 		if !errors.Is(err, kubelease.ErrInvalid) || !errors.As(err, &fe) || fe.Field != tc.field {
 			t.Errorf("New(%q, %q, %+v) = %v, want an error naming %s", tc.ns, tc.name, tc.opts, err, tc.field)
 		}
 	}
-	l, err := kubelease.New(cs.CoordinationV1(), "default", "x", kubelease.Options{})
+	l, err := kubelease.New(cs.CoordinationV1().Leases("default"), "default", "x", kubelease.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestBadArguments(t *testing.T) {
 func TestRenewAfterAnotherWriterOfTheSameTerm(t *testing.T) {
 	cs, ns := namespace(t)
 	released(t, cs, ns)
-	l := newLocker(t, cs, ns, nil)
+	l := newLocker(t, ns, nil)
 	ctx := ctxFor(t, time.Minute)
 	le, err := l.Acquire(ctx, "a", 5*time.Second, nil)
 	if err != nil {
@@ -106,7 +106,7 @@ func TestHandWrittenHolderOrDeletionLosesTheTerm(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cs, ns := namespace(t)
 			released(t, cs, ns)
-			l := newLocker(t, cs, ns, nil)
+			l := newLocker(t, ns, nil)
 			ctx := ctxFor(t, time.Minute)
 			le, err := l.Acquire(ctx, "a", 5*time.Second, nil)
 			if err != nil {
@@ -130,8 +130,8 @@ func TestDeletedLeaseIsQuarantined(t *testing.T) {
 	cs, ns := namespace(t)
 	released(t, cs, ns)
 	clk := testingclock.NewFakeClock(time.Now())
-	a := newLocker(t, cs, ns, nil)
-	b := newLocker(t, cs, ns, clk)
+	a := newLocker(t, ns, nil)
+	b := newLocker(t, ns, clk)
 	ctx := ctxFor(t, time.Minute)
 	la, err := a.Acquire(ctx, "a", 10*time.Second, nil)
 	if err != nil {
@@ -162,7 +162,7 @@ func TestForeignFenceIsNotOverwritten(t *testing.T) {
 	if _, err := cs.CoordinationV1().Leases(ns).Update(ctxFor(t, 10*time.Second), cur, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	l := newLocker(t, cs, ns, nil)
+	l := newLocker(t, ns, nil)
 	if _, err := l.Acquire(ctxFor(t, 30*time.Second), "a", 5*time.Second, nil); !errors.Is(err, kubelease.ErrForeign) {
 		t.Fatalf("Acquire = %v, want ErrForeign", err)
 	}

@@ -42,7 +42,7 @@ func lockerVia(t *testing.T, cs kubeClient, ns string, opts kubelease.Options) *
 	if opts.CallTimeout == 0 {
 		opts.CallTimeout = 500 * time.Millisecond
 	}
-	l, err := kubelease.New(cs.CoordinationV1(), ns, leaseName, opts)
+	l, err := kubelease.New(cs.CoordinationV1().Leases(ns), ns, leaseName, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestWritesThroughABlackHole(t *testing.T) {
 func TestFollowerSurvivesAKilledAndSlowWatch(t *testing.T) {
 	cs, ns := namespace(t)
 	released(t, cs, ns)
-	a := newLocker(t, cs, ns, nil)
+	a := newLocker(t, ns, nil)
 	pcs, p := viaProxy(t)
 	var errs atomic.Int64
 	b := lockerVia(t, pcs, ns, kubelease.Options{Clock: testingclock.NewFakeClock(time.Now()), RewatchFirst: 10 * time.Millisecond,

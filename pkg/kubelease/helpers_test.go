@@ -19,9 +19,15 @@ const leaseName = "nightly-report"
 
 type kubeClient = kubernetes.Interface
 
-func newLocker(t *testing.T, cs kubernetes.Interface, ns string, clk clock.Clock) *kubelease.Locker {
+// newLocker is a Locker on NewClient's lean client, as the sidecar's (the
+// tests' own reads and writes use the typed clientset).
+func newLocker(t *testing.T, ns string, clk clock.Clock) *kubelease.Locker {
 	t.Helper()
-	l, err := kubelease.New(cs.CoordinationV1(), ns, leaseName, kubelease.Options{Clock: clk})
+	leases, err := kubelease.NewClient(apiServer(t), ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := kubelease.New(leases, ns, leaseName, kubelease.Options{Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

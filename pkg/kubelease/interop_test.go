@@ -70,7 +70,7 @@ func (e *clientGoElector) waitLeader(t *testing.T, want string) {
 func TestClientGoAndBatonExcludeEachOther(t *testing.T) {
 	cs, ns := namespace(t)
 	released(t, cs, ns)
-	baton := newLocker(t, cs, ns, nil)
+	baton := newLocker(t, ns, nil)
 	ctx := ctxFor(t, 2*time.Minute)
 
 	// baton leads; client-go names it and waits.

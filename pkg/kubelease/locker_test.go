@@ -16,7 +16,7 @@ import (
 func TestAcquireWritesTheRecordAsClientGo(t *testing.T) {
 	cs, ns := namespace(t)
 	clk := testingclock.NewFakeClock(time.Now())
-	l := newLocker(t, cs, ns, clk)
+	l := newLocker(t, ns, clk)
 	w := startAcquire(ctxFor(t, time.Minute), l, "a", 5*time.Second)
 	// Absent, the Lease may have been deleted under a holder: the first
 	// Acquire waits one lease from its sight of the absence.
@@ -69,8 +69,8 @@ func TestFollowerTakesOverAtRelease(t *testing.T) {
 	cs, ns := namespace(t)
 	clk := testingclock.NewFakeClock(time.Now()) // never stepped: only the release can free the lease
 	released(t, cs, ns)
-	a := newLocker(t, cs, ns, clk)
-	b := newLocker(t, cs, ns, clk)
+	a := newLocker(t, ns, clk)
+	b := newLocker(t, ns, clk)
 	ctx := ctxFor(t, time.Minute)
 	la, err := a.Acquire(ctx, "a", 30*time.Second, nil)
 	if err != nil {
@@ -94,8 +94,8 @@ func TestFollowerTakesOverWhenTheObservedRecordExpires(t *testing.T) {
 	start := time.Now()
 	clk := testingclock.NewFakeClock(start)
 	released(t, cs, ns)
-	a := newLocker(t, cs, ns, nil)
-	b := newLocker(t, cs, ns, clk)
+	a := newLocker(t, ns, nil)
+	b := newLocker(t, ns, clk)
 	ctx := ctxFor(t, time.Minute)
 	la, err := a.Acquire(ctx, "a", 10*time.Second, nil)
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"k8s.io/apimachinery/pkg/util/validation"
-	coordv1client "k8s.io/client-go/kubernetes/typed/coordination/v1"
 	"k8s.io/utils/clock"
 
 	"github.com/baton-dev/baton/internal/clocks"
@@ -49,7 +48,7 @@ type Options struct {
 // Locker hands out terms of one Lease; it implements pkg/lease's Locker.
 // It is safe for concurrent use.
 type Locker struct {
-	leases    coordv1client.LeaseInterface
+	leases    Leases
 	namespace string
 	name      string
 	opts      Options
@@ -58,11 +57,12 @@ type Locker struct {
 }
 
 // New returns the Locker of the Lease namespace/name, which it creates
-// when missing. It validates the names and the options, and states every
-// default; it makes no API call.
-func New(client coordv1client.LeasesGetter, namespace, name string, opts Options) (*Locker, error) {
-	if client == nil {
-		return nil, ErrInvalid
+// when missing, through leases, the Leases of namespace (NewClient's, or
+// clientset.CoordinationV1().Leases(namespace)). It validates the names
+// and the options, and states every default; it makes no API call.
+func New(leases Leases, namespace, name string, opts Options) (*Locker, error) {
+	if leases == nil {
+		return nil, fmt.Errorf("%w: nil Leases", ErrInvalid)
 	}
 	if errs := validation.IsDNS1123Label(namespace); len(errs) > 0 {
 		return nil, invalid("Namespace", "must be a DNS label (got %q: %s)", namespace, errs[0])
@@ -85,7 +85,7 @@ func New(client coordv1client.LeasesGetter, namespace, name string, opts Options
 	case opts.RewatchFirst == 0:
 		opts.RewatchFirst = DefaultRewatchFirst
 	}
-	return &Locker{leases: client.Leases(namespace), namespace: namespace, name: name, opts: opts}, nil
+	return &Locker{leases: leases, namespace: namespace, name: name, opts: opts}, nil
 }
 
 // Name is the Lease's namespace/name.

@@ -69,11 +69,20 @@ func meanList(m map[string]float64) string {
 	parts := make([]string, 0, len(keys))
 	for _, k := range keys {
 		if m[k] > 0 {
-			parts = append(parts, fmt.Sprintf("`%s` %.2f", k, m[k]))
+			parts = append(parts, fmt.Sprintf("`%s` %s", k, fmtMean(m[k])))
 		}
 	}
 	if len(parts) == 0 {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// fmtMean is a mean count with two decimals, or three significant digits
+// below 0.01, so that a rare command does not show as 0.00.
+func fmtMean(v float64) string {
+	if v != 0 && v < 0.01 {
+		return fmt.Sprintf("%.3g", v)
+	}
+	return fmt.Sprintf("%.2f", v)
 }

@@ -220,7 +220,7 @@ func TestScheduleTable(t *testing.T) {
 		{Replicas: 3, Windows: 1, Latency: ms(8), Wake: ms(1), Claim: ms(1), Spawn: ms(5), Job: ms(1)},
 		{Replicas: 30, Monitor: true, Windows: 2, Missed: 1, Latency: ms(9), Commands: &ScheduleCommands{
 			Windows: 1, Runner: 4, RunnerCmds: map[string]float64{"evalsha": 4},
-			NonRunner: 6, NonRunnerMax: 7, NonRunnerCmds: map[string]float64{"evalsha": 4, "subscribe": 1, "unsubscribe": 1}}},
+			NonRunner: 6, NonRunnerMax: 7, NonRunnerCmds: map[string]float64{"evalsha": 4, "subscribe": 1, "unsubscribe": 1, "hello": 0.00345}}},
 	}}
 	got := scheduleTable(s)
 	for _, want := range []string{
@@ -229,7 +229,7 @@ func TestScheduleTable(t *testing.T) {
 		"30 replicas, MONITOR on, n=1 | p50 9.00 ms",
 		"| Windows without a run / with more than one attempt, of 2 | 1 / 0 | 0 / 0 |",
 		"30 replicas (n=1 windows): the runner | 4.00 (`evalsha` 4.00) |",
-		"| 6.00 (7): `evalsha` 4.00, `subscribe` 1.00, `unsubscribe` 1.00 | O(1): flat in N |",
+		"| 6.00 (7): `evalsha` 4.00, `subscribe` 1.00, `unsubscribe` 1.00, `hello` 0.00345 | O(1): flat in N |",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("table lacks %q:\n%s", want, got)

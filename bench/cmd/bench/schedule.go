@@ -103,8 +103,8 @@ func runScheduleStep(ctx context.Context, e *env, res *Results) error {
 	}
 	s.LoadAvgEnd = procstat.LoadAvg()
 	res.Schedule = s
-	fmt.Printf("\nbaton schedule mode (redis %s, %d CPUs, load %s at the start, %s at the end)\n\n%s",
-		res.Meta.RedisVersion, res.Meta.CPUs, s.LoadAvgBeg, s.LoadAvgEnd, scheduleTable(s))
+	fmt.Printf("\nbaton schedule mode (redis %s, %d CPUs, load %s at the start, %s at the end; Redis TIME − wall clock %s ± %s, corrected)\n\n%s",
+		res.Meta.RedisVersion, res.Meta.CPUs, s.LoadAvgBeg, s.LoadAvgEnd, fmtMs(s.ClockOffset), fmtMs(s.ClockBound), scheduleTable(s))
 	return nil
 }
 

@@ -14,7 +14,7 @@ func scheduleIntro(s *ScheduleResult) string {
 	return fmt.Sprintf("Replicas of `baton run --schedule '@every %s' --lease-ttl %s` on one job against the bench's redis-server; the job, bench/cmd/runstamp, appends its wall clock as the first thing its main does and exits 0. "+
 		"Redis runs on this machine, so its TIME and the wall clock are one clock (CLOCK_REALTIME); their offset, read once, was %s (± %s), and the latencies are corrected by it. "+
 		"The first %d windows after every replica is up are left out (the scripts' first load, the pub/sub connection's dial). "+
-		"The commands are counted with Redis MONITOR, per connection, attributed to a replica by the name its connections give themselves (HELLO SETNAME baton:<identity>), and to the window whose start is nearest in Redis TIME; the commands scripts run inside Redis are left out. Load average %s at the start of the step, %s at the end.\n",
+		"The commands are counted with Redis MONITOR, per connection, attributed to a replica by the name its connections give themselves (`HELLO 3 SETNAME baton:<identity>`), and to the window whose start is nearest in Redis TIME; the commands scripts run inside Redis are left out. Load average %s at the start of the step, %s at the end.\n",
 		s.Every, s.LeaseTTL, fmtMs(s.ClockOffset), fmtMs(s.ClockBound), scheduleWarmup, s.LoadAvgBeg, s.LoadAvgEnd)
 }
 

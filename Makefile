@@ -11,7 +11,7 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo demo-locks test chaos bench bench-core image image-docker deps-image deps-redis tools fmt vet lint docs clean help
+.PHONY: all build demo demo-locks test chaos bench bench-core bench-schedule image image-docker deps-image deps-redis tools fmt vet lint docs clean help
 
 all: build
 
@@ -22,6 +22,7 @@ help:
 	@echo "make docs        rewrite the docs' Go snippets from the runnable examples they come from"
 	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the locks and the lock API (3m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
+	@echo "make bench-schedule  schedule mode: window start to job start, Redis commands per window (3 and 30 replicas)"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
 	@echo "make image       the images without Docker (hack/image): $(BIN)/images/*.tar, reproducible digests"
@@ -134,6 +135,11 @@ chaos: deps-redis
 # bench/results, the table on stdout.
 bench-core: deps-redis build
 	cd bench && $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -only core -out ''
+
+# Schedule mode alone (bench/cmd/bench -only schedule): `baton run
+# --schedule` replicas, nothing written to bench/results, the table on stdout.
+bench-schedule: deps-redis build
+	cd bench && $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -only schedule -out ''
 
 # The side-by-side benchmark lives in its own module (bench/), so the main
 # module does not depend on its peers. It writes bench/results/.

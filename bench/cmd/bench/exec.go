@@ -97,14 +97,7 @@ func runExec(ctx context.Context, e *env, res *Results) error {
 
 // buildExecChild builds bench/cmd/execchild into dir.
 func buildExecChild(ctx context.Context, cfg *config, dir string) (string, error) {
-	bin := filepath.Join(dir, "execchild")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", bin, "./cmd/execchild")
-	cmd.Dir = filepath.Join(cfg.batonSrc, "bench")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build execchild in %s: %w\n%s", cmd.Dir, err, out)
-	}
-	return bin, nil
+	return buildBenchProgram(ctx, cfg, dir, "execchild")
 }
 
 // execReplica is one `baton run` process with execchild as its job.

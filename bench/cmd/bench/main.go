@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -71,12 +72,18 @@ type config struct {
 	// The exec step: `baton run` with bench/cmd/execchild as the job.
 	execHandoffs int
 	execStarts   int
+	// The schedule step: `baton run --schedule` with bench/cmd/runstamp.
+	scheduleEvery           time.Duration
+	scheduleWindows         int
+	scheduleLatencyReplicas int
+	scheduleCountWindows    int
+	scheduleReplicas        []int
 	// The locks step: application locks side by side (locks_config.go).
 	locks lockConfig
 }
 
 // stepNames are the steps -only accepts, in the order they run.
-var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "exec", "core", "locks"}
+var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "exec", "core", "locks", "schedule"}
 
 // kubeSteps are the steps that measure client-go when there is a
 // kube-apiserver.
@@ -115,6 +122,11 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&c.coreIdleWindow, "core-idle-window", 20*time.Second, "core step: how long the idle follower's commands are counted")
 	fs.IntVar(&c.execHandoffs, "exec-handoffs", 200, "exec step: hand-offs from child to child on SIGTERM of the leading baton run")
 	fs.IntVar(&c.execStarts, "exec-starts", 10, "exec step: start-ups of baton run on an uncontended lock")
+	fs.DurationVar(&c.scheduleEvery, "schedule-every", time.Second, "schedule step: the replicas' schedule, @every this (whole seconds)")
+	fs.IntVar(&c.scheduleWindows, "schedule-windows", 120, "schedule step: windows timed in the latency run (no MONITOR)")
+	fs.IntVar(&c.scheduleLatencyReplicas, "schedule-latency-replicas", 3, "schedule step: replicas in the latency run")
+	fs.IntVar(&c.scheduleCountWindows, "schedule-count-windows", 20, "schedule step: windows whose commands MONITOR counts, per replica count")
+	scheduleReplicas := fs.String("schedule-replicas", "3,30", "schedule step: replica counts whose commands per window are counted")
 	c.locks.register(fs)
 	only := fs.String("only", "", "comma-separated steps to run (default all): "+strings.Join(stepNames, ",")+"; `make bench-core` is -only core")
 	if err := fs.Parse(args); err != nil {
@@ -127,21 +139,23 @@ func parseFlags(args []string) (*config, error) {
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if c.quick {
 		quick := map[string]func(){
-			"handovers":           func() { c.handovers = 60 },
-			"rounds":              func() { c.rounds = 3 },
-			"kube-handovers":      func() { c.kubeFast = 10 },
-			"kube-handovers-slow": func() { c.kubeSlow = 1 },
-			"crashes":             func() { c.crashes = 3 },
-			"crashes-slow":        func() { c.crashSlow = 0 },
-			"scale-handovers":     func() { c.scaleN = 30 },
-			"idle-window":         func() { c.idleWindow = 3 * time.Second },
-			"idle-waiters":        func() { c.idleN = 3 },
-			"load-duration":       func() { c.loadDur = 2 * time.Second },
-			"core-handovers":      func() { c.coreHandovers = 30 },
-			"core-crashes":        func() { c.coreCrashes = 10 },
-			"core-idle-window":    func() { c.coreIdleWindow = 6 * time.Second },
-			"exec-handoffs":       func() { c.execHandoffs = 50 },
-			"exec-starts":         func() { c.execStarts = 5 },
+			"handovers":              func() { c.handovers = 60 },
+			"rounds":                 func() { c.rounds = 3 },
+			"kube-handovers":         func() { c.kubeFast = 10 },
+			"kube-handovers-slow":    func() { c.kubeSlow = 1 },
+			"crashes":                func() { c.crashes = 3 },
+			"crashes-slow":           func() { c.crashSlow = 0 },
+			"scale-handovers":        func() { c.scaleN = 30 },
+			"idle-window":            func() { c.idleWindow = 3 * time.Second },
+			"idle-waiters":           func() { c.idleN = 3 },
+			"load-duration":          func() { c.loadDur = 2 * time.Second },
+			"core-handovers":         func() { c.coreHandovers = 30 },
+			"core-crashes":           func() { c.coreCrashes = 10 },
+			"core-idle-window":       func() { c.coreIdleWindow = 6 * time.Second },
+			"exec-handoffs":          func() { c.execHandoffs = 50 },
+			"exec-starts":            func() { c.execStarts = 5 },
+			"schedule-windows":       func() { c.scheduleWindows = 20 },
+			"schedule-count-windows": func() { c.scheduleCountWindows = 5 },
 		}
 		for name, f := range quick {
 			if !set[name] {
@@ -162,6 +176,13 @@ func parseFlags(args []string) (*config, error) {
 			return nil, fmt.Errorf("-waiters: %q is not a count from 1 to 500", s)
 		}
 		c.waiters = append(c.waiters, n)
+	}
+	for _, s := range strings.Split(*scheduleReplicas, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 2 || n > 100 {
+			return nil, fmt.Errorf("-schedule-replicas: %q is not a count from 2 to 100", s)
+		}
+		c.scheduleReplicas = append(c.scheduleReplicas, n)
 	}
 	if *only != "" {
 		c.only = map[string]bool{}
@@ -186,6 +207,10 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("-core-handovers and -core-crashes must be at least 1")
 	case c.execHandoffs < 1 || c.execStarts < 1:
 		return nil, fmt.Errorf("-exec-handoffs and -exec-starts must be at least 1")
+	case c.scheduleEvery < time.Second || c.scheduleEvery%time.Second != 0:
+		return nil, fmt.Errorf("-schedule-every must be a whole number of seconds (window names are RFC 3339 seconds), got %v", c.scheduleEvery)
+	case c.scheduleWindows < 1 || c.scheduleCountWindows < 1 || c.scheduleLatencyReplicas < 1 || c.scheduleLatencyReplicas > 100:
+		return nil, fmt.Errorf("-schedule-windows and -schedule-count-windows must be at least 1, -schedule-latency-replicas 1 to 100")
 	case c.coreCrashTTL < 100*time.Millisecond || c.coreIdleTTL < 100*time.Millisecond || c.coreIdleWindow < c.coreIdleTTL:
 		return nil, fmt.Errorf("-core-crash-ttl and -core-idle-ttl must be at least 100ms, and -core-idle-window at least -core-idle-ttl")
 	case c.rerender && c.out == "":
@@ -332,6 +357,7 @@ func run(ctx context.Context, cfg *config) error {
 		{"exec", "exec mode (baton run)", runExec},
 		{"core", "core figures (make bench-core)", runCore},
 		{"locks", "application locks (TryLock, plain and fair, /locks) side by side", runLocks},
+		{"schedule", "schedule mode (baton run --schedule)", runScheduleStep},
 	}); err != nil {
 		return err
 	}

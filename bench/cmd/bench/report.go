@@ -208,6 +208,10 @@ func markdown(r *Results) string {
 	if l := r.Locks; l != nil {
 		p("%s", locksMarkdown(l))
 	}
+	if sc := r.Schedule; sc != nil {
+		p("## Schedule mode (baton run --schedule)\n\n")
+		p("%s\n%s\n", scheduleIntro(sc), scheduleTable(sc))
+	}
 	p("## Notes\n\n")
 	p("- Every process runs on loopback on this machine; Redis has no persistence. Absolute figures are this machine's; the ratios are the portable part.\n")
 	p("- client-go at its usual 15s/10s/2s timings takes seconds per handover and 15 s or more per crash, so it gets only a few samples (n in the tables); its percentiles over so few samples are indicative only. At the %s TTL its timings are scaled by the same factor (%s).\n", m.TTL, scaledKube(r.ttl()))

@@ -58,6 +58,7 @@ type Results struct {
 	Core     *CoreResult       `json:"core,omitempty"`
 	Exec     *ExecResult       `json:"exec,omitempty"`
 	Locks    *LocksResult      `json:"locks,omitempty"`
+	Schedule *ScheduleResult   `json:"schedule,omitempty"`
 	Ratios   []RatioRow        `json:"ratios"`
 	Targets  []Target          `json:"targets"`
 	// Rewon counts baton handovers in which the resigning leader took the

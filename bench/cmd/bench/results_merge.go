@@ -25,10 +25,11 @@ type MetaUpdate struct {
 // of only these steps can keep every other figure of the results.json
 // already in -out instead of writing a results.md with only its own.
 var mergeSteps = map[string]func(dst, src *Results){
-	"sidecar": func(dst, src *Results) { dst.Sidecar = src.Sidecar },
-	"exec":    func(dst, src *Results) { dst.Exec = src.Exec },
-	"core":    func(dst, src *Results) { dst.Core = src.Core },
-	"locks":   func(dst, src *Results) { dst.Locks = src.Locks },
+	"sidecar":  func(dst, src *Results) { dst.Sidecar = src.Sidecar },
+	"exec":     func(dst, src *Results) { dst.Exec = src.Exec },
+	"core":     func(dst, src *Results) { dst.Core = src.Core },
+	"locks":    func(dst, src *Results) { dst.Locks = src.Locks },
+	"schedule": func(dst, src *Results) { dst.Schedule = src.Schedule },
 }
 
 // mergePrevious returns res, or, when only steps of mergeSteps ran and dir

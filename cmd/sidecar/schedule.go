@@ -88,6 +88,8 @@ type scheduler struct {
 	cur *supervisor.Supervisor // the running job's, nil between runs
 
 	running atomic.Pointer[runs.Run] // this replica's running attempt, for /leader
+
+	warm warmGuard // the guard started ahead of the next window
 }
 
 // runSchedule is `baton run --schedule`: it runs the job on its schedule
@@ -117,7 +119,7 @@ func runSchedule(cfg *config, logOut io.Writer) int {
 		fmt.Fprintf(logOut, "baton: %v\n", usageError("runs", err))
 		return exitUsage
 	}
-	s := &scheduler{cfg: cfg, job: job, sched: cfg.Schedule.schedule, log: log}
+	s := &scheduler{cfg: cfg, job: job, sched: cfg.Schedule.schedule, log: log, warm: warmGuard{log: log}}
 	if _, err := s.supervisor(log, nil, nil); err != nil { // the command, before any Redis call
 		fmt.Fprintf(logOut, "baton: %v\n", usageError("supervisor", err))
 		return exitUsage
@@ -155,6 +157,7 @@ func runSchedule(cfg *config, logOut io.Writer) int {
 		"lease_ttl", cfg.LeaseTTL.String(), "redis_addr", cfg.RedisAddrs, "api_addr", apiSrv.ln.Addr().String(),
 		"probe_addr", probes.ln.Addr().String())
 	s.run(ctx)
+	s.warm.close()
 	log.Info("baton stopped", "exit_code", exitOK)
 	return exitOK
 }
@@ -207,6 +210,10 @@ func (s *scheduler) run(ctx context.Context) {
 			return
 		}
 		s.log.Debug("waiting for the next window", "window", runs.WindowName(start), "in", start.Sub(clk.now()).String())
+		if !sleep(ctx, start.Sub(clk.now())-warmLead) {
+			return
+		}
+		s.warm.ready()
 		if !sleep(ctx, start.Sub(clk.now())) {
 			return
 		}

@@ -60,11 +60,11 @@ func (l *runLeadership) update(f func()) {
 	l.changed = make(chan struct{})
 }
 
-// runGuard is the guard of a scheduled job, fed by l; nil off Linux,
-// where there is none.
-func runGuard(l *runLeadership) *supervisor.Guard {
+// runGuard is the guard of a scheduled job, fed by l, started ahead as
+// warm when it still runs; nil off Linux, where there is none.
+func runGuard(l *runLeadership, warm *supervisor.WarmGuard) *supervisor.Guard {
 	if runtime.GOOS != "linux" {
 		return nil
 	}
-	return &supervisor.Guard{Command: []string{"/proc/self/exe", guardArg}, Leadership: l}
+	return &supervisor.Guard{Command: []string{"/proc/self/exe", guardArg}, Leadership: l, Warm: warm}
 }

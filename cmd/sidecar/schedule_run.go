@@ -31,7 +31,7 @@ func (s *scheduler) execute(ctx context.Context, log *slog.Logger, run *runs.Run
 		envRunWindow + "=" + runs.WindowName(start),
 		envRunID + "=" + run.ID,
 		envRunAttempt + "=" + strconv.Itoa(run.Attempt),
-	}, runGuard(lease))
+	}, runGuard(lease, s.warm.take()))
 	if err != nil { // checked at start-up: the program vanished since
 		log.Error("cannot run the job", "err", err)
 		return s.complete(log, run, runs.Failed, resultFailed), true

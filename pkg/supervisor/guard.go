@@ -35,6 +35,9 @@ type Guard struct {
 	// Leadership is where each term's validity is read after every change:
 	// the *election.Elector that runs Lead. Required.
 	Leadership Leadership
+	// Warm, if set, is a guard of Command started ahead: the first child
+	// uses it, if it still runs, instead of starting its own. Optional.
+	Warm *WarmGuard
 }
 
 // Leadership is the elector's status, as *election.Elector reports it.

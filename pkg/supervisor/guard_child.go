@@ -51,6 +51,9 @@ func (s *Supervisor) startGuard(term election.Term) (*guardProc, error) {
 	if !ok {
 		return nil, errTermOver
 	}
+	if g := s.opts.Guard.Warm.take(first); g != nil {
+		return g, nil
+	}
 	return startGuard(s.guardPath, s.opts.Guard.Command, first)
 }
 

@@ -361,7 +361,7 @@ func (r *ScheduleReport) Table() string {
 	row("attempts after the window's success", len(r.AfterSuccess))
 	row("attempts of one window overlapping", len(r.Overlaps))
 	row("windows missed, owed by the rule", len(r.MissedOwed))
-	row("windows missed, excused (Redis down)", r.MissedExcused)
+	row("windows missed, excused by the rule", r.MissedExcused)
 	row("record errors", len(r.RecordErrors))
 	row("smallest gap between two attempts", r.MinMargin.Round(time.Microsecond))
 	if len(r.StartLag) > 0 {

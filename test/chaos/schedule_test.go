@@ -82,7 +82,6 @@ type schedChaos struct {
 	w     *schedWatch
 	world *schedWorld
 	rng   *rand.Rand
-	redis *redis.Client // direct, with go-redis's retries
 }
 
 func (s *schedChaos) between(lo, hi time.Duration) time.Duration {
@@ -131,10 +130,8 @@ func (s *schedChaos) stop(kind string, n *node, job int, d time.Duration) error 
 }
 
 func (s *schedChaos) redisRestart() error {
-	ctx := context.Background()
-	fenceKey := keyOf(redislock.DefaultPrefix, lockName, "run:fence")
-	before, err := s.redis.Get(ctx, fenceKey).Uint64()
-	if err != nil && err != redis.Nil {
+	before, err := s.fence()
+	if err != nil {
 		return err
 	}
 	o := s.world.begin("redis restart (data kept)", "redis", true)
@@ -142,8 +139,8 @@ func (s *schedChaos) redisRestart() error {
 	time.Sleep(s.between(0, 1500*time.Millisecond))
 	s.e.redis.Restart()
 	s.world.end(o, 0)
-	after, err := s.redis.Get(ctx, fenceKey).Uint64()
-	if err != nil && err != redis.Nil {
+	after, err := s.fence()
+	if err != nil {
 		return err
 	}
 	if after < before {
@@ -153,6 +150,19 @@ func (s *schedChaos) redisRestart() error {
 }
 
 // latency slows every node's proxy by d each way for 1 to 3 s.
+// fence reads the job's fence on a fresh client: a client that failed to
+// dial as often as its pool is large answers with that error for up to a
+// second after Redis is back (go-redis's dial circuit breaker).
+func (s *schedChaos) fence() (uint64, error) {
+	c := redis.NewClient(&redis.Options{Addr: s.e.addr})
+	defer c.Close()
+	f, err := c.Get(context.Background(), keyOf(redislock.DefaultPrefix, lockName, "run:fence")).Uint64()
+	if err == redis.Nil {
+		return 0, nil
+	}
+	return f, err
+}
+
 func (s *schedChaos) latency(kind string, nodes []*node, d time.Duration) {
 	var outs []int
 	for _, n := range nodes {
@@ -239,7 +249,7 @@ func TestChaosSchedule(t *testing.T) {
 		world.born(e.start())
 	}
 	from := time.Now().Add(time.Second).Truncate(schedEvery).Add(schedEvery)
-	s := &schedChaos{e: e, w: w, world: world, redis: c,
+	s := &schedChaos{e: e, w: w, world: world,
 		rng: rand.New(rand.NewPCG(*chaosSeed, *chaosSeed^0x9e3779b97f4a7c15))}
 	t.Logf("seed %d, duration %v, TTL %v, kill grace %v, windows @every %v", *chaosSeed, *scheduleDuration, ttl, execKillGrace, schedEvery)
 
@@ -272,7 +282,7 @@ func TestChaosSchedule(t *testing.T) {
 		t.Error(p)
 	}
 	if t.Failed() {
-		t.Logf("stamps in %s (kept with -chaos.logs)", stamps)
+		t.Logf("stamps in %s (kept with -chaos.logs); the log of Redis:\n%s", stamps, tail(srv.Log(), 40))
 	}
 }
 

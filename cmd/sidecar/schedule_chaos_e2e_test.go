@@ -45,4 +45,3 @@ func TestScheduleRunsAWindowWhenRedisReturnsInIt(t *testing.T) {
 		t.Errorf("window %s (Redis back %v into it) ran %d times, want once", target.Format(time.RFC3339), back.Round(time.Millisecond), len(runs[target]))
 	}
 }
-

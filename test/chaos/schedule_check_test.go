@@ -25,7 +25,9 @@ func TestCheckSchedule(t *testing.T) {
 			Recorded: true, Status: status, RecordStart: win.Add(ms(from)), RecordEnd: win.Add(ms(to))}
 	}
 	ok := func(w int) SchedAttempt { return at(w, 1, 5, 100, runs.Succeeded, "0") }
-	redisDown := func(from, to int64) Outage { return Outage{Kind: "redis restart", Target: "redis", From: from, To: to, Heavy: true} }
+	redisDown := func(from, to int64) Outage {
+		return Outage{Kind: "redis restart", Target: "redis", From: from, To: to, Heavy: true}
+	}
 	for _, tc := range []struct {
 		name     string
 		attempts []SchedAttempt

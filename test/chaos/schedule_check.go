@@ -300,6 +300,9 @@ func (in ScheduleInput) good(at int64) bool {
 func (in ScheduleInput) near(from, to time.Time) string {
 	var out []string
 	for _, o := range in.Outages {
+		if o.To == math.MaxInt64 && o.From < from.UnixNano() {
+			continue // a replica killed before: gone for good
+		}
 		if o.From < to.UnixNano() && from.UnixNano() < o.To {
 			end := "on"
 			if o.To != math.MaxInt64 {

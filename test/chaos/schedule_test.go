@@ -282,7 +282,7 @@ func TestChaosSchedule(t *testing.T) {
 		t.Error(p)
 	}
 	if t.Failed() {
-		t.Logf("stamps in %s (kept with -chaos.logs); the log of Redis:\n%s", stamps, tail(srv.Log(), 40))
+		t.Logf("stamps in %s (kept with -chaos.logs); the log of Redis:\n%s", stamps, tail(srv.Log(), 12))
 	}
 }
 

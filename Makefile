@@ -20,7 +20,7 @@ help:
 	@echo "make demo-locks  the shop: 1000 concurrent purchases at a stock of 100 with a lock, without, and fair"
 	@echo "make test        vet, gofmt, staticcheck and go test -race against real Redis"
 	@echo "make docs        rewrite the docs' Go snippets from the runnable examples they come from"
-	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the locks and the lock API (3m); CHAOS_SEED=N reproduces one"
+	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the schedule topology (5m, exactly once per window), the locks and the lock API (3m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench-schedule  schedule mode: window start to job start, Redis commands per window (3 and 30 replicas)"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
@@ -113,6 +113,10 @@ CHAOS_SEED     ?= 1
 # Then the exec topology: three `baton run` replicas whose jobs must never
 # be alive at once.
 CHAOS_EXEC_DURATION ?= 2m
+# Then the schedule topology: three `baton run --schedule '@every 1s'`
+# replicas, one window a second, exactly once under the faults (a 2-minute
+# run is part of `make test`).
+CHAOS_SCHEDULE_DURATION ?= 5m
 # Then the application locks (mutex, fair, semaphore) under the client
 # faults, this long per run.
 CHAOS_LOCKS_DURATION ?= 2m
@@ -125,6 +129,8 @@ chaos: deps-redis
 	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
 	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosExec$$' ./test/chaos \
 	  -chaos.exec-duration=$(CHAOS_EXEC_DURATION) -chaos.seed=$(CHAOS_SEED)
+	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosSchedule$$' ./test/chaos \
+	  -chaos.schedule-duration=$(CHAOS_SCHEDULE_DURATION) -chaos.seed=$(CHAOS_SEED)
 	$(GO) test -count=1 -timeout 20m -v -run 'TestLocks(Mutex|Semaphore)$$' ./test/chaos \
 	  -chaos.locks-duration=$(CHAOS_LOCKS_DURATION) -chaos.seed=$(CHAOS_SEED)
 	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosLockAPI$$' ./test/chaos \

@@ -42,9 +42,13 @@ const (
 	envRunAttempt = "BATON_RUN_ATTEMPT" // the window's attempt, from 1
 )
 
-// scheduleRetry is the wait before a Redis call of the schedule that
-// failed (the time, a claim, a renewal) is tried again.
-const scheduleRetry = time.Second
+// scheduleRetry is the longest wait before a Redis call of the schedule
+// that failed (the time, a claim) is tried again, minScheduleRetry the
+// shortest (see retry).
+const (
+	scheduleRetry    = time.Second
+	minScheduleRetry = 50 * time.Millisecond
+)
 
 // maxMissedCount caps the missed windows counted at once, so that a
 // schedule of seconds idle for a year is not counted for minutes.
@@ -168,7 +172,7 @@ type redisClock struct{ redis, local time.Time }
 // now is Redis time now, by the local monotonic clock since the read.
 func (c redisClock) now() time.Time { return c.redis.Add(time.Since(c.local)) }
 
-// readClock reads Redis TIME, trying again every scheduleRetry until it
+// readClock reads Redis TIME, trying again every retry() until it
 // succeeds or ctx ends. The local instant is the middle of the call.
 func (s *scheduler) readClock(ctx context.Context) (redisClock, error) {
 	for {
@@ -181,8 +185,9 @@ func (s *scheduler) readClock(ctx context.Context) (redisClock, error) {
 		if ctx.Err() != nil {
 			return redisClock{}, ctx.Err()
 		}
-		s.log.Warn("cannot read Redis time; trying again", "err", err, "after", scheduleRetry.String())
-		if !sleep(ctx, scheduleRetry) {
+		retry := s.retry()
+		s.log.Warn("cannot read Redis time; trying again", "err", err, "after", retry.String())
+		if !sleep(ctx, retry) {
 			return redisClock{}, ctx.Err()
 		}
 	}
@@ -385,13 +390,27 @@ func (s *scheduler) window(ctx context.Context, clk redisClock, start, closes ti
 			if ctx.Err() != nil {
 				return ran
 			}
-			log.Warn("claiming the window failed; trying again", "err", err, "after", scheduleRetry.String())
-			if !sleep(ctx, min(scheduleRetry, closes.Sub(clk.now()))) {
+			retry := s.retry()
+			log.Warn("claiming the window failed; trying again", "err", err, "after", retry.String())
+			if !sleep(ctx, min(retry, closes.Sub(clk.now()))) {
 				return ran
 			}
 		}
 	}
 	return ran
+}
+
+// retry is the wait before a failed call of the schedule is tried again:
+// a tenth of a window, from minScheduleRetry to scheduleRetry, so that a
+// window of a second still runs when Redis comes back early in it. The
+// window is the one after the local clock's now: its length only, which
+// a skewed clock hardly changes.
+func (s *scheduler) retry() time.Duration {
+	next := s.sched.Next(time.Now())
+	if next.IsZero() {
+		return scheduleRetry
+	}
+	return min(scheduleRetry, max(minScheduleRetry, s.sched.Next(next).Sub(next)/10))
 }
 
 // sleep waits d on the local monotonic clock; false when ctx ended first.

@@ -86,3 +86,23 @@ func TestSchedulerCountMissed(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerRetry: a failed call is retried within a tenth of a window,
+// so that a window of a second runs when Redis comes back early in it;
+// long windows keep one retry a second.
+func TestSchedulerRetry(t *testing.T) {
+	for _, tc := range []struct {
+		spec string
+		want time.Duration
+	}{
+		{"@every 1s", 100 * time.Millisecond},
+		{"* * * * * *", 100 * time.Millisecond},
+		{"@every 5s", 500 * time.Millisecond},
+		{"@every 1m", time.Second},
+		{"@daily", time.Second},
+	} {
+		if got := testScheduler(t, tc.spec, 0).retry(); got != tc.want {
+			t.Errorf("%s: retry %v, want %v", tc.spec, got, tc.want)
+		}
+	}
+}

@@ -49,6 +49,15 @@
 // its length. The exec topology (exec_test.go) stops baton alone, not its
 // job, beyond the TTL: the job must be dead before the lease can expire.
 //
+// The schedule topology (schedule_test.go, TestChaosSchedule) runs three
+// `baton run --schedule '@every 1s'` replicas of one job on a Redis that
+// keeps its data, under kill -9, SIGSTOP of baton alone (shorter and
+// longer than the TTL), Redis restarts and latency; CheckSchedule proves
+// from the job's stamps and its record (pkg/runs) that no window succeeds
+// twice, no two attempts of a window overlap, and no window is missed
+// while Redis was up and a replica healthy (the rule is in ScheduleInput).
+// -chaos.schedule-duration sets its length.
+//
 // Run the short seeded run with `go test ./test/chaos`, and the long one
 // with `make chaos` (go test ./test/chaos -run TestChaos -chaos.duration=10m).
 // -chaos.logs DIR keeps every sidecar's log; -chaos.sidecar BIN runs another

@@ -75,7 +75,7 @@ func startScheduled(ctx context.Context, baton, dir, redisAddr, id string, event
 	defer pw.Close()
 	probe := "127.0.0.1:" + strconv.Itoa(probePort)
 	cmd := exec.Command(baton, "run", "--lock", schedJob, "--identity", id, "--redis-addr", redisAddr,
-		"--probe-addr", probe, "--kube", "false", "--log-format", "text",
+		"--api-addr", "127.0.0.1:0", "--probe-addr", probe, "--kube", "false", "--log-format", "text",
 		"--schedule", schedSpec, "--lease-ttl", schedTTL.String(),
 		"--", "sh", "-c", windowScript)
 	cmd.Stdout, cmd.Stderr = pw, logf

@@ -155,7 +155,7 @@ func (e *env) launchScheduled(job, id, child, stamps string) (*schedReplica, err
 		return nil, err
 	}
 	r.cmd = exec.Command(e.bin, "run", "--schedule", "@every "+e.cfg.scheduleEvery.String(),
-		"--lock", job, "--identity", id, "--redis-addr", e.redis.Addr(), "--probe-addr", "127.0.0.1:0",
+		"--lock", job, "--identity", id, "--redis-addr", e.redis.Addr(), "--api-addr", "127.0.0.1:0", "--probe-addr", "127.0.0.1:0",
 		"--lease-ttl", scheduleLeaseTTL.String(), "--kube", "false", "--", child)
 	r.cmd.Env = append(os.Environ(), runStampEnv+"="+stamps)
 	r.cmd.Stdout, r.cmd.Stderr = logf, logf

@@ -39,7 +39,7 @@ func TestExpected(t *testing.T) {
 		{"too large resource version, wrapped", fmt.Errorf("kube: watch_pod ns/pod: %w", tooLarge()), true},
 		{"too large resource version, from a watch's Error event", apierrors.FromObject(&tooLarge().(*apierrors.StatusError).ErrStatus), true},
 		{"expired", apierrors.NewResourceExpired("too old resource version: 1 (5)"), true},
-		{"gone", apierrors.NewGone("too old resource version: 1 (5)"), true},
+		{"gone", &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonGone}}, true},
 		{"410 with no reason", &apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: http.StatusGone}}, true},
 		{"another timeout", apierrors.NewTimeoutError("request timed out", 1), false},
 		{"another 429", apierrors.NewTooManyRequests("slow down", 1), false},

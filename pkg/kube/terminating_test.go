@@ -3,6 +3,7 @@ package kube
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,7 +42,9 @@ func TestWatchOfOwnPodAnswers(t *testing.T) {
 	}{
 		{name: "too large resource version, as an event", eventErr: tooLargeRV()},
 		{name: "too large resource version, from the call", callErr: tooLargeRV()},
-		{name: "gone, as an event", eventErr: apierrors.NewGone("too old resource version: 1 (5)")},
+		{name: "gone, as an event", eventErr: &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: http.StatusGone, Reason: metav1.StatusReasonGone, Message: "too old resource version: 1 (5)",
+		}}},
 		{name: "expired, from the call", callErr: apierrors.NewResourceExpired("too old resource version: 1 (5)")},
 		{name: "a failure, as an event", eventErr: apierrors.NewServiceUnavailable("etcd is sad"), counted: true},
 		{name: "a failure, from the call", callErr: apierrors.NewInternalError(errors.New("boom")), counted: true},

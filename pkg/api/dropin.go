@@ -34,6 +34,9 @@ func leaderName(st election.Status) string {
 	return st.Holder
 }
 
+// now is the clock of last_update; tests replace it (export_test.go).
+var now = time.Now
+
 // leaderSeen remembers when the drop-in first reported the current leader:
 // its last_update, which stays put while the same leader renews. It is
 // noted at each GET / and at each wake-up of a /sse stream.
@@ -48,7 +51,7 @@ func (s *leaderSeen) body(name string) ElectorBody {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if name != s.name || s.at.IsZero() {
-		s.name, s.at = name, time.Now()
+		s.name, s.at = name, now()
 	}
 	if name == "" {
 		return ElectorBody{}

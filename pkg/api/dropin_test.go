@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -77,37 +78,50 @@ func TestElectorGet(t *testing.T) {
 // last_update is when the sidecar first reported the leader: renewals
 // leave it, a new leader moves it.
 func TestElectorGetLastUpdate(t *testing.T) {
+	var clock atomic.Pointer[time.Time]
+	set := func(t time.Time) { clock.Store(&t) }
+	set(time.Date(2026, 12, 7, 11, 0, 0, 999_000_000, time.FixedZone("CET", 3600)))
+	api.SetNow(t, func() time.Time { return *clock.Load() })
 	f := newFake(follower())
 	srv := serve(t, f, api.Options{})
-	get := func() api.ElectorBody {
+	get := func() string {
 		t.Helper()
 		resp, data := do(t, http.MethodGet, srv.URL+"/", "", "", nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET / = %d %s", resp.StatusCode, data)
 		}
-		return electorBody(t, data)
+		return strings.TrimSpace(data)
 	}
-	first := get()
-	for i := range 3 {
-		st := follower()
-		st.Fence, st.Generation = uint64(50+i), uint64(2+i)
+	steps := []struct {
+		name  string
+		clock time.Time
+		st    func() election.Status
+		want  string
+	}{
+		{"first read", time.Time{}, follower, `{"name":"pod-b","last_update":"2026-12-07T10:00:00Z"}`},
+		{"a renewal, later", time.Date(2026, 12, 7, 10, 0, 5, 0, time.UTC),
+			func() election.Status { s := follower(); s.Fence = 50; return s },
+			`{"name":"pod-b","last_update":"2026-12-07T10:00:00Z"}`},
+		{"a new leader", time.Date(2026, 12, 7, 10, 0, 7, 0, time.UTC),
+			func() election.Status { s := follower(); s.Holder = "pod-c"; return s },
+			`{"name":"pod-c","last_update":"2026-12-07T10:00:07Z"}`},
+		{"no leader", time.Date(2026, 12, 7, 10, 0, 9, 0, time.UTC),
+			func() election.Status { s := follower(); s.Holder, s.Fence = "", 0; return s }, `{}`},
+		{"the same leader again", time.Date(2026, 12, 7, 10, 0, 11, 0, time.UTC),
+			func() election.Status { s := follower(); s.Holder = "pod-c"; return s },
+			`{"name":"pod-c","last_update":"2026-12-07T10:00:11Z"}`},
+	}
+	for i, s := range steps {
+		if !s.clock.IsZero() {
+			set(s.clock)
+		}
+		st := s.st()
+		st.Generation = uint64(i + 1)
 		f.set(st)
-		if b := get(); b != first {
-			t.Fatalf("after a renewal: %+v; want %+v unchanged", b, first)
+		if got := get(); got != s.want {
+			t.Fatalf("%s: GET / = %s; want %s", s.name, got, s.want)
 		}
 	}
-	// Not to win a race: last_update has whole seconds, and the next
-	// leader must be seen in a later one.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
-	st := follower()
-	st.Holder, st.Generation = "pod-c", 9
-	f.set(st)
-	from := time.Now()
-	b := get()
-	if b.Name != "pod-c" || b.LastUpdate == first.LastUpdate {
-		t.Fatalf("after a new leader: %+v; want pod-c with a later last_update than %s", b, first.LastUpdate)
-	}
-	checkLastUpdate(t, b, from, time.Now())
 }
 
 // The drop-in's routes answer as the rest of the API: the Host guard,

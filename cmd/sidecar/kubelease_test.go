@@ -148,6 +148,12 @@ func TestKubeLeaseSidecars(t *testing.T) {
 		}
 		waitHolder(t, ctx, s, leader.Identity)
 	}
+	// The elector drop-in answers on this backend too, on every replica.
+	for _, s := range ss {
+		if r := call(t, "GET", s.APIURL+"/"); r.code != 200 || r.body["name"] != leader.Identity {
+			t.Errorf("GET / on %s with kube-lease = %d %s; want 200 naming %s", s.Identity, r.code, r.raw, leader.Identity)
+		}
+	}
 	if r := call(t, "GET", leader.APIURL+"/locks/x"); r.code != 404 {
 		t.Errorf("GET /locks/x with kube-lease: %d, want 404 (the application locks need Redis)", r.code)
 	}

@@ -32,6 +32,8 @@ type handler struct {
 	opts     Options
 	log      *slog.Logger
 	watchers watcherSlots
+	// seen is the drop-in's memory of when it first reported the leader.
+	seen leaderSeen
 }
 
 // NewHandler returns the API's handler for e. It rejects a nil e
@@ -60,6 +62,12 @@ func NewHandler(e Elector, opts Options) (http.Handler, error) {
 		mux.Handle("/leader", h.methodNotAllowed("GET, HEAD"))
 		mux.Handle("/leader/watch", h.methodNotAllowed("GET, HEAD"))
 		mux.Handle("/leader/release", h.methodNotAllowed("POST"))
+		// The drop-in for nais/elector's API: "/{$}" is "/" alone, so
+		// other unknown paths still fall through to the 404.
+		mux.HandleFunc("GET /{$}", h.electorGet)
+		mux.HandleFunc("GET /sse", h.electorSSE)
+		mux.Handle("/{$}", h.methodNotAllowed("GET, HEAD"))
+		mux.Handle("/sse", h.methodNotAllowed("GET, HEAD"))
 	})), nil
 }
 

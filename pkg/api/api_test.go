@@ -91,7 +91,7 @@ func TestRouting(t *testing.T) {
 		{http.MethodPost, "/leader/watch", http.StatusMethodNotAllowed, "GET, HEAD"},
 		{http.MethodGet, "/leader/release", http.StatusMethodNotAllowed, "POST"},
 		{http.MethodPut, "/leader/release", http.StatusMethodNotAllowed, "POST"},
-		{http.MethodGet, "/", http.StatusNotFound, ""},
+		{http.MethodGet, "/x", http.StatusNotFound, ""},
 		{http.MethodGet, "/leaders", http.StatusNotFound, ""},
 		{http.MethodGet, "/leader/", http.StatusNotFound, ""},
 		{http.MethodGet, "/leader/other", http.StatusNotFound, ""},

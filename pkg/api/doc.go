@@ -13,6 +13,12 @@
 //	                         change that matters, of the election or of the
 //	                         child (not the countdown of remaining_ms), with
 //	                         keep-alive comments.
+//	GET  /                   the elector drop-in: 200 on every replica with
+//	                         {"name":"<leader>","last_update":"<RFC 3339>"}
+//	                         (ElectorBody; {} while no leader is known), the
+//	                         shape of nais/elector's API.
+//	GET  /sse                Server-Sent Events of the drop-in: "data: <that
+//	                         JSON>" at once and at each change of the leader.
 //	POST /leader/release     resign, with an optional hold-off
 //	                         (?hold_off=10s or {"hold_off":"10s"}), at most
 //	                         election.MaxHoldOff; Options.DefaultHoldOff
@@ -26,7 +32,8 @@
 //
 // HEAD is accepted wherever GET is. Errors are JSON too ({"error":"..."}),
 // with 400 for bad parameters (unknown ones included), 404 for unknown paths
-// and 405, with an Allow header, for wrong methods.
+// ("/" itself is the drop-in's, nothing below it) and 405, with an Allow
+// header, for wrong methods.
 //
 // # Exec mode
 //
@@ -72,9 +79,9 @@
 // deadline themselves, so a server WriteTimeout shorter than
 // Options.MaxWait does not cut a long-poll short, and an event stream lives
 // as long as its client. Release bodies are limited to 4 KiB (413 beyond).
-// At most Options.MaxWatchers long-polls and event streams wait at once;
-// one more gets 503 with a Retry-After header and an ErrorBody, which tells
-// it apart from the 503 of "not leader".
+// At most Options.MaxWatchers long-polls and event streams (/sse included)
+// wait at once; one more gets 503 with a Retry-After header and an
+// ErrorBody, which tells it apart from the 503 of "not leader".
 //
 // What a 200 does not guarantee: that this replica still leads a moment
 // later. remaining_ms says how long the term stays valid without another

@@ -26,14 +26,8 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 		h.writeRequestError(w, r, err)
 		return
 	}
-	setStreamHeaders := func() {
-		hdr := w.Header()
-		hdr.Set("Content-Type", "text/event-stream")
-		hdr.Set("Cache-Control", "no-store")
-		hdr.Set("X-Accel-Buffering", "no")
-	}
 	if r.Method == http.MethodHead {
-		setStreamHeaders()
+		setStreamHeaders(w)
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -43,11 +37,8 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer release()
-	setStreamHeaders()
-	rc := http.NewResponseController(w)
-	// Each write may take until the next heartbeat is due, and then some.
-	deadline := h.opts.HeartbeatInterval + httpx.WriteGrace
-	httpx.ExtendWriteDeadline(rc, deadline)
+	setStreamHeaders(w)
+	s := newEventStream(w, h.opts.HeartbeatInterval)
 	w.WriteHeader(http.StatusOK)
 
 	heartbeat := time.NewTicker(h.opts.HeartbeatInterval)
@@ -74,12 +65,7 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 				h.log.Error("encode event", "err", err)
 				return
 			}
-			httpx.ExtendWriteDeadline(rc, deadline)
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: status\ndata: %s\n\n", st.Generation, data); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				h.log.Debug("event stream flush failed", "err", err)
+			if !s.send(fmt.Sprintf("id: %d\nevent: status\ndata: %s\n\n", st.Generation, data)) {
 				return
 			}
 			sent, first = body, false
@@ -96,11 +82,7 @@ func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
 		case <-childChanged:
 		case <-recheck.C:
 		case <-heartbeat.C:
-			httpx.ExtendWriteDeadline(rc, deadline)
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
+			if !s.send(": keep-alive\n\n") {
 				return
 			}
 		case <-r.Context().Done():

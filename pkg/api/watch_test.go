@@ -22,13 +22,23 @@ type sseItem struct {
 // stream opens GET /leader/watch and delivers its items until it ends.
 func stream(t *testing.T, ctx context.Context, url string) (*http.Response, <-chan sseItem) {
 	t.Helper()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/leader/watch", nil)
+	return streamPath(t, ctx, url, "/leader/watch")
+}
+
+// streamPath opens the event stream GET path and delivers its items until
+// it ends.
+func streamPath(t *testing.T, ctx context.Context, url, path string) (*http.Response, <-chan sseItem) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("GET /leader/watch: %v", err)
+		t.Fatalf("GET %s: %v", path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d; want 200", path, resp.StatusCode)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
 	items := make(chan sseItem)

@@ -85,8 +85,10 @@
 // NewMetrics registers, on the registry it is given:
 //
 //	baton_kube_api_errors_total{op}           counter: failed API calls; op is get_pod,
-//	                                          patch_pod, patch_pod_status, list_pods
-//	                                          or create_event
+//	                                          patch_pod, patch_pod_status, list_pods,
+//	                                          create_event or watch_pod; the answers
+//	                                          of internal/kubeerr.Expected, such as
+//	                                          "Too large resource version", are none
 //	baton_kube_syncs_total{result}            counter: syncs of the desired state;
 //	                                          result is success or error
 //	baton_kube_last_sync_timestamp_seconds    gauge: Unix time of the last successful sync

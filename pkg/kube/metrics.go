@@ -41,7 +41,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		apiErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_kube_api_errors_total",
-			Help: "Failed Kubernetes API calls of the publisher by operation: get_pod, patch_pod, patch_pod_status, list_pods or create_event.",
+			Help: "Failed Kubernetes API calls of the publisher by operation: get_pod, patch_pod, patch_pod_status, list_pods, create_event or watch_pod; the API server's expected answers are not counted.",
 		}, []string{"op"}),
 		syncs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_kube_syncs_total",

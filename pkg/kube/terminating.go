@@ -3,11 +3,14 @@ package kube
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/baton-dev/baton/internal/kubeerr"
 )
 
 // watchTerminating watches the own pod until ctx ends or the pod is seen
@@ -17,26 +20,40 @@ import (
 // native sidecar, and a term it took then would be handed over again a
 // moment later, with no app to do the work. A failed or ended watch is
 // started again after a back-off; each sync's read of the pod checks the
-// same thing, so a watch that keeps failing costs at most a resync.
+// same thing, so a watch that keeps failing costs at most a resync. An
+// expected answer of the API server (kubeerr.Expected) is no failure: the
+// new watch, which lists the pod afresh, is the remedy, at once; a run of
+// them backs off all the same, so that a server that keeps answering so is
+// not hammered.
 func (p *Publisher) watchTerminating(ctx context.Context) {
 	if p.opts.OnTerminating == nil {
 		return
 	}
-	failures := 0
+	failures, expected := 0, 0
 	for ctx.Err() == nil && !p.terminating.Load() {
 		err := p.watchOnce(ctx)
 		if ctx.Err() != nil || p.terminating.Load() {
 			return
 		}
-		if err != nil {
+		n := 1
+		switch {
+		case kubeerr.Expected(err):
+			expected++
+			p.log.Debug("watch of the own pod ended with an expected answer; watching again", "err", err)
+			if expected == 1 {
+				continue
+			}
+			n = expected - 1
+		case err != nil:
 			failures++
+			n = failures
 			if failures == 1 {
 				p.log.Warn("watch of the own pod failed; retrying with back-off", "err", err)
 			}
-		} else {
-			failures = 0 // the server ended a healthy watch: start again
+		default:
+			failures, expected = 0, 0 // the server ended a healthy watch: start again
 		}
-		t := p.opts.Clock.NewTimer(backoff(p.opts.MinBackoff, p.opts.MaxBackoff, max(failures, 1)))
+		t := p.opts.Clock.NewTimer(backoff(p.opts.MinBackoff, p.opts.MaxBackoff, n))
 		select {
 		case <-t.C():
 		case <-ctx.Done():
@@ -49,7 +66,7 @@ func (p *Publisher) watchTerminating(ctx context.Context) {
 func (p *Publisher) watchOnce(ctx context.Context) error {
 	w, err := p.opts.Client.WatchPod(ctx, p.opts.Namespace, p.opts.PodName, "")
 	if err != nil {
-		return p.apiError(OpWatchPod, p.opts.PodName, err)
+		return p.watchError(err)
 	}
 	defer w.Stop()
 	for {
@@ -62,7 +79,7 @@ func (p *Publisher) watchOnce(ctx context.Context) error {
 			}
 			switch ev.Type {
 			case watch.Error:
-				return p.apiError(OpWatchPod, p.opts.PodName, apierrors.FromObject(ev.Object))
+				return p.watchError(apierrors.FromObject(ev.Object))
 			case watch.Deleted:
 				p.sawTerminating("deleted")
 				return nil
@@ -76,6 +93,15 @@ func (p *Publisher) watchOnce(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// watchError is the error that ends a watch: counted as a failed call of
+// the API, unless it is an expected answer.
+func (p *Publisher) watchError(err error) error {
+	if kubeerr.Expected(err) {
+		return fmt.Errorf("kube: %s %s/%s: %w", OpWatchPod, p.opts.Namespace, p.opts.PodName, err)
+	}
+	return p.apiError(OpWatchPod, p.opts.PodName, err)
 }
 
 // checkTerminating calls OnTerminating, once, if pod is being deleted.

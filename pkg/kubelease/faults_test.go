@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 	testingclock "k8s.io/utils/clock/testing"
 
@@ -134,24 +132,6 @@ func TestFollowerSurvivesAKilledAndSlowWatch(t *testing.T) {
 		t.Fatalf("fence %d after %d", lb.Fence(), la.Fence())
 	}
 	t.Logf("watch errors reported: %d", errs.Load())
-}
-
-func TestExpectedAnswersAreNotErrors(t *testing.T) {
-	gr := schema.GroupResource{Group: "coordination.k8s.io", Resource: "leases"}
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{apierrors.NewTimeoutError("Too large resource version: 906, current: 905", 1), true},
-		{apierrors.NewResourceExpired("too old resource version: 1 (5)"), true},
-		{apierrors.NewTimeoutError("request timed out", 1), false},
-		{apierrors.NewForbidden(gr, leaseName, errors.New("no")), false},
-		{errors.New("connection reset"), false},
-	} {
-		if got := kubelease.Expected(tc.err); got != tc.want {
-			t.Errorf("expected(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
 }
 
 // retry calls f up to three times, as a caller does after a failure: the

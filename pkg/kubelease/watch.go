@@ -3,13 +3,14 @@ package kubelease
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	coordv1 "k8s.io/api/coordination/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/watch"
+
+	"github.com/baton-dev/baton/internal/kubeerr"
 )
 
 // watchState is a follower's one watch on its Lease.
@@ -26,17 +27,6 @@ func (f *follower) stopWatch() {
 		f.watch.cancel()
 		f.watch.w, f.watch.cancel = nil, nil
 	}
-}
-
-// expected reports whether err is an answer the API server gives while
-// its watch cache catches up, or when a resourceVersion is too old: a
-// fresh read is the remedy, and it is not an error to count.
-func expected(err error) bool {
-	if apierrors.IsResourceExpired(err) || apierrors.IsGone(err) {
-		return true
-	}
-	return (apierrors.IsTimeout(err) || apierrors.IsTooManyRequests(err)) &&
-		strings.Contains(strings.ToLower(err.Error()), "too large resource version")
 }
 
 // openWatch opens the watch from the observed resourceVersion, unless one
@@ -73,11 +63,11 @@ func (f *follower) openWatch(ctx context.Context) {
 }
 
 // watchFailed closes the watch and schedules the next: a fresh read first
-// when the API server asked for one, a back-off when the failure was not
-// expected.
+// when the API server asked for one (kubeerr.Expected), a back-off when
+// the failure was not expected.
 func (f *follower) watchFailed(op string, err error) {
 	f.stopWatch()
-	if expected(err) {
+	if kubeerr.Expected(err) {
 		f.fresh = false
 		return
 	}

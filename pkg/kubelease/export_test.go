@@ -1,4 +1,0 @@
-package kubelease
-
-// Expected is expected, for the tests.
-var Expected = expected

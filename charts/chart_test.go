@@ -96,6 +96,7 @@ func (c valuesCase) args() []string {
 }
 
 var ciChecks = map[string]func(t *testing.T, r rendered){
+	"kubelease": checkKubeLeaseCI,
 	"defaults": func(t *testing.T, r rendered) {
 		wantEnv(t, r.baton, "BATON_LOCK", "nightly-report")
 		wantEnv(t, r.baton, "BATON_REDIS_ADDR", "redis.default.svc:6379")
@@ -534,12 +535,9 @@ func checkInvariants(t *testing.T, r rendered) {
 		}
 	}
 
-	// Exactly the publisher's rules.
-	for _, role := range manifesttest.Find[*rbacv1.Role](r.objs) {
-		if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
-			t.Errorf("Role %s rules:\n got %+v\nwant %+v (pkg/kube.RequiredRules)", role.Name, role.Rules, kube.RequiredRules)
-		}
-	}
+	// Exactly the publisher's rules, and the Lease's with kubeLease; on
+	// that backend, nothing of Redis.
+	checkBackend(t, r)
 
 	// Readiness is "connected", whatever the values: every replica that
 	// reaches Redis is Ready, so that rollouts complete (rollout_test.go).
@@ -597,6 +595,9 @@ func checkExec(t *testing.T, r rendered) {
 		t.Errorf("exec: baton stops the command itself; unexpected lifecycle %+v", app.Lifecycle)
 	}
 	want := []string{"BATON_LOCK", "BATON_REDIS_ADDR"}
+	if r.kubeLease() {
+		want = []string{"BATON_LOCK", "BATON_BACKEND"}
+	}
 	if !r.schedule() {
 		want = append(want, "BATON_ON_EXIT")
 	}
@@ -906,6 +907,8 @@ func TestNotes(t *testing.T) {
 			"--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
 		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "every replica that reaches Redis is Ready"}, nil},
 		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}, nil},
+		{"kubeLease", []string{"--set", "backend=kubeLease"}, append([]string{"on the Lease baton-notes-", "kubectl get lease", "every replica that reaches the API server is Ready"}, leader...),
+			[]string{"Redis at"}},
 		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after baton's default grace", "on exit: restart", "BATON_FENCE"}, nil},
 		{"exec with a grace", []string{"--set", "mode=exec", "--set", "exec.killGrace=2s"}, []string{"SIGKILL after 2s"}, nil},
 		{"schedule", []string{"--set", "mode=schedule", "--set", "schedule.spec=@every 10s", "--set", "schedule.maxAttempts=2", "--set", "redis.enabled=true"},
@@ -1042,6 +1045,7 @@ func TestEnvNamesAreFlags(t *testing.T) {
 	for _, c := range valuesCases(t) {
 		cases = append(cases, renderCase{c.name, c.args()})
 	}
+	cases = append(cases, renderCase{"exec mode on a Lease", []string{"--set", "mode=exec", "--set", "backend=kubeLease"}})
 	cases = append(cases, renderCase{"schedule mode with every flag", []string{"--set", "mode=schedule", "--set-string", "schedule.spec=0 3 * * *",
 		"--set", "schedule.timeZone=UTC", "--set", "schedule.attemptDeadline=1h", "--set", "exec.killGrace=1s"}})
 	for _, c := range cases {

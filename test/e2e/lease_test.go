@@ -146,7 +146,7 @@ func (b *batch) leaseReport(t *testing.T) {
 		w = append(w, x.String())
 	}
 	b.report(t, 6, "the Lease and its Role", len(problems) == 0,
-		"Lease after each scenario: %s; watches as %s: %s; can-i: get/watch/update leases/%s and create leases yes, other names, list, watch of all, delete and patch no; baton_kube_lease_errors_total: %s; problems: %s",
+		"Lease after each scenario: %s; watches as %s: %s; can-i asked: get/watch/update leases/%s and create leases (want yes), other names, list, watch of all, delete and patch (want no); baton_kube_lease_errors_total: %s; problems: %s",
 		strings.Join(b.leaseStages, "; "), user, strings.Join(w, ", "), b.release, errs, orNoneList(problems))
 }
 

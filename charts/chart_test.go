@@ -953,15 +953,19 @@ func TestInjection(t *testing.T) {
 	copyDir(t, chartDir, filepath.Join(dir, "charts", "baton"))
 
 	for _, c := range []struct {
-		name string
-		args []string
-		tls  bool
+		name      string
+		args      []string
+		tls       bool
+		kubeLease bool
 	}{
-		{"defaults", nil, false},
+		{"defaults", nil, false, false},
 		{"tls", []string{
 			"--set", "baton.redis.tls.enabled=true", "--set", "baton.redis.tls.ca.secretName=redis-ca",
 			"--set", "baton.redis.tls.clientCert.secretName=client",
-		}, true},
+		}, true, false},
+		{"kubeLease", []string{
+			"--set", "baton.backend=kubeLease", "--set", "baton.redis.addr=", "--set", "baton.redis.password.existingSecret=",
+		}, false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := helmLint(t, dir, c.args...); err != nil {
@@ -990,9 +994,18 @@ func TestInjection(t *testing.T) {
 				t.Errorf("image: want baton's appVersion tag, got %s", b.Image)
 			}
 			wantEnv(t, b, "BATON_LOCK", release)
-			wantEnv(t, b, "BATON_REDIS_ADDR", "redis.infra.svc:6379")
 			wantEnv(t, b, "BATON_LEASE_TTL", "10s")
-			wantSecretEnv(t, b, "BATON_REDIS_PASSWORD", "redis-auth", "password")
+			if c.kubeLease {
+				wantEnv(t, b, "BATON_BACKEND", "kube-lease")
+				for _, e := range b.Env {
+					if strings.HasPrefix(e.Name, "BATON_REDIS_") {
+						t.Errorf("kubeLease: unexpected %s", e.Name)
+					}
+				}
+			} else {
+				wantEnv(t, b, "BATON_REDIS_ADDR", "redis.infra.svc:6379")
+				wantSecretEnv(t, b, "BATON_REDIS_PASSWORD", "redis-auth", "password")
+			}
 			wantEnv(t, &spec.Containers[0], "BATON_URL", "http://127.0.0.1:4040")
 			sa := manifesttest.One[*corev1.ServiceAccount](t, objs)
 			if spec.ServiceAccountName != sa.Name {
@@ -1006,8 +1019,8 @@ func TestInjection(t *testing.T) {
 			}
 			wantEnv(t, b, "BATON_READY_WHEN", "connected")
 			for _, role := range manifesttest.Find[*rbacv1.Role](objs) {
-				if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
-					t.Errorf("Role rules %+v, want kube.RequiredRules", role.Rules)
+				if want := wantRules(c.kubeLease, release); !reflect.DeepEqual(role.Rules, want) {
+					t.Errorf("Role rules %+v, want %+v", role.Rules, want)
 				}
 			}
 			if err := manifesttest.DryRunCreate(t.Context(), cl, ns, objs); err != nil {
@@ -1015,6 +1028,14 @@ func TestInjection(t *testing.T) {
 			}
 		})
 	}
+	// baton.sidecar checks the backend in a parent chart too: the
+	// example's Redis address does not apply to a Lease.
+	t.Run("kubeLease with the example's Redis", func(t *testing.T) {
+		_, err := helmTemplate(t, dir, "default", "--set", "baton.backend=kubeLease")
+		if err == nil || !strings.Contains(err.Error(), "redis.addr does not apply with backend=kubeLease") {
+			t.Errorf("want the refusal of redis.addr, got %v", err)
+		}
+	})
 }
 
 // TestEnvNamesAreFlags: every BATON_* variable the chart gives baton is the

@@ -96,6 +96,7 @@ func (c valuesCase) args() []string {
 }
 
 var ciChecks = map[string]func(t *testing.T, r rendered){
+	"kubelease": checkKubeLeaseCI,
 	"defaults": func(t *testing.T, r rendered) {
 		wantEnv(t, r.baton, "BATON_LOCK", "nightly-report")
 		wantEnv(t, r.baton, "BATON_REDIS_ADDR", "redis.default.svc:6379")
@@ -534,12 +535,9 @@ func checkInvariants(t *testing.T, r rendered) {
 		}
 	}
 
-	// Exactly the publisher's rules.
-	for _, role := range manifesttest.Find[*rbacv1.Role](r.objs) {
-		if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
-			t.Errorf("Role %s rules:\n got %+v\nwant %+v (pkg/kube.RequiredRules)", role.Name, role.Rules, kube.RequiredRules)
-		}
-	}
+	// Exactly the publisher's rules, and the Lease's with kubeLease; on
+	// that backend, nothing of Redis.
+	checkBackend(t, r)
 
 	// Readiness is "connected", whatever the values: every replica that
 	// reaches Redis is Ready, so that rollouts complete (rollout_test.go).
@@ -597,6 +595,9 @@ func checkExec(t *testing.T, r rendered) {
 		t.Errorf("exec: baton stops the command itself; unexpected lifecycle %+v", app.Lifecycle)
 	}
 	want := []string{"BATON_LOCK", "BATON_REDIS_ADDR"}
+	if r.kubeLease() {
+		want = []string{"BATON_LOCK", "BATON_BACKEND"}
+	}
 	if !r.schedule() {
 		want = append(want, "BATON_ON_EXIT")
 	}
@@ -906,6 +907,8 @@ func TestNotes(t *testing.T) {
 			"--set", "leaderService.enabled=true", "--set", "redis.enabled=true",
 		}, []string{"rel-baton-leader", "NOT FOR PRODUCTION", "every replica that reaches Redis is Ready"}, nil},
 		{"classic", []string{"--set", "sidecar.native=false"}, []string{"sidecar.native=false"}, nil},
+		{"kubeLease", []string{"--set", "backend=kubeLease"}, append([]string{"on the Lease baton-notes-", "kubectl get lease", "every replica that reaches the API server is Ready"}, leader...),
+			[]string{"Redis at"}},
 		{"exec", []string{"--set", "mode=exec", "--set", "exec.onExit=restart"}, []string{"mode=exec", "SIGKILL after baton's default grace", "on exit: restart", "BATON_FENCE"}, nil},
 		{"exec with a grace", []string{"--set", "mode=exec", "--set", "exec.killGrace=2s"}, []string{"SIGKILL after 2s"}, nil},
 		{"schedule", []string{"--set", "mode=schedule", "--set", "schedule.spec=@every 10s", "--set", "schedule.maxAttempts=2", "--set", "redis.enabled=true"},
@@ -950,15 +953,19 @@ func TestInjection(t *testing.T) {
 	copyDir(t, chartDir, filepath.Join(dir, "charts", "baton"))
 
 	for _, c := range []struct {
-		name string
-		args []string
-		tls  bool
+		name      string
+		args      []string
+		tls       bool
+		kubeLease bool
 	}{
-		{"defaults", nil, false},
+		{"defaults", nil, false, false},
 		{"tls", []string{
 			"--set", "baton.redis.tls.enabled=true", "--set", "baton.redis.tls.ca.secretName=redis-ca",
 			"--set", "baton.redis.tls.clientCert.secretName=client",
-		}, true},
+		}, true, false},
+		{"kubeLease", []string{
+			"--set", "baton.backend=kubeLease", "--set", "baton.redis.addr=", "--set", "baton.redis.password.existingSecret=",
+		}, false, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			if err := helmLint(t, dir, c.args...); err != nil {
@@ -987,9 +994,18 @@ func TestInjection(t *testing.T) {
 				t.Errorf("image: want baton's appVersion tag, got %s", b.Image)
 			}
 			wantEnv(t, b, "BATON_LOCK", release)
-			wantEnv(t, b, "BATON_REDIS_ADDR", "redis.infra.svc:6379")
 			wantEnv(t, b, "BATON_LEASE_TTL", "10s")
-			wantSecretEnv(t, b, "BATON_REDIS_PASSWORD", "redis-auth", "password")
+			if c.kubeLease {
+				wantEnv(t, b, "BATON_BACKEND", "kube-lease")
+				for _, e := range b.Env {
+					if strings.HasPrefix(e.Name, "BATON_REDIS_") {
+						t.Errorf("kubeLease: unexpected %s", e.Name)
+					}
+				}
+			} else {
+				wantEnv(t, b, "BATON_REDIS_ADDR", "redis.infra.svc:6379")
+				wantSecretEnv(t, b, "BATON_REDIS_PASSWORD", "redis-auth", "password")
+			}
 			wantEnv(t, &spec.Containers[0], "BATON_URL", "http://127.0.0.1:4040")
 			sa := manifesttest.One[*corev1.ServiceAccount](t, objs)
 			if spec.ServiceAccountName != sa.Name {
@@ -1003,8 +1019,8 @@ func TestInjection(t *testing.T) {
 			}
 			wantEnv(t, b, "BATON_READY_WHEN", "connected")
 			for _, role := range manifesttest.Find[*rbacv1.Role](objs) {
-				if !reflect.DeepEqual(role.Rules, kube.RequiredRules) {
-					t.Errorf("Role rules %+v, want kube.RequiredRules", role.Rules)
+				if want := wantRules(c.kubeLease, release); !reflect.DeepEqual(role.Rules, want) {
+					t.Errorf("Role rules %+v, want %+v", role.Rules, want)
 				}
 			}
 			if err := manifesttest.DryRunCreate(t.Context(), cl, ns, objs); err != nil {
@@ -1012,6 +1028,14 @@ func TestInjection(t *testing.T) {
 			}
 		})
 	}
+	// baton.sidecar checks the backend in a parent chart too: the
+	// example's Redis address does not apply to a Lease.
+	t.Run("kubeLease with the example's Redis", func(t *testing.T) {
+		_, err := helmTemplate(t, dir, "default", "--set", "baton.backend=kubeLease")
+		if err == nil || !strings.Contains(err.Error(), "redis.addr does not apply with backend=kubeLease") {
+			t.Errorf("want the refusal of redis.addr, got %v", err)
+		}
+	})
 }
 
 // TestEnvNamesAreFlags: every BATON_* variable the chart gives baton is the
@@ -1042,6 +1066,7 @@ func TestEnvNamesAreFlags(t *testing.T) {
 	for _, c := range valuesCases(t) {
 		cases = append(cases, renderCase{c.name, c.args()})
 	}
+	cases = append(cases, renderCase{"exec mode on a Lease", []string{"--set", "mode=exec", "--set", "backend=kubeLease"}})
 	cases = append(cases, renderCase{"schedule mode with every flag", []string{"--set", "mode=schedule", "--set-string", "schedule.spec=0 3 * * *",
 		"--set", "schedule.timeZone=UTC", "--set", "schedule.attemptDeadline=1h", "--set", "exec.killGrace=1s"}})
 	for _, c := range cases {

@@ -14,15 +14,21 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// batch is the release of examples/batchjob with 3 replicas on the host's
-// Redis that scenarios 1 to 6 share.
+// batch is the release of examples/batchjob with 3 replicas that scenarios
+// 1 to 6 share, on the host's Redis, and scenarios 10 to 15 on the
+// Kubernetes Lease backend (kubeLease).
 type batch struct {
 	s           *suite
 	ns, release string
+	kubeLease   bool
 	values      string
 	installed   bool
 	pw          *podWatch
 	ls          *leaderSampler
+
+	// The Lease's checks of a kubeLease release (lease_test.go).
+	lastFence                  uint64
+	leaseStages, leaseProblems []string
 }
 
 func (b *batch) fullname() string { return b.release + "-baton" }
@@ -32,13 +38,15 @@ func (b *batch) selector() string {
 }
 
 func (b *batch) valuesYAML() string {
-	return fmt.Sprintf(`replicaCount: 3
+	backend := fmt.Sprintf("redis:\n  addr: %q\n", b.s.redis)
+	if b.kubeLease {
+		backend = "backend: kubeLease\n"
+	}
+	return backend + fmt.Sprintf(`replicaCount: 3
 image: {repository: localhost/baton, tag: e2e, pullPolicy: Never}
 app:
   image: {repository: localhost/batchjob, tag: e2e, pullPolicy: Never}
   command: ["/batchjob", "-unit", "200ms"]
-redis:
-  addr: %q
 timings:
   leaseTTL: %s
 terminationGracePeriodSeconds: 15
@@ -46,7 +54,7 @@ leaderService:
   enabled: true
   ports:
     - {name: probes, port: 80, targetPort: probes, protocol: TCP}
-`, b.s.redis, leaseTTL)
+`, leaseTTL)
 }
 
 func (b *batch) need(t *testing.T) {
@@ -97,13 +105,13 @@ func (b *batch) install(t *testing.T) {
 	b.ls = sampleLeaders(b.pw, apiPort, 50*time.Millisecond)
 	start := time.Now()
 	if _, err := s.helm(t, "install", b.release, s.root+"/charts/baton", "-n", b.ns, "-f", b.values, "--wait", "--timeout", "120s"); err != nil {
-		s.report(t, 1, "helm install --wait", false, "%v\n%s", err, s.describe(b.ns))
+		b.report(t, 1, "helm install --wait", false, "%v\n%s", err, s.describe(b.ns))
 		return
 	}
 	installD := time.Since(start)
 	leader, ok := b.waitOneLeader(t, 30*time.Second)
 	if !ok {
-		s.report(t, 1, "helm install --wait", false, "no single leader label: %v\n%s", b.pw.Leaders(), s.describe(b.ns))
+		b.report(t, 1, "helm install --wait", false, "no single leader label: %v\n%s", b.pw.Leaders(), s.describe(b.ns))
 		return
 	}
 	b.installed = true
@@ -150,11 +158,11 @@ func (b *batch) install(t *testing.T) {
 	}
 	netOK, netMsg := s.checkPodNetwork(t, &leader, "baton")
 	pass := okFirst && condOK && evOK && svcOK && netOK
-	s.report(t, 1, "helm install --wait, 3 replicas", pass,
+	b.report(t, 1, "helm install --wait, 3 replicas", pass,
 		"install --wait %v; first leader label %v after install start; one leader %s; condition=%v LeaderElected event=%v; leader Service %s: %s; %s",
 		installD.Round(10*time.Millisecond), first.Sub(start).Round(time.Millisecond), leader.Name, condOK, evOK, svc.Spec.ClusterIP, svcMsg, netMsg)
-	s.figure("install --wait (3 replicas)", "%v", installD.Round(10*time.Millisecond))
-	s.figure("first leader label after helm install", "%v", first.Sub(start).Round(time.Millisecond))
+	b.figure("install --wait (3 replicas)", "%v", installD.Round(10*time.Millisecond))
+	b.figure("first leader label after helm install", "%v", first.Sub(start).Round(time.Millisecond))
 	b.rss(t, leader)
 }
 
@@ -208,5 +216,5 @@ func (b *batch) rss(t *testing.T, leader corev1.Pod) {
 		}
 		parts = append(parts, fmt.Sprintf("%s %.1f MiB", role, float64(kib)/1024))
 	}
-	b.s.figure("baton sidecar RSS in a pod", "%s", strings.Join(parts, ", "))
+	b.figure("baton sidecar RSS in a pod", "%s", strings.Join(parts, ", "))
 }

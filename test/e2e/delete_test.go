@@ -88,7 +88,7 @@ func (b *batch) deleteLeader(t *testing.T) {
 	b.ls.mu.Unlock()
 	orderOK := ok1 && ok2 && ok3 && ok4 && appStop.Time.Before(batonTerm.Time) &&
 		!lastLeaderAnswer.Before(appStop.Time) && batonTerm.Time.Before(batonStop.Time) && !newLead.Time.Before(batonTerm.Time)
-	s.report(t, 2, "native sidecar order", orderOK && startOK,
+	b.report(t, 2, "native sidecar order", orderOK && startOK,
 		"start: baton up before the app's first line in every pod (gaps %s)%s; delete: app stopped %v before baton's SIGTERM, /leader still answered leader %v after the app stopped, baton stopped %v after its SIGTERM, next leader %s started %v after the old baton's SIGTERM (found: app stop %v, SIGTERM %v, stopped %v, new term %v)",
 		strings.Join(gaps, ", "), startMsg, batonTerm.Time.Sub(appStop.Time).Round(time.Millisecond),
 		lastLeaderAnswer.Sub(appStop.Time).Round(time.Millisecond), batonStop.Time.Sub(batonTerm.Time).Round(time.Millisecond),
@@ -99,14 +99,14 @@ func (b *batch) deleteLeader(t *testing.T) {
 	work, okW := firstWorkAfter(appLines, deleted, leader.Name)
 	overlaps := b.pw.Overlaps(since)
 	pass := okL && okW && len(overlaps) == 0
-	s.report(t, 3, "delete the leader pod", pass,
+	b.report(t, 3, "delete the leader pod", pass,
 		"next leader %s by label %v after the delete, its app started work %v after the delete; of that: the old app stopped %v after the delete, the kubelet sent baton SIGTERM %v later, the new term started %v after that (baton to baton); pods labelled leader at once: %v",
 		labelled, byLabel.Sub(deleted).Round(time.Millisecond), work.Time.Sub(deleted).Round(time.Millisecond),
 		appStop.Time.Sub(deleted).Round(time.Millisecond), batonTerm.Time.Sub(appStop.Time).Round(time.Millisecond),
 		newLead.Time.Sub(batonTerm.Time).Round(time.Millisecond), overlapsOrNone(overlaps))
-	s.figure("hand-over after deleting the leader pod (baton to baton: old SIGTERM to new term)", "%v", newLead.Time.Sub(batonTerm.Time).Round(time.Millisecond))
-	s.figure("hand-over after deleting the leader pod (by label)", "%v", byLabel.Sub(deleted).Round(time.Millisecond))
-	s.figure("hand-over after deleting the leader pod (new app working)", "%v", work.Time.Sub(deleted).Round(time.Millisecond))
+	b.figure("hand-over after deleting the leader pod (baton to baton: old SIGTERM to new term)", "%v", newLead.Time.Sub(batonTerm.Time).Round(time.Millisecond))
+	b.figure("hand-over after deleting the leader pod (by label)", "%v", byLabel.Sub(deleted).Round(time.Millisecond))
+	b.figure("hand-over after deleting the leader pod (new app working)", "%v", work.Time.Sub(deleted).Round(time.Millisecond))
 }
 
 func filterPod(lines []harnessLogLine, pod string) []harnessLogLine {

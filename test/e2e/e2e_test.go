@@ -59,13 +59,45 @@ func TestE2E(t *testing.T) {
 		t.Run(st.name, st.run)
 	}
 	// The release's watch and sampler ran through scenarios 1 to 6.
+	b.stop(t)
+
+	// Scenarios 1 to 5 again on the Kubernetes Lease backend, no Redis,
+	// with the Lease checked after each.
+	l := &batch{s: s, ns: "lease", release: "lease", kubeLease: true}
+	for _, st := range []struct {
+		name string
+		run  func(*testing.T)
+	}{
+		{"10 install on kube-lease", l.install},
+		{"10 the Lease after install", l.leaseStage("install")},
+		{"11+12 delete the leader pod on kube-lease", l.deleteLeader},
+		{"12 the Lease after the delete", l.leaseStage("delete")},
+		{"13 rollout on kube-lease", l.rollouts},
+		{"13 the Lease after the rollout", l.leaseStage("rollout")},
+		{"14 kill baton on kube-lease", l.killAndFreeze},
+		{"14 the Lease after the kill", l.leaseStage("kill -9")},
+		{"15 the Lease and its Role", l.leaseReport},
+	} {
+		t.Run(st.name, st.run)
+	}
+	l.stop(t)
+	s.summary(t, time.Since(began))
+}
+
+// stop ends the release's pod watch and /leader sampler, and uninstalls
+// it, so that the next release runs on a quieter node.
+func (b *batch) stop(t *testing.T) {
 	if b.ls != nil {
 		b.ls.Stop()
 	}
 	if b.pw != nil {
 		b.pw.Stop()
 	}
-	s.summary(t, time.Since(began))
+	if b.installed {
+		if _, err := b.s.helm(t, "uninstall", b.release, "-n", b.ns); err != nil {
+			t.Logf("e2e: %v", err)
+		}
+	}
 }
 
 // summary prints every scenario's line and the figures, sorted.

@@ -81,11 +81,11 @@ redis.enabled, else redis:6379.
 
 {{- define "baton.hasCA" -}}
 {{- $ca := .values.redis.tls.ca }}
-{{- if and .values.redis.tls.enabled (or $ca.secretName $ca.configMapName) }}true{{ end }}
+{{- if and .values.redis.tls.enabled (or $ca.secretName $ca.configMapName) (not (include "baton.kubeLease" .)) }}true{{ end }}
 {{- end }}
 
 {{- define "baton.hasClientCert" -}}
-{{- if and .values.redis.tls.enabled .values.redis.tls.clientCert.secretName }}true{{ end }}
+{{- if and .values.redis.tls.enabled .values.redis.tls.clientCert.secretName (not (include "baton.kubeLease" .)) }}true{{ end }}
 {{- end }}
 
 {{/*
@@ -93,6 +93,7 @@ baton.env is the baton container's environment: BATON_<FLAG> each, those of
 baton run too in exec mode.
 */}}
 {{- define "baton.env" -}}
+{{- include "baton.checkBackend" . }}
 {{- $v := .values }}
 {{- $r := $v.redis -}}
 - name: POD_NAME
@@ -105,6 +106,11 @@ baton run too in exec mode.
       fieldPath: metadata.namespace
 - name: BATON_LOCK
   value: {{ include "baton.lockName" . | quote }}
+{{- if include "baton.kubeLease" . }}
+{{- /* The Lease's namespace is the pod's: POD_NAMESPACE above. */}}
+- name: BATON_BACKEND
+  value: "kube-lease"
+{{- else }}
 {{- with $v.keyPrefix }}
 - name: BATON_KEY_PREFIX
   value: {{ . | quote }}
@@ -163,6 +169,7 @@ baton run too in exec mode.
 {{- with $r.tls.serverName }}
 - name: BATON_REDIS_TLS_SERVER_NAME
   value: {{ . | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 {{- with $v.timings.leaseTTL }}

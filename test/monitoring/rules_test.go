@@ -11,7 +11,7 @@ import (
 )
 
 // alertNames are the alerts that the chart must ship.
-var alertNames = append([]string{"BatonNoLeader", "BatonMultipleLeaders", "BatonFlapping", "BatonRenewalsFailing", "BatonRedisUnreachable"}, runAlertNames...)
+var alertNames = append([]string{"BatonNoLeader", "BatonMultipleLeaders", "BatonFlapping", "BatonRenewalsFailing", "BatonRedisUnreachable", "BatonLeaseUnreachable"}, runAlertNames...)
 
 // runAlertNames are schedule mode's alerts, whose series carry the job's
 // own label "job": renamed exported_job by a default scrape, kept under
@@ -174,6 +174,7 @@ func TestAlertRulesFollowValues(t *testing.T) {
 			wantFor(t, rules, "BatonNoLeader", "30s")
 			wantFor(t, rules, "BatonMultipleLeaders", "1m")
 			wantFor(t, rules, "BatonRedisUnreachable", "2m")
+			wantFor(t, rules, "BatonLeaseUnreachable", "2m")
 			wantFor(t, rules, "BatonRunOverdue", "5m")
 			wantIn(t, rules, "BatonFlapping", `> 20`)
 			wantIn(t, rules, "BatonRenewalsFailing", `> 0`)
@@ -193,6 +194,7 @@ func TestAlertRulesFollowValues(t *testing.T) {
 			"int:monitoring.prometheusRule.flappingTransitionsPerHour=7",
 			"int:monitoring.prometheusRule.renewFailuresPer10m=3",
 			"monitoring.prometheusRule.redisUnreachableFor=30s",
+			"monitoring.prometheusRule.leaseUnreachableFor=45s",
 			"monitoring.prometheusRule.runOverdueFor=1h",
 			`monitoring.prometheusRule.selector=job=~"batch-.*"`,
 		}, func(t *testing.T, rules map[string]rule) {
@@ -200,6 +202,7 @@ func TestAlertRulesFollowValues(t *testing.T) {
 			wantFor(t, rules, "BatonNoLeader", "5m")
 			wantFor(t, rules, "BatonMultipleLeaders", "2m")
 			wantFor(t, rules, "BatonRedisUnreachable", "30s")
+			wantFor(t, rules, "BatonLeaseUnreachable", "45s")
 			wantIn(t, rules, "BatonFlapping", `> 7`)
 			wantIn(t, rules, "BatonRenewalsFailing", `> 3`)
 			for _, r := range rules {

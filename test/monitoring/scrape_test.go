@@ -90,12 +90,19 @@ current-context: none
 		// one call of its lock API, whose request counter has no series
 		// before the first.
 		ready func(metrics string) bool
+		// noRedis: the Lease backend, which refuses --redis-addr.
+		noRedis bool
 	}{
 		{name: "sidecar", post: []string{"--kube", "false"}},
 		{name: "exec", pre: []string{"run"}, post: []string{"--kube", "false", "--", "sleep", "600"}},
 		{name: "kube", post: []string{"--kube", "true", "--kubeconfig", kubeconfig}, env: []string{"POD_NAME=baton-kube", "POD_NAMESPACE=monitoring"}},
 		{name: "schedule", pre: []string{"run"}, post: []string{"--kube", "false", "--schedule", "@every 1s", "--", "touch", ran},
 			ready: func(metrics string) bool { return scheduledRan(ran, metrics) }},
+		// The Lease backend on an API server that is not there: its
+		// metrics are served all the same, its error counter among them.
+		{name: "kube-lease", post: []string{"--kube", "false", "--backend", "kube-lease", "--kubeconfig", kubeconfig,
+			"--lease-namespace", "monitoring", "--lease-ttl", "2s"}, noRedis: true,
+			ready: func(metrics string) bool { return strings.Contains(metrics, "\nbaton_kube_lease_errors_total{") }},
 	}
 	all := exposed{}
 	for _, r := range runs {
@@ -103,7 +110,11 @@ current-context: none
 		if ready == nil {
 			ready = func(metrics string) bool { return strings.Contains(metrics, "\nbaton_is_leader 1\n") }
 		}
-		probe, api := startBaton(t, dir, r.name, redis.Addr(), r.pre, r.post, r.env, ready)
+		redisAddr := redis.Addr()
+		if r.noRedis {
+			redisAddr = ""
+		}
+		probe, api := startBaton(t, dir, r.name, redisAddr, r.pre, r.post, r.env, ready)
 		if r.ready == nil {
 			if _, err := get(t.Context(), api+"/locks/monitoring-probe"); err != nil {
 				t.Fatalf("GET /locks: %v", err)
@@ -122,7 +133,8 @@ current-context: none
 	return all
 }
 
-// startBaton starts one baton on lock <name> with its API and probes on
+// startBaton starts one baton on lock <name> (on the Redis at redisAddr,
+// none when "") with its API and probes on
 // free loopback ports, stops it at the end of the test, and returns the
 // URLs of its probe listener and its API once ready(its /metrics).
 func startBaton(t *testing.T, dir, name, redisAddr string, pre, post, env []string, ready func(metrics string) bool) (probeURL, apiURL string) {
@@ -135,8 +147,11 @@ func startBaton(t *testing.T, dir, name, redisAddr string, pre, post, env []stri
 		return "127.0.0.1:" + strconv.Itoa(p)
 	}
 	apiAddr, probeAddr := port(), port()
-	args := append(append(pre, "--lock", "monitoring-"+name, "--identity", name, "--redis-addr", redisAddr,
-		"--api-addr", apiAddr, "--probe-addr", probeAddr), post...)
+	args := append(pre, "--lock", "monitoring-"+name, "--identity", name)
+	if redisAddr != "" {
+		args = append(args, "--redis-addr", redisAddr)
+	}
+	args = append(append(args, "--api-addr", apiAddr, "--probe-addr", probeAddr), post...)
 	logf, err := os.Create(filepath.Join(dir, name+".log"))
 	if err != nil {
 		t.Fatal(err)

@@ -53,3 +53,15 @@ func TestScheduleLongLease(t *testing.T) {
 		})
 	}
 }
+
+// An empty --schedule is refused, not taken for exec mode.
+func TestScheduleEmpty(t *testing.T) {
+	var stderr bytes.Buffer
+	_, err := parseRunConfig([]string{"--lock", "j", "--schedule", "", "--", "true"}, env(nil), &stderr)
+	if err == nil || !strings.Contains(err.Error(), "--schedule must not be empty") {
+		t.Errorf("--schedule '': %v, want an error naming --schedule", err)
+	}
+	if _, err := parseRunConfig([]string{"--lock", "j", "--", "true"}, env(map[string]string{"BATON_SCHEDULE": ""}), &stderr); err != nil {
+		t.Errorf("an empty BATON_SCHEDULE: %v, want exec mode", err)
+	}
+}

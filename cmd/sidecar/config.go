@@ -233,6 +233,11 @@ func (c *config) complete(set map[string]bool, getenv func(string) string) error
 	}
 	if c.ResignHoldOff == 0 && !set["resign-hold-off"] {
 		c.ResignHoldOff = c.LeaseTTL
+		if c.Schedule.Spec != "" {
+			// Schedule mode resigns nothing, and its run leases may
+			// outlast the hold-off's bound (up to maxRunLease).
+			c.ResignHoldOff = min(c.LeaseTTL, election.MaxHoldOff)
+		}
 	}
 	if err := c.validate(); err != nil {
 		return err

@@ -94,6 +94,11 @@ type scheduler struct {
 	running atomic.Pointer[runs.Run] // this replica's running attempt, for /leader
 
 	warm warmGuard // the guard started ahead of the next window
+
+	// counted is the latest window that missed judged, zero before the
+	// first count: a later count starts after it, so that this replica
+	// counts no window twice. Only the scheduler's loop uses it.
+	counted time.Time
 }
 
 // runSchedule is `baton run --schedule`: it runs the job on its schedule
@@ -258,12 +263,15 @@ func (s *scheduler) closes(start time.Time) time.Time {
 	return end
 }
 
-// missed counts the windows up to now that no replica ran: those after
-// the latest window of the job's record, the window open now included
-// unless busy (after a run of this replica's, which joins it late, see
-// next) and it may still run. It logs them and, under --catch-up last,
-// runs the most recent one, which may run until the next window's start.
-// A job with no record has missed nothing.
+// missed counts the windows up to now that no replica ran: at the first
+// count those after the latest window of the job's record, later those
+// the record lacks since the last count (a Redis outage leaves them
+// before the window run after it); the window open now included unless
+// busy (after a run of this replica's, which joins it late, see next) and
+// it may still run. It logs them and, under --catch-up last, runs the
+// most recent one if it is later than every recorded window, which may
+// run until the next window's start. A job with no record has missed
+// nothing.
 func (s *scheduler) missed(ctx context.Context, clk redisClock, busy bool) {
 	info, err := s.job.Inspect(ctx)
 	if err != nil {
@@ -279,41 +287,66 @@ func (s *scheduler) missed(ctx context.Context, clk redisClock, busy bool) {
 	if cur := s.sched.Window(until); busy && until.Before(s.closes(cur)) {
 		until = cur.Add(-time.Nanosecond)
 	}
-	n, first, latest := s.countMissed(info, until)
+	n, first, latest, newest := s.countMissed(info, s.counted, until)
+	if w := s.sched.Window(until); w.After(s.counted) {
+		s.counted = w
+	}
 	if n == 0 {
 		return
 	}
 	s.rec.MissedWindows(s.job.Name(), n)
 	s.log.Warn("windows missed: no replica ran them", "job", s.job.Name(), "missed", n,
 		"first", runs.WindowName(first), "latest", runs.WindowName(latest), "catch_up", s.cfg.Schedule.CatchUp)
-	if s.cfg.Schedule.CatchUp != catchUpLast {
+	if s.cfg.Schedule.CatchUp != catchUpLast || !latest.After(newest) {
 		return
 	}
 	s.log.Info("catching up the most recent missed window", "window", runs.WindowName(latest))
 	s.window(ctx, clk, latest, s.sched.Next(info.Now))
 }
 
-// countMissed counts the windows in (the latest window recorded, the
-// window open at until], at most maxMissedCount, and returns the first and
-// the latest of them. Records of windows that are not times (an API's own
-// names) are ignored.
-func (s *scheduler) countMissed(info runs.Info, until time.Time) (n int, first, latest time.Time) {
-	var recorded time.Time
+// countMissed counts the windows in (from, the window open at until]
+// that the record lacks, at most maxMissedCount, and returns the first
+// and the latest of them and the newest window recorded. from is the
+// newest window recorded when after is zero (the first count), else
+// after, or the oldest window recorded if later: the record tells nothing
+// before it. Records of windows that are not times (an API's own names)
+// are ignored.
+func (s *scheduler) countMissed(info runs.Info, after, until time.Time) (n int, first, latest, newest time.Time) {
+	recorded := map[int64]bool{}
+	var oldest time.Time
 	for _, r := range info.Recent {
-		if t, err := time.Parse(time.RFC3339, r.Window); err == nil && t.After(recorded) {
-			recorded = t
+		t, err := time.Parse(time.RFC3339, r.Window)
+		if err != nil {
+			continue
+		}
+		recorded[t.Unix()] = true
+		if t.After(newest) {
+			newest = t
+		}
+		if oldest.IsZero() || t.Before(oldest) {
+			oldest = t
 		}
 	}
-	if recorded.IsZero() {
-		return 0, time.Time{}, time.Time{}
+	if newest.IsZero() {
+		return 0, time.Time{}, time.Time{}, time.Time{}
 	}
-	for w := s.sched.Next(recorded); !w.IsZero() && !w.After(until) && n < maxMissedCount; w = s.sched.Next(w) {
+	from := newest
+	if !after.IsZero() {
+		from = after
+		if oldest.After(after) {
+			from = oldest
+		}
+	}
+	for w := s.sched.Next(from); !w.IsZero() && !w.After(until) && n < maxMissedCount; w = s.sched.Next(w) {
+		if recorded[w.Unix()] {
+			continue
+		}
 		if n == 0 {
 			first = w
 		}
 		n, latest = n+1, w
 	}
-	return n, first, latest
+	return n, first, latest, newest
 }
 
 // window handles the window that starts at start until it succeeds, its

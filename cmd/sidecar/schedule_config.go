@@ -43,6 +43,11 @@ func (s *scheduleConfig) addScheduleFlags(fs *flag.FlagSet) {
 // holds the flags given. It makes no Redis call.
 func (c *config) validateSchedule(set map[string]bool) error {
 	if c.Schedule.Spec == "" {
+		if set["schedule"] {
+			// An empty --schedule (an unset variable in a script) must not
+			// fall back to exec mode, where the job runs while leading.
+			return fmt.Errorf("%w: --schedule must not be empty: give a schedule such as @daily, or leave the flag out for exec mode", errUsage)
+		}
 		for _, f := range []string{"time-zone", "max-attempts", "catch-up", "attempt-deadline"} {
 			if set[f] {
 				return fmt.Errorf("%w: --%s requires --schedule", errUsage, f)

@@ -191,3 +191,28 @@ esac`, ctl))
 
 // missedLogged is the count of the log line of missed windows in b's log.
 var missedLogged = regexp.MustCompile(`"msg":"windows missed: no replica ran them".*"missed":(\d+)`)
+
+// TestScheduleCountsWindowsMissedWhileRedisWasDown: the replica stays up
+// while Redis answers nothing (CLIENT PAUSE) for several windows; the
+// runner of the first window after the pause counts the windows that
+// nobody could claim, although they lie before its own in the record.
+func TestScheduleCountsWindowsMissedWhileRedisWasDown(t *testing.T) {
+	srv := redistest.Start(t)
+	log := newJobLog(t)
+	const job = "outage"
+	a := startScheduled(t, srv.Addr(), job, "a", "@every 1s", runScript(log, "true"), "--lease-ttl", "2s")
+	// Mid-window, once the run of the window and its count are over.
+	time.Sleep(time.Until(stampOf(t, log.lines(t, "run", 2)[1][1]).Add(500 * time.Millisecond)))
+	if err := srv.Client().Do(t.Context(), "CLIENT", "PAUSE", "3500", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	resumed := time.Now().Add(3500 * time.Millisecond)
+	for n := 3; ; n++ {
+		if w := stampOf(t, log.lines(t, "run", n)[n-1][1]); w.After(resumed.Add(time.Second)) {
+			break
+		}
+	}
+	series := fmt.Sprintf(`baton_run_missed_windows_total{job=%q}`, job)
+	await(t, "the windows of the pause counted", func() bool { v, _ := a.metric(t, series); return v >= 2 })
+	jobLog(a.logPath).contains(t, `"msg":"windows missed: no replica ran them"`)
+}

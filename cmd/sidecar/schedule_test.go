@@ -63,20 +63,30 @@ func TestSchedulerCountMissed(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		info          runs.Info
-		until         string
+		after, until  string
 		n             int
 		first, latest string
 	}{
-		{"no record: nothing", rec(), "2026-01-01T00:01:00Z", 0, "", ""},
-		{"only names that are not times: nothing", rec("invoice-4711"), "2026-01-01T00:01:00Z", 0, "", ""},
-		{"none missed", rec("2026-01-01T00:00:50Z"), "2026-01-01T00:00:59Z", 0, "", ""},
-		{"the latest record counts, in any order", rec("2026-01-01T00:00:10Z", "2026-01-01T00:00:30Z", "x"), "2026-01-01T00:00:55Z",
+		{"no record: nothing", rec(), "", "2026-01-01T00:01:00Z", 0, "", ""},
+		{"only names that are not times: nothing", rec("invoice-4711"), "", "2026-01-01T00:01:00Z", 0, "", ""},
+		{"none missed", rec("2026-01-01T00:00:50Z"), "", "2026-01-01T00:00:59Z", 0, "", ""},
+		{"the latest record counts, in any order", rec("2026-01-01T00:00:10Z", "2026-01-01T00:00:30Z", "x"), "", "2026-01-01T00:00:55Z",
 			2, "2026-01-01T00:00:40Z", "2026-01-01T00:00:50Z"},
-		{"the window open at until counts", rec("2026-01-01T00:00:30Z"), "2026-01-01T00:00:40Z", 1, "2026-01-01T00:00:40Z", "2026-01-01T00:00:40Z"},
-		{"capped", rec("2000-01-01T00:00:00Z"), "2026-01-01T00:00:00Z", maxMissedCount, "2000-01-01T00:00:10Z", "2000-01-12T13:46:40Z"},
+		{"the window open at until counts", rec("2026-01-01T00:00:30Z"), "", "2026-01-01T00:00:40Z", 1, "2026-01-01T00:00:40Z", "2026-01-01T00:00:40Z"},
+		{"capped", rec("2000-01-01T00:00:00Z"), "", "2026-01-01T00:00:00Z", maxMissedCount, "2000-01-01T00:00:10Z", "2000-01-12T13:46:40Z"},
+		{"later: the gaps since the last count", rec("2026-01-01T00:01:00Z", "2026-01-01T00:00:20Z", "2026-01-01T00:00:10Z"),
+			"2026-01-01T00:00:10Z", "2026-01-01T00:01:05Z", 3, "2026-01-01T00:00:30Z", "2026-01-01T00:00:50Z"},
+		{"later: nothing before the last count", rec("2026-01-01T00:01:00Z", "2026-01-01T00:00:10Z"),
+			"2026-01-01T00:00:50Z", "2026-01-01T00:01:05Z", 0, "", ""},
+		{"later: nothing before the oldest record", rec("2026-01-01T00:01:00Z", "2026-01-01T00:00:40Z"),
+			"2026-01-01T00:00:00Z", "2026-01-01T00:01:05Z", 1, "2026-01-01T00:00:50Z", "2026-01-01T00:00:50Z"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			n, first, latest := s.countMissed(tc.info, at(tc.until))
+			var after time.Time
+			if tc.after != "" {
+				after = at(tc.after)
+			}
+			n, first, latest, _ := s.countMissed(tc.info, after, at(tc.until))
 			if n != tc.n {
 				t.Fatalf("n = %d, want %d", n, tc.n)
 			}

@@ -71,9 +71,21 @@ local nw = {window = window, run_id = run_id, attempt = attempt, fence = fence,
   status = 'running', lease_ms = lease, closes_us = closes}
 R.save(wkey, records, nw, true)
 redis.call('LPUSH', order, run_id)
-for _ = keep + 1, redis.call('LLEN', order) do
-  redis.call('HDEL', records, redis.call('RPOP', order))
+-- Trim to keep, oldest first, but keep the records of attempts whose
+-- lease holds: the API finds a run by its id in them, to renew or
+-- complete it however many windows were claimed since.
+local live = {}
+while redis.call('LLEN', order) > keep do
+  local id = redis.call('RPOP', order)
+  local raw = redis.call('HGET', records, id)
+  local ok, rec = pcall(cjson.decode, raw or '')
+  if ok and type(rec) == 'table' and rec.status == 'running' and (F.exact(rec.until_us) or 0) > now then
+    table.insert(live, id)
+  else
+    redis.call('HDEL', records, id)
+  end
 end
+for i = #live, 1, -1 do redis.call('RPUSH', order, live[i]) end -- oldest last
 R.expire(keys, nw, now, grace)
 -- The announcement is best effort (pcall): a PUBLISH the ACL denies must
 -- not fail the claim after its writes. Waiters also wake by their timers.

@@ -29,8 +29,9 @@ type Options struct {
 	// MaxAttempts is how many attempts a window gets, failed or lost ones
 	// counted. Default 3, at most 100.
 	MaxAttempts int
-	// Keep is how many runs the job's record keeps. Default 50, from 20
-	// to 1000.
+	// Keep is how many runs the job's record keeps, besides the attempts
+	// whose lease still holds (an API finds a run by its id there).
+	// Default 50, from 20 to 1000.
 	Keep int
 	// KeyGrace is how long a job's keys outlive their last write, a lease
 	// end, or a window's close. Default 7 days, whole milliseconds.

@@ -51,7 +51,8 @@ type Info struct {
 	LastSuccess, LastFailure *Record
 	// Running are the attempts of Recent whose lease holds now.
 	Running []Record
-	// Recent are the last runs, newest first, at most Options.Keep.
+	// Recent are the last runs, newest first: at most Options.Keep, and
+	// older attempts whose lease still holds.
 	Recent []Record
 }
 

@@ -28,32 +28,39 @@ func TestRecordsBoundedByKeep(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// The first run still runs: its record stays beyond Keep, so that the
+	// API finds it by its id (to renew or complete it).
 	info := inspect(t, j)
-	if len(info.Recent) != runs.MinKeep || info.Recent[0].RunID != last.ID || info.Recent[runs.MinKeep-1].Window != fmt.Sprintf("w%02d", runs.MinKeep) {
-		t.Fatalf("recent: %d runs, first %+v", len(info.Recent), info.Recent[0])
+	if len(info.Recent) != runs.MinKeep+1 || info.Recent[0].RunID != last.ID || info.Recent[runs.MinKeep].RunID != first.ID ||
+		info.Recent[runs.MinKeep-1].Window != fmt.Sprintf("w%02d", runs.MinKeep) {
+		t.Fatalf("recent: %d runs, first %+v, last %+v", len(info.Recent), info.Recent[0], info.Recent[len(info.Recent)-1])
 	}
+	if len(info.Running) != 1 || info.Running[0].RunID != first.ID {
+		t.Errorf("running %+v, want the first run", info.Running)
+	}
+	if r, err := j.Resume(t.Context(), first.ID); err != nil || r.Window != "w-first" {
+		t.Errorf("the first run by its id: %+v, %v", r, err)
+	}
+	if err := first.Renew(t.Context()); err != nil {
+		t.Errorf("Renew of a run beyond Keep: %v", err)
+	}
+	if err := first.Complete(t.Context(), runs.Succeeded); err != nil {
+		t.Errorf("Complete of a run beyond Keep: %v", err)
+	}
+	// Ended, it is trimmed at the next claim.
+	claim(t, j, "w-next", time.Minute)
 	if n := c.HLen(t.Context(), "baton:{report}:run:records").Val(); n != runs.MinKeep {
 		t.Errorf("records hash holds %d runs", n)
 	}
 	if n := c.LLen(t.Context(), "baton:{report}:run:order").Val(); n != runs.MinKeep {
 		t.Errorf("order list holds %d runs", n)
 	}
-	if len(info.Running) != 0 {
-		t.Errorf("running %+v: the first run was trimmed from the record", info.Running)
-	}
-	if err := first.Renew(t.Context()); err != nil {
-		t.Errorf("Renew of a trimmed run: %v", err)
-	}
-	if err := first.Complete(t.Context(), runs.Succeeded); err != nil {
-		t.Errorf("Complete of a trimmed run: %v", err)
-	}
-	if n := c.HLen(t.Context(), "baton:{report}:run:records").Val(); n != runs.MinKeep {
-		t.Errorf("records hash holds %d runs after a trimmed run completed", n)
-	}
 	// A job with a smaller Keep trims what a larger one left.
 	big := newJob(t, c, "big", runs.Options{Keep: 30})
 	for i := range 30 {
-		claim(t, big, fmt.Sprint(i), time.Minute)
+		if err := claim(t, big, fmt.Sprint(i), time.Minute).Complete(t.Context(), runs.Failed); err != nil {
+			t.Fatal(err)
+		}
 	}
 	small := newJob(t, c, "big", runs.Options{Keep: 20})
 	claim(t, small, "x", time.Minute)

@@ -4,6 +4,7 @@ package runsapi_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -288,4 +289,18 @@ func TestInvalidOptions(t *testing.T) {
 	if _, err := runsapi.NewRedisRuns(nil, runsapi.Options{}); !errors.Is(err, runsapi.ErrInvalidOptions) {
 		t.Errorf("nil client: %v", err)
 	}
+}
+
+// A run still running when more windows than the record keeps are
+// claimed after it stays renewable and completable by its id.
+func TestARunBeyondTheRecordsKeepStaysReachable(t *testing.T) {
+	e := newRunEnv(t, runsapi.Options{}, api.Options{})
+	long := e.claim(t, "/runs/report/claim?window=long&lease=60s")
+	for i := range 60 {
+		o := e.claim(t, fmt.Sprintf("/runs/report/claim?window=o%d&lease=60s", i))
+		e.call(t, http.MethodPost, "/runs/report/complete?run_id="+o.RunID+"&status=ok", http.StatusOK)
+	}
+	e.call(t, http.MethodPost, "/runs/report/renew?run_id="+long.RunID, http.StatusOK)
+	e.call(t, http.MethodPost, "/runs/report/complete?run_id="+long.RunID+"&status=ok", http.StatusOK)
+	e.refused(t, "/runs/report/claim?window=long&lease=60s", "succeeded")
 }

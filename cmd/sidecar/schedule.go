@@ -75,7 +75,7 @@ type scheduleRecorder interface {
 	LastSuccess(job string, end time.Time)
 	// Window notes job's current window, from start to next, the next
 	// window's start.
-	Window(job string, start, next time.Time)
+	Window(job string, previous, start, next time.Time)
 }
 
 var _ scheduleRecorder = (*metrics.Schedule)(nil)
@@ -206,7 +206,7 @@ func (s *scheduler) run(ctx context.Context) {
 		return
 	}
 	now := clk.now()
-	s.rec.Window(s.job.Name(), s.sched.Window(now), s.sched.Next(now))
+	s.noteWindow(s.sched.Window(now))
 	s.missed(ctx, clk, false)
 	var last time.Time // the last window handled
 	for ctx.Err() == nil {
@@ -228,11 +228,21 @@ func (s *scheduler) run(ctx context.Context) {
 			return
 		}
 		last = start
-		s.rec.Window(s.job.Name(), start, s.sched.Next(start))
+		s.noteWindow(start)
 		if s.window(ctx, clk, start, s.closes(start)) {
 			s.missed(ctx, clk, true)
 		}
 	}
+}
+
+// noteWindow reports the window that starts at start, with the one before
+// it and the next, to the recorder.
+func (s *scheduler) noteWindow(start time.Time) {
+	var previous time.Time
+	if !start.IsZero() {
+		previous = s.sched.Window(start.Add(-time.Nanosecond))
+	}
+	s.rec.Window(s.job.Name(), previous, start, s.sched.Next(start))
 }
 
 // next is the start of the window to handle after last (zero at first),

@@ -18,6 +18,7 @@ type Schedule struct {
 	lastSuccess *prometheus.GaugeVec
 	window      *prometheus.GaugeVec
 	nextWindow  *prometheus.GaugeVec
+	prevWindow  *prometheus.GaugeVec
 	runs        *prometheus.CounterVec
 	missed      *prometheus.CounterVec
 }
@@ -34,6 +35,8 @@ var RunResults = []string{"succeeded", "failed", "lost", "canceled"}
 //	baton_run_window_seconds{job}                  gauge: the current window's
 //	                     length (next start - start)
 //	baton_run_next_window_timestamp_seconds{job}   gauge: the next window's start
+//	baton_run_previous_window_start_timestamp_seconds{job}  gauge: the start
+//	                     of the window before the current one
 //	baton_runs_total{job,result}                   counter: attempts this replica
 //	                     ran, by result: succeeded, failed, lost, canceled
 //	baton_run_missed_windows_total{job}            counter: windows that no
@@ -59,6 +62,10 @@ func NewSchedule(reg prometheus.Registerer, job string) (*Schedule, error) {
 			Name: "baton_run_next_window_timestamp_seconds",
 			Help: "The start of the job's next window, in Unix seconds.",
 		}, jobs),
+		prevWindow: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "baton_run_previous_window_start_timestamp_seconds",
+			Help: "The start of the window before the job's current one, in Unix seconds: with the next window's start, the span of two windows, however uneven the schedule.",
+		}, jobs),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "baton_runs_total",
 			Help: "Attempts of the job that this replica ran, by result (succeeded, failed, lost, canceled).",
@@ -68,7 +75,7 @@ func NewSchedule(reg prometheus.Registerer, job string) (*Schedule, error) {
 			Help: "Windows of the job that no replica ran, as this replica counted them; replicas may count the same windows: aggregate with max.",
 		}, jobs),
 	}
-	if err := promreg.Register(reg, m.lastSuccess, m.window, m.nextWindow, m.runs, m.missed); err != nil {
+	if err := promreg.Register(reg, m.lastSuccess, m.window, m.nextWindow, m.prevWindow, m.runs, m.missed); err != nil {
 		return nil, fmt.Errorf("metrics: register: %w", err)
 	}
 	for _, r := range RunResults {
@@ -93,11 +100,15 @@ func (m *Schedule) LastSuccess(job string, end time.Time) {
 }
 
 // Window notes job's current window, from start to next, the next
-// window's start. A zero next (a schedule that fires no more) leaves the
-// gauges as they were.
-func (m *Schedule) Window(job string, start, next time.Time) {
+// window's start, and previous, the start of the window before it (zero:
+// unknown). A zero next (a schedule that fires no more) leaves the gauges
+// as they were.
+func (m *Schedule) Window(job string, previous, start, next time.Time) {
 	if next.IsZero() {
 		return
+	}
+	if !previous.IsZero() && previous.Before(start) {
+		m.prevWindow.WithLabelValues(job).Set(unixSeconds(previous))
 	}
 	if !start.IsZero() && next.After(start) {
 		m.window.WithLabelValues(job).Set(next.Sub(start).Seconds())

@@ -20,6 +20,7 @@ func TestScheduleMetrics(t *testing.T) {
 		lastSuccess = `baton_run_last_success_timestamp_seconds{job="nightly"}`
 		window      = `baton_run_window_seconds{job="nightly"}`
 		next        = `baton_run_next_window_timestamp_seconds{job="nightly"}`
+		previous    = `baton_run_previous_window_start_timestamp_seconds{job="nightly"}`
 		missed      = `baton_run_missed_windows_total{job="nightly"}`
 	)
 	// From the start: every result and the missed windows at 0, and no
@@ -34,14 +35,14 @@ func TestScheduleMetrics(t *testing.T) {
 	if v, ok := got[missed]; !ok || v != 0 {
 		t.Errorf("%s = %v (present %v), want 0 from the start", missed, v, ok)
 	}
-	for _, name := range []string{lastSuccess, window, next} {
+	for _, name := range []string{lastSuccess, window, next, previous} {
 		if _, ok := got[name]; ok {
 			t.Errorf("%s present before any value", name)
 		}
 	}
 
 	start := time.Date(2026, 12, 7, 3, 0, 0, 0, time.UTC)
-	m.Window("nightly", start, start.Add(24*time.Hour))
+	m.Window("nightly", start.Add(-72*time.Hour), start, start.Add(24*time.Hour)) // a Monday after a weekend
 	m.RunEnded("nightly", "succeeded")
 	m.RunEnded("nightly", "failed")
 	m.RunEnded("nightly", "failed")
@@ -52,7 +53,7 @@ func TestScheduleMetrics(t *testing.T) {
 	m.LastSuccess("nightly", time.Time{}) // none: ignored
 	m.MissedWindows("nightly", 3)
 	m.MissedWindows("nightly", 0)
-	m.Window("nightly", start, time.Time{}) // fires no more: unchanged
+	m.Window("nightly", start.Add(-time.Hour), start, time.Time{}) // fires no more: unchanged
 	got = series(t, reg)
 	for name, want := range map[string]float64{
 		`baton_runs_total{job="nightly",result="succeeded"}`: 1,
@@ -63,6 +64,7 @@ func TestScheduleMetrics(t *testing.T) {
 		lastSuccess: float64(start.Unix()) + 1.5,
 		window:      24 * 3600,
 		next:        float64(start.Add(24 * time.Hour).Unix()),
+		previous:    float64(start.Add(-72 * time.Hour).Unix()),
 		missed:      3,
 	} {
 		if got[name] != want {

@@ -54,9 +54,11 @@
 // Every write raises the TTL of the keys it writes to at least
 // Options.KeyGrace (default 7 days) after the write, after the attempt's
 // lease end and after the window's close: a job nobody runs leaves nothing
-// behind, and a window is remembered at least KeyGrace after its close. A
-// window claimed again after its record expired runs again; give windows a
-// close (Claim's closes), or names that are not reused. A value at these
+// behind. A window that closes is refused after its close whether its hash
+// exists or not, so its hash lives an hour at most after the close (a job
+// of one-second windows keeps an hour of them, not a week). A window
+// without a close claimed again after its hash expired runs again; give
+// windows a close (Claim's closes), or names that are not reused. A value at these
 // keys that baton did not write is never overwritten (ErrForeign).
 //
 // # Limits

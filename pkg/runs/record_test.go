@@ -93,6 +93,31 @@ func TestKeysExpire(t *testing.T) {
 		n, err := c.Exists(context.Background(), append(keys, "baton:{report}:run:last")...).Result()
 		return err == nil && n == 0
 	})
+
+	// The hash of a window that closes lives an hour at most after its
+	// close, the job's keys the whole grace: claimed after its close, a
+	// window is refused whether its hash is there or not.
+	week := newJob(t, c, "weekly", runs.Options{KeyGrace: 7 * 24 * time.Hour})
+	now, err := week.Now(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	closes := now.Add(2 * time.Second)
+	if _, err := week.Claim(t.Context(), "w", time.Second, closes); err != nil {
+		t.Fatal(err)
+	}
+	if ttl := c.PTTL(t.Context(), "baton:{weekly}:run:w:w").Val(); ttl <= time.Hour || ttl > time.Hour+2*time.Second {
+		t.Errorf("window hash: TTL %v, want an hour after its close", ttl)
+	}
+	if ttl := c.PTTL(t.Context(), "baton:{weekly}:run:records").Val(); ttl <= 7*24*time.Hour {
+		t.Errorf("records: TTL %v, want the grace", ttl)
+	}
+	c.Del(t.Context(), "baton:{weekly}:run:w:w")
+	var ce *runs.ClaimError
+	_, err = week.Claim(t.Context(), "w", time.Second, now.Add(-time.Second))
+	if !errors.As(err, &ce) || !errors.Is(err, runs.ErrClosed) {
+		t.Errorf("a closed window without its hash: %v, want ErrClosed", err)
+	}
 }
 
 // A value at a job's key that baton did not write is reported and left

@@ -10,7 +10,8 @@
 --   <prefix>:{J}:run:last        hash: success, failure -> record
 -- Times are microseconds of Redis server TIME, as decimal strings; 0 is
 -- none. Every key a script writes expires no sooner than grace after the
--- write, after its lease end and after the window's close (R.expire).
+-- write, after its lease end and after the window's close, the hash of a
+-- window that closes an hour at most after them (R.expire).
 local R = {}
 
 R.FIELDS = {'window', 'run_id', 'attempt', 'fence', 'identity', 'start_us',
@@ -103,12 +104,20 @@ function R.save(key, records, w, new)
   end
 end
 
+-- R.WINDOW_GRACE bounds the grace of a window hash whose window closes:
+-- such a window is refused after its close ('closed') whether its hash
+-- exists or not, so the hash need not live on for days, and a job of
+-- short windows keeps an hour of them, not a week.
+R.WINDOW_GRACE = 3600000
+
 -- R.expire raises the TTL of each key to at least grace ms after now, after
--- w's lease end and after its window's close.
+-- w's lease end and after its window's close; keys[1], the window hash of
+-- a window that closes, to R.WINDOW_GRACE at most after them.
 function R.expire(keys, w, now, grace)
-  local later = math.max(0, w.until_us - now, w.closes_us - now)
-  local ttl = grace + math.ceil(later / 1000)
-  for _, key in ipairs(keys) do
+  local later = math.ceil(math.max(0, w.until_us - now, w.closes_us - now) / 1000)
+  for i, key in ipairs(keys) do
+    local ttl = grace + later
+    if i == 1 and w.closes_us > 0 then ttl = math.min(grace, R.WINDOW_GRACE) + later end
     local p = redis.call('PTTL', key)
     if p ~= -2 and p < ttl then redis.call('PEXPIRE', key, ttl) end
   end

@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/baton-dev/baton/internal/jsonshape"
+	"github.com/baton-dev/baton/internal/kubetest"
 	"github.com/baton-dev/baton/internal/redistest"
 	"github.com/baton-dev/baton/internal/sidecartest"
 	"github.com/baton-dev/baton/pkg/api"
@@ -37,7 +38,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	code := m.Run()
+	code := kubetest.Main(m)
 	if removeBin != nil {
 		removeBin()
 	}

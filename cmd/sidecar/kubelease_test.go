@@ -12,8 +12,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/baton-dev/baton/internal/kubetest"
 	"github.com/baton-dev/baton/internal/sidecartest"
 )
 
@@ -79,26 +79,7 @@ current-context: x
 // the others name it, a SIGTERM hands over at once (not at the lease's
 // expiry), a kill -9 hands over at the expiry, and the fences grow.
 func TestKubeLeaseSidecars(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("KUBEBUILDER_ASSETS is not set under CI=true")
-		}
-		t.Skip("KUBEBUILDER_ASSETS is not set (run `make test`, or export KUBEBUILDER_ASSETS=$(hack/tools/kube-assets.sh))")
-	}
-	testEnv := &envtest.Environment{ControlPlaneStartTimeout: time.Minute, ControlPlaneStopTimeout: time.Minute}
-	restCfg, err := testEnv.Start()
-	if err != nil {
-		t.Fatalf("envtest: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := testEnv.Stop(); err != nil {
-			t.Errorf("envtest stop: %v", err)
-		}
-	})
-	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(kubeconfig, testEnv.KubeConfig, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	restCfg, kubeconfig := kubetest.Config(t), kubetest.Kubeconfig(t)
 	cs := kubernetes.NewForConfigOrDie(restCfg)
 	const ttl = 10 * time.Second
 	flags := []string{"--backend", "kube-lease", "--kubeconfig", kubeconfig, "--lease-namespace", "default",

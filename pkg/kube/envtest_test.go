@@ -2,69 +2,23 @@ package kube_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
+	"github.com/baton-dev/baton/internal/kubetest"
 	"github.com/baton-dev/baton/pkg/kube"
 )
 
-// The one API server of this package's tests, started by TestMain when
-// KUBEBUILDER_ASSETS names a directory with kube-apiserver, etcd and
-// kubectl (`make test` provisions it with hack/tools/kube-assets.sh).
-var (
-	adminConfig *rest.Config
-	// noServer says why there is no API server, when there is none.
-	noServer string
-	// startFailed is set when the API server was asked for but did not
-	// start: a failure of every test that needs it, never a skip.
-	startFailed bool
-)
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 
-func TestMain(m *testing.M) {
-	os.Exit(runMain(m))
-}
-
-func runMain(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		noServer = "KUBEBUILDER_ASSETS is not set (run `make test`, or export KUBEBUILDER_ASSETS=$(hack/tools/kube-assets.sh))"
-		return m.Run()
-	}
-	env := &envtest.Environment{ControlPlaneStartTimeout: time.Minute, ControlPlaneStopTimeout: time.Minute}
-	cfg, err := env.Start()
-	if err != nil {
-		noServer, startFailed = fmt.Sprintf("envtest did not start: %v", err), true
-		return m.Run()
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "envtest stop: %v\n", err)
-		}
-	}()
-	adminConfig = cfg
-	return m.Run()
-}
-
-// apiServer returns an admin configuration for the shared API server. It
-// skips the test when there is none, except under CI=true, and fails it
-// when the server was asked for but did not start.
-func apiServer(t *testing.T) *rest.Config {
-	t.Helper()
-	if adminConfig == nil {
-		if startFailed || os.Getenv("CI") == "true" {
-			t.Fatalf("no kube-apiserver: %s", noServer)
-		}
-		t.Skipf("no kube-apiserver: %s", noServer)
-	}
-	return rest.CopyConfig(adminConfig)
-}
+// apiServer returns an admin configuration of the package's API server
+// (kubetest): it skips without one, except under CI=true.
+func apiServer(t *testing.T) *rest.Config { return kubetest.Config(t) }
 
 func clientset(t *testing.T, cfg *rest.Config) kubernetes.Interface {
 	t.Helper()

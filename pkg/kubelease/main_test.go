@@ -13,52 +13,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/baton-dev/baton/internal/kubetest"
 )
 
-// The one API server of this package's tests, started by TestMain when
-// KUBEBUILDER_ASSETS names kube-apiserver and etcd (`make test` sets it,
-// from hack/tools/kube-assets.sh).
-var (
-	adminConfig *rest.Config
-	noServer    string
-	startFailed bool
-)
+func TestMain(m *testing.M) { os.Exit(kubetest.Main(m)) }
 
-func TestMain(m *testing.M) { os.Exit(runMain(m)) }
-
-func runMain(m *testing.M) int {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		noServer = "KUBEBUILDER_ASSETS is not set (run `make test`, or export KUBEBUILDER_ASSETS=$(hack/tools/kube-assets.sh))"
-		return m.Run()
-	}
-	env := &envtest.Environment{ControlPlaneStartTimeout: time.Minute, ControlPlaneStopTimeout: time.Minute}
-	cfg, err := env.Start()
-	if err != nil {
-		noServer, startFailed = fmt.Sprintf("envtest did not start: %v", err), true
-		return m.Run()
-	}
-	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintf(os.Stderr, "envtest stop: %v\n", err)
-		}
-	}()
-	adminConfig = cfg
-	return m.Run()
-}
-
-// apiServer returns an admin configuration of the shared API server; it
-// skips without one, except under CI=true, and fails when it did not start.
-func apiServer(t *testing.T) *rest.Config {
-	t.Helper()
-	if adminConfig == nil {
-		if startFailed || os.Getenv("CI") == "true" {
-			t.Fatalf("no kube-apiserver: %s", noServer)
-		}
-		t.Skipf("no kube-apiserver: %s", noServer)
-	}
-	return rest.CopyConfig(adminConfig)
-}
+// apiServer returns an admin configuration of the package's API server
+// (kubetest): it skips without one, except under CI=true.
+func apiServer(t *testing.T) *rest.Config { return kubetest.Config(t) }
 
 var nsSeq atomic.Int64
 

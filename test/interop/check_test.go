@@ -1,0 +1,108 @@
+//go:build linux
+
+package interop
+
+import (
+	"fmt"
+	"math"
+	"sort"
+
+	"github.com/baton-dev/baton/test/interop/internal/stamp"
+)
+
+// sigstop is one SIGSTOP of a process: when all its threads were seen
+// stopped, and when SIGCONT was sent.
+type sigstop struct {
+	pid              int
+	stopped, resumed int64
+}
+
+// resolved is an interval with its end settled.
+type resolved struct {
+	interval
+	end int64
+	how string
+	// stale are a client-go elector's stamps after its SIGCONT, before it
+	// noticed that its leadership had ended.
+	stale   []int64
+	resumed int64 // when clipped: the SIGCONT
+}
+
+// Ways an interval ends.
+const (
+	byEndStamp = "end stamp"
+	byDeath    = "death"
+	byClip     = "clipped at SIGSTOP"
+)
+
+// resolve settles where each interval ends, with no slack:
+//   - at its end stamp, the last act of its process's work;
+//   - without one (SIGKILL, or a job killed by baton's guard), at its
+//     process's death as its pidfd told, an upper bound;
+//   - a client-go elector's interval during which it was stopped ends
+//     where it was seen stopped. client-go has no guard: when it resumes,
+//     it works on (stamps) until it notices the lost leadership; those
+//     stamps are returned as stale, not as the interval. A baton replica's
+//     SIGSTOP stops baton alone, not its job: its job's interval is not
+//     clipped, and must have ended, by the guard, before the lease expired.
+//
+// A stamp while its process was stopped, or an interval that never ended,
+// is a problem of the measurement, reported as such.
+func resolve(ivs []interval, deaths map[int]int64, stops []sigstop) ([]resolved, []string) {
+	var out []resolved
+	var problems []string
+	for _, iv := range ivs {
+		r := resolved{interval: iv, end: iv.endStamp, how: byEndStamp}
+		if r.end == 0 {
+			d, ok := deaths[iv.pid]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s %s pid %d: an interval without an end", iv.side, iv.identity, iv.pid))
+				d = math.MaxInt64
+			}
+			r.end, r.how = d, byDeath
+		}
+		for _, s := range stops {
+			if s.pid != iv.pid || s.stopped < iv.start || s.stopped > r.end {
+				continue
+			}
+			for _, ns := range iv.stamps {
+				if ns > s.stopped && ns < s.resumed {
+					problems = append(problems, fmt.Sprintf("%s pid %d stamped at %d while stopped (%d to %d)", iv.side, iv.pid, ns, s.stopped, s.resumed))
+				}
+			}
+			if iv.side != stamp.ClientGo {
+				continue
+			}
+			for _, ns := range iv.stamps {
+				if ns >= s.resumed {
+					r.stale = append(r.stale, ns)
+				}
+			}
+			r.end, r.how, r.resumed = s.stopped, byClip, s.resumed
+		}
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].start < out[j].start })
+	return out, problems
+}
+
+// overlap is two intervals that share a moment.
+type overlap struct{ a, b resolved }
+
+func (o overlap) String() string {
+	return fmt.Sprintf("%s %s pid %d [%d, %d] (%s) and %s %s pid %d [%d, %d] (%s) share %v",
+		o.a.side, o.a.identity, o.a.pid, o.a.start, o.a.end, o.a.how,
+		o.b.side, o.b.identity, o.b.pid, o.b.start, o.b.end, o.b.how, nsDuration(min(o.a.end, o.b.end)-max(o.a.start, o.b.start)))
+}
+
+// overlaps returns every pair of intervals (sorted by start) of which one
+// begins before the other ends: no slack.
+func overlaps(rs []resolved) []overlap {
+	var out []overlap
+	for i := range rs {
+		for j := i + 1; j < len(rs) && rs[j].start < rs[i].end; j++ {
+			out = append(out, overlap{rs[i], rs[j]})
+		}
+	}
+	return out
+}

@@ -106,3 +106,39 @@ func overlaps(rs []resolved) []overlap {
 	}
 	return out
 }
+
+// unaccounted checks that the leaderships begun before the lane closed are
+// exactly the first one and each handover's successor, in order: a
+// leadership lost and won again out of turn (such as a stale write of a
+// resumed elector taking the Lease from its holder) shows here even when
+// it overlaps nothing.
+func unaccounted(rs []resolved, hs []handover, closing int64) []string {
+	var got []int
+	for _, r := range rs {
+		if r.start < closing {
+			got = append(got, r.pid)
+		}
+	}
+	want := make([]int, 0, len(hs)+1)
+	if len(got) > 0 {
+		want = append(want, got[0])
+	}
+	for _, h := range hs {
+		want = append(want, h.succ)
+	}
+	var out []string
+	for i := range max(len(got), len(want)) {
+		g, w := -1, -1
+		if i < len(got) {
+			g = got[i]
+		}
+		if i < len(want) {
+			w = want[i]
+		}
+		if g != w {
+			out = append(out, fmt.Sprintf("leadership %d is pid %d, want pid %d (the handovers' successors in order)", i, g, w))
+			break
+		}
+	}
+	return out
+}

@@ -61,3 +61,33 @@ func TestCheck(t *testing.T) {
 		})
 	}
 }
+
+// A leadership that no handover explains is reported, one after close is not.
+func TestUnaccounted(t *testing.T) {
+	rs := func(pids ...int) []resolved {
+		var out []resolved
+		for i, p := range pids {
+			out = append(out, resolved{interval: interval{pid: p, start: int64(10 * (i + 1))}})
+		}
+		return out
+	}
+	hs := []handover{{succ: 2}, {succ: 3}}
+	cases := []struct {
+		name    string
+		rs      []resolved
+		closing int64
+		bad     bool
+	}{
+		{"in order", rs(1, 2, 3), 100, false},
+		{"after close", rs(1, 2, 3, 4), 35, false},
+		{"won again out of turn", rs(1, 2, 2, 3), 100, true},
+		{"one missing", rs(1, 2), 100, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := unaccounted(tc.rs, hs, tc.closing); (len(got) > 0) != tc.bad {
+				t.Errorf("unaccounted = %q, want problems: %v", got, tc.bad)
+			}
+		})
+	}
+}

@@ -59,6 +59,7 @@ func TestInterop(t *testing.T) {
 		}
 		ivs, deaths, logErrs := l.log.snapshot()
 		rs, ps := resolve(ivs, deaths, l.stops)
+		ps = append(ps, unaccounted(rs, l.handovers, l.closing)...)
 		for _, e := range append(logErrs, ps...) {
 			problems = append(problems, fmt.Sprintf("lane %d: %s", i, e))
 		}
@@ -119,7 +120,7 @@ func nsDuration(ns int64) time.Duration { return time.Duration(ns) }
 // table is the summary: handovers by direction and fault, with the gaps.
 func table(hs []handover, overlaps, stops int, stale []time.Duration) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%-22s %-8s %9s %6s %9s %9s\n", "direction", "fault", "handovers", "named", "gap p50", "gap max")
+	fmt.Fprintf(&b, "%-22s %-8s %9s %6s %9s %9s %9s\n", "direction", "fault", "handovers", "named", "gap min", "gap p50", "gap max")
 	for _, dir := range [][2]string{{stamp.Baton, stamp.ClientGo}, {stamp.ClientGo, stamp.Baton}} {
 		for _, f := range faults {
 			var gaps []time.Duration
@@ -136,8 +137,8 @@ func table(hs []handover, overlaps, stops int, stale []time.Duration) string {
 				continue
 			}
 			sort.Slice(gaps, func(i, j int) bool { return gaps[i] < gaps[j] })
-			fmt.Fprintf(&b, "%-22s %-8s %9d %6d %9v %9v\n", dir[0]+" -> "+dir[1], f, len(gaps), named,
-				gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond))
+			fmt.Fprintf(&b, "%-22s %-8s %9d %6d %9v %9v %9v\n", dir[0]+" -> "+dir[1], f, len(gaps), named,
+				gaps[0].Round(time.Millisecond), gaps[len(gaps)/2].Round(time.Millisecond), gaps[len(gaps)-1].Round(time.Millisecond))
 		}
 	}
 	fmt.Fprintf(&b, "overlaps: %d\n", overlaps)

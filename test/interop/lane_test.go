@@ -44,14 +44,14 @@ type lane struct {
 	cg            *clientGoProc
 	stops         []sigstop
 	handovers     []handover
-	clientGoExits map[int]int // exit codes of stopped electors after SIGCONT
 	notes         []string
+	closing       int64 // when close began: later leaderships are no handovers
 }
 
 func newLane(n int, dir string) *lane {
 	return &lane{n: n, dir: dir, lease: fmt.Sprintf("interop-%d", n),
 		batonID: fmt.Sprintf("baton-%d", n), cgID: fmt.Sprintf("clientgo-%d", n),
-		log: newStampLog(filepath.Join(dir, "stamps")), clientGoExits: map[int]int{}}
+		log: newStampLog(filepath.Join(dir, "stamps"))}
 }
 
 // run drives count handovers, alternating directions: the client-go
@@ -140,13 +140,24 @@ func (l *lane) handover(ctx context.Context, from, fault string) (handover, erro
 	case faultStop:
 		stopped, err = stopProcess(ctx, pid)
 	}
+	frozen := []int{pid}
+	if err == nil && fault == faultStop && from == stamp.Baton && *freeze {
+		for _, d := range descendantsOf(pid) {
+			if _, err = stopProcess(ctx, d); err != nil {
+				break
+			}
+			frozen = append(frozen, d)
+		}
+	}
 	if err != nil {
 		return h, err
 	}
 	succ, err := l.awaitStart(ctx, to, sent)
 	if err != nil {
 		if fault == faultStop {
-			_ = syscall.Kill(pid, syscall.SIGCONT)
+			for _, p := range frozen {
+				_ = syscall.Kill(p, syscall.SIGCONT)
+			}
 		}
 		return h, err
 	}
@@ -158,10 +169,12 @@ func (l *lane) handover(ctx context.Context, from, fault string) (handover, erro
 			time.Sleep(d)
 		}
 		resumed := clocks.MonotonicNS()
-		if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
-			return h, err
+		for _, p := range frozen {
+			if err := syscall.Kill(p, syscall.SIGCONT); err != nil {
+				return h, err
+			}
+			l.stops = append(l.stops, sigstop{pid: p, stopped: stopped, resumed: resumed})
 		}
-		l.stops = append(l.stops, sigstop{pid: pid, stopped: stopped, resumed: resumed})
 	}
 	if err := l.recover(ctx, from, fault); err != nil {
 		return h, err
@@ -197,15 +210,13 @@ func (l *lane) recover(ctx context.Context, from, fault string) error {
 	case <-time.After(eventTimeout):
 		return fmt.Errorf("client-go elector did not exit after %s", fault)
 	}
-	if fault == faultStop {
-		l.clientGoExits[l.cg.cmd.Process.Pid] = l.cg.cmd.ProcessState.ExitCode()
-	}
 	return l.startClientGo()
 }
 
 // close stops both sides gracefully (then kills), and waits until every
 // interval has an end stamp or a recorded death.
 func (l *lane) close() {
+	l.closing = clocks.MonotonicNS()
 	if l.cg != nil {
 		_ = l.cg.cmd.Process.Signal(syscall.SIGTERM)
 		select {

@@ -35,19 +35,13 @@ const (
 	byClip     = "clipped at SIGSTOP"
 )
 
-// resolve settles where each interval ends, with no slack:
-//   - at its end stamp, the last act of its process's work;
-//   - without one (SIGKILL, or a job killed by baton's guard), at its
-//     process's death as its pidfd told, an upper bound;
-//   - a client-go elector's interval during which it was stopped ends
-//     where it was seen stopped. client-go has no guard: when it resumes,
-//     it works on (stamps) until it notices the lost leadership; those
-//     stamps are returned as stale, not as the interval. A baton replica's
-//     SIGSTOP stops baton alone, not its job: its job's interval is not
-//     clipped, and must have ended, by the guard, before the lease expired.
-//
-// A stamp while its process was stopped, or an interval that never ended,
-// is a problem of the measurement, reported as such.
+// resolve settles where each interval ends, with no slack: at its end
+// stamp; without one, at its process's death (an upper bound). A client-go
+// interval during which its process was stopped ends where it was seen
+// stopped, and its stamps after SIGCONT are returned as stale. A baton
+// SIGSTOP stops baton, not its job, whose interval is never cut. A stamp
+// while stopped, or an interval without an end, is a problem of the
+// measurement.
 func resolve(ivs []interval, deaths map[int]int64, stops []sigstop) ([]resolved, []string) {
 	var out []resolved
 	var problems []string

@@ -14,22 +14,9 @@ import (
 	"github.com/baton-dev/baton/test/interop/internal/stamp"
 )
 
-// TestInterop: on each of -interop.lanes Leases of a real API server, one
-// `baton run --backend kube-lease` replica and one unmodified client-go
-// elector (ReleaseOnCancel) hand the Lease back and forth, -interop.handovers
-// times in each direction in all, each handover ended by SIGTERM, SIGKILL or
-// SIGSTOP of the holder (for longer than the lease, then SIGCONT), in turn.
-//
-// Checked, from the stamps of both sides on the one CLOCK_MONOTONIC:
-//   - no two intervals of a Lease share a moment, with no slack, where an
-//     interval is a baton job's life (start stamp to end stamp or death,
-//     even when baton itself was stopped: its guard must kill the job
-//     before the lease can expire) or a client-go elector's work (start to
-//     end stamp or death; see resolve for a stopped elector, which client-go
-//     cannot stop: it is cut where it was stopped, and its stale work after
-//     SIGCONT is counted, not checked);
-//   - after each handover the side that lost names the winner: baton's
-//     /leader holder, client-go's OnNewLeader.
+// TestInterop hands Leases back and forth between baton and client-go
+// -interop.handovers times in each direction and checks the stamps; the
+// package doc says what exactly it checks.
 func TestInterop(t *testing.T) {
 	apiServer(t)
 	if *handovers < 1 || *lanes < 1 {

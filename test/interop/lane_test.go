@@ -179,13 +179,14 @@ func (l *lane) handover(ctx context.Context, from, fault string) (handover, erro
 	if err := l.recover(ctx, from, fault); err != nil {
 		return h, err
 	}
+	loser := l.cgID
 	if from == stamp.Baton {
-		h.named = batonNames(ctx, l.baton, holder)
+		loser, h.named = l.batonID, batonNames(ctx, l.baton, holder)
 	} else {
 		h.named = l.cg.named(ctx, holder)
 	}
 	if !h.named {
-		l.notes = append(l.notes, fmt.Sprintf("%s %s did not name %s after a %s", from, map[bool]string{true: l.batonID, false: l.cgID}[from == stamp.Baton], holder, fault))
+		l.notes = append(l.notes, fmt.Sprintf("%s did not name %s after a %s", loser, holder, fault))
 	}
 	return h, nil
 }

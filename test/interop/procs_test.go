@@ -48,6 +48,8 @@ func startClientGo(dir, lease, identity, stamps string) (*clientGoProc, error) {
 	cmd := exec.Command(clientGo, "-kubeconfig", kubeconfig, "-namespace", "default", "-name", lease, "-identity", identity,
 		"-stamps", stamps, "-lease-duration", leaseTTL.String(), "-renew-deadline", renewDL.String(), "-retry-period", retryPeriod.String())
 	cmd.Stderr = logf
+	// Gone with the test binary, even when it dies of a timeout.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		_ = logf.Close()

@@ -5,6 +5,7 @@ package interop
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -46,12 +47,13 @@ type lane struct {
 	handovers     []handover
 	notes         []string
 	closing       int64 // when close began: later leaderships are no handovers
+	rng           *rand.Rand
 }
 
 func newLane(n int, dir string) *lane {
 	return &lane{n: n, dir: dir, lease: fmt.Sprintf("interop-%d", n),
 		batonID: fmt.Sprintf("baton-%d", n), cgID: fmt.Sprintf("clientgo-%d", n),
-		log: newStampLog(filepath.Join(dir, "stamps"))}
+		log: newStampLog(filepath.Join(dir, "stamps")), rng: rand.New(rand.NewPCG(*seed, uint64(n)))}
 }
 
 // run drives count handovers, alternating directions: the client-go
@@ -129,6 +131,10 @@ func (l *lane) handover(ctx context.Context, from, fault string) (handover, erro
 	}
 	pred := cur[len(cur)-1]
 	h := handover{from: from, to: to, fault: fault, pred: pred.pid, predStart: pred.start}
+	// At any moment of the holder's renewal cycle and of the wall clock's
+	// second (client-go compares renewTime in whole seconds), not just
+	// after its term began.
+	time.Sleep(time.Duration(l.rng.Int64N(int64(time.Second))))
 	sent := clocks.MonotonicNS()
 	var stopped int64
 	var err error

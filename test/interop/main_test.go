@@ -20,6 +20,7 @@ import (
 var (
 	handovers = flag.Int("interop.handovers", 100, "handovers in each direction (baton to client-go, client-go to baton), spread over -interop.lanes Leases")
 	lanes     = flag.Int("interop.lanes", 4, "Leases driven side by side, each by one baton replica and one client-go elector")
+	seed      = flag.Uint64("interop.seed", 1, "seed of the moments of the faults")
 	// A frozen node: nothing on it can stop the job, the test must fail.
 	freeze = flag.Bool("interop.freeze", false, "a SIGSTOP of baton also stops its guard and job (as a frozen node): the test must then fail with overlaps")
 )

@@ -20,10 +20,10 @@ import (
 )
 
 // The timings of both sides: a 2 s lease, the least that the kube-lease
-// backend accepts (whole seconds). baton renews every 667 ms and steps
-// down at 1333 ms (its defaults: a third and two thirds); its guard kills
-// the job 500 ms later at the latest (--kill-grace's default here).
-// client-go: LeaseDuration 2 s, RenewDeadline 1 s, RetryPeriod 250 ms.
+// backend accepts (whole seconds). baton renews every second (the least on
+// a Lease) and steps down at 1333 ms (two thirds); its guard kills the job
+// 500 ms later at the latest (--kill-grace's default here). client-go:
+// LeaseDuration 2 s, RenewDeadline 1 s, RetryPeriod 250 ms.
 const (
 	leaseTTL     = 2 * time.Second
 	renewDL      = time.Second

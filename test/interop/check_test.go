@@ -102,7 +102,8 @@ func overlaps(rs []resolved) []overlap {
 }
 
 // unaccounted checks that the leaderships begun before the lane closed are
-// exactly the first one and each handover's successor, in order: a
+// exactly the first one and each handover's successor (and extra), in
+// order: a
 // leadership lost and won again out of turn (such as a stale write of a
 // resumed elector taking the Lease from its holder) shows here even when
 // it overlaps nothing.
@@ -119,6 +120,9 @@ func unaccounted(rs []resolved, hs []handover, closing int64) []string {
 	}
 	for _, h := range hs {
 		want = append(want, h.succ)
+		if h.extra != 0 {
+			want = append(want, h.extra)
+		}
 	}
 	var out []string
 	for i := range max(len(got), len(want)) {

@@ -83,6 +83,13 @@ func TestUnaccounted(t *testing.T) {
 		{"won again out of turn", rs(1, 2, 2, 3), 100, true},
 		{"one missing", rs(1, 2), 100, true},
 	}
+	hs2 := []handover{{succ: 2, extra: 3}, {succ: 4}}
+	if got := unaccounted(rs(1, 2, 3, 4), hs2, 100); len(got) > 0 {
+		t.Errorf("a handover's extra term: %q", got)
+	}
+	if got := unaccounted(rs(1, 2, 4), hs2, 100); len(got) == 0 {
+		t.Errorf("a missing extra term passed")
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := unaccounted(tc.rs, hs, tc.closing); (len(got) > 0) != tc.bad {

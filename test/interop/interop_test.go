@@ -69,7 +69,15 @@ func TestInterop(t *testing.T) {
 			t.Logf("lane %d stamps: %s", i, filepath.Join(l.dir, "stamps"))
 		}
 	}
-	t.Logf("%d handovers on %d Leases in %v\n%s", len(all), len(ls), time.Since(begun).Round(time.Second), table(all, len(overlapsFound), stops, stale))
+	clobbered := 0
+	for _, h := range all {
+		if h.clobbered {
+			clobbered++
+		}
+	}
+	t.Logf("%d handovers on %d Leases in %v\n%s"+
+		"client-go releases of baton's Lease after SIGCONT (a term lost and won again, checked like any): %d\n",
+		len(all), len(ls), time.Since(begun).Round(time.Second), table(all, len(overlapsFound), stops, stale), clobbered)
 	for _, o := range overlapsFound {
 		t.Errorf("overlap: %s", o)
 	}

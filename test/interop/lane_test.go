@@ -8,11 +8,16 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/baton-dev/baton/internal/clocks"
 	"github.com/baton-dev/baton/internal/sidecartest"
+	"github.com/baton-dev/baton/pkg/kubelease"
 	"github.com/baton-dev/baton/test/interop/internal/stamp"
 )
 
@@ -31,6 +36,9 @@ type handover struct {
 	pred, succ      int   // pids of the intervals
 	predStart       int64 // and their starts
 	succStart       int64
+	succFence       uint64        // the Lease's fence in the successor's term (after a client-go SIGSTOP)
+	clobbered       bool          // a resumed client-go elector released baton's Lease
+	extra           int           // then: the pid of baton's next job, in a term won again
 	named           bool          // the new follower named the new holder
 	gap             time.Duration // set by withGaps
 }
@@ -48,12 +56,14 @@ type lane struct {
 	notes         []string
 	closing       int64 // when close began: later leaderships are no handovers
 	rng           *rand.Rand
+	cs            kubernetes.Interface
 }
 
 func newLane(n int, dir string) *lane {
 	return &lane{n: n, dir: dir, lease: fmt.Sprintf("interop-%d", n),
 		batonID: fmt.Sprintf("baton-%d", n), cgID: fmt.Sprintf("clientgo-%d", n),
-		log: newStampLog(filepath.Join(dir, "stamps")), rng: rand.New(rand.NewPCG(*seed, uint64(n)))}
+		log: newStampLog(filepath.Join(dir, "stamps")), rng: rand.New(rand.NewPCG(*seed, uint64(n))),
+		cs: kubernetes.NewForConfigOrDie(restConfig)}
 }
 
 // run drives count handovers, alternating directions: the client-go
@@ -168,6 +178,12 @@ func (l *lane) handover(ctx context.Context, from, fault string) (handover, erro
 		return h, err
 	}
 	h.succ, h.succStart = succ.pid, succ.start
+	if from == stamp.ClientGo && fault == faultStop {
+		// The term that the stopped elector may clobber once resumed.
+		if _, h.succFence, err = l.leaseState(ctx); err != nil {
+			return h, err
+		}
+	}
 	if fault == faultStop {
 		// Stopped for longer than the lease, and at least until the other
 		// side took over.
@@ -184,6 +200,16 @@ func (l *lane) handover(ctx context.Context, from, fault string) (handover, erro
 	}
 	if err := l.recover(ctx, from, fault); err != nil {
 		return h, err
+	}
+	if from == stamp.ClientGo && fault == faultStop {
+		if err := l.settle(ctx, &h); err != nil {
+			return h, err
+		}
+	}
+	if from == stamp.ClientGo {
+		if err := l.startClientGo(); err != nil {
+			return h, err
+		}
 	}
 	loser := l.cgID
 	if from == stamp.Baton {
@@ -217,7 +243,58 @@ func (l *lane) recover(ctx context.Context, from, fault string) error {
 	case <-time.After(eventTimeout):
 		return fmt.Errorf("client-go elector did not exit after %s", fault)
 	}
-	return l.startClientGo()
+	return nil // started again after settle
+}
+
+// settle waits, before a new client-go elector starts, until the Lease is
+// baton's in a term whose job runs. A client-go elector resumed after its
+// lease expired may release baton's Lease on its way out: its release()
+// reads the Lease, which refreshes the resourceVersion it writes with, but
+// asks IsLeader() of the record it observed before it was stopped when its
+// last renewal attempt failed before reading. baton then loses its term at
+// its next renewal and takes the Lease again; the new elector must not be
+// there to take it first. Such a term is counted, as the handover's extra.
+func (l *lane) settle(ctx context.Context, h *handover) error {
+	var err error
+	ok := until(ctx, func() bool {
+		var holder string
+		var fence uint64
+		if holder, fence, err = l.leaseState(ctx); err != nil {
+			return true
+		}
+		switch {
+		case holder == "":
+			h.clobbered = true
+		case holder == l.batonID && fence != h.succFence:
+			h.clobbered = true
+			var iv *interval
+			if iv, err = l.awaitStart(ctx, stamp.Baton, h.succStart); err == nil {
+				h.extra = iv.pid
+			}
+			return true
+		case holder == l.batonID && !h.clobbered:
+			return true
+		}
+		return false
+	})
+	if err == nil && !ok {
+		err = fmt.Errorf("the Lease is not baton's again after a client-go elector resumed")
+	}
+	return err
+}
+
+// leaseState reads the Lease's holder and baton's fence annotation.
+func (l *lane) leaseState(ctx context.Context) (string, uint64, error) {
+	got, err := l.cs.CoordinationV1().Leases("default").Get(ctx, l.lease, metav1.GetOptions{})
+	if err != nil {
+		return "", 0, err
+	}
+	var holder string
+	if got.Spec.HolderIdentity != nil {
+		holder = *got.Spec.HolderIdentity
+	}
+	fence, _ := strconv.ParseUint(got.Annotations[kubelease.FenceAnnotation], 10, 64)
+	return holder, fence, nil
 }
 
 // close stops both sides gracefully (then kills), and waits until every

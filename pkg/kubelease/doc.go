@@ -27,7 +27,7 @@
 // client-go tells records apart at whole-second precision (it compares
 // them as JSON, with RFC 3339 times): a renewal within the second of the
 // one before would not restart its followers' count, while the holder
-// counts from it. Renew therefore writes each renewTime in a later second
+// counts from it. Renew therefore writes each renewTime in another second
 // than the one it replaces, waiting for it if it must, and an elector on a
 // Lease renews at most once a second (MinRenewInterval).
 //

@@ -26,7 +26,7 @@ const (
 const MinTTL = 2 * time.Second
 
 // MinRenewInterval is the shortest time between an elector's renewals on a
-// Lease: each renewal must fall in a later whole second than the one
+// Lease: each renewal must fall in another whole second than the one
 // before to be seen by client-go's followers (see Renew), and Renew waits
 // for that second when it comes sooner.
 const MinRenewInterval = time.Second

@@ -61,7 +61,7 @@ func (t *term) store(l *coordv1.Lease) {
 	}
 }
 
-// Renew writes a new renewTime, in a later whole second than the one it
+// Renew writes a new renewTime, in another whole second than the one it
 // replaces: client-go compares records at one-second precision, so its
 // followers would not see a renewal within the same second, and would
 // count the lease from the one before while this term counts from this
@@ -103,7 +103,7 @@ func (t *term) write(ctx context.Context, op string, change func(record, time.Ti
 		now := time.Now()
 		if op == "renew" {
 			var err error
-			if now, err = laterSecond(ctx, recordOf(obj).renew); err != nil {
+			if now, err = otherSecond(ctx, recordOf(obj).renew); err != nil {
 				return fmt.Errorf("kubelease: %s Lease %s: %w", op, t.l.Name(), err)
 			}
 		}
@@ -130,13 +130,14 @@ func (t *term) write(ctx context.Context, op string, change func(record, time.Ti
 	}
 }
 
-// laterSecond returns the wall clock's time once it is in a later whole
+// otherSecond returns the wall clock's time once it is in another whole
 // second than prev (at once, mostly): the second is all of renewTime that
-// client-go's comparison sees.
-func laterSecond(ctx context.Context, prev time.Time) (time.Time, error) {
+// client-go's comparison sees. An earlier second will do (a clock stepped
+// back): client-go compares bytes, not times.
+func otherSecond(ctx context.Context, prev time.Time) (time.Time, error) {
 	for {
 		now := time.Now()
-		if now.Unix() > prev.Unix() {
+		if now.Unix() != prev.Unix() {
 			return now, nil
 		}
 		t := time.NewTimer(time.Unix(prev.Unix()+1, 0).Sub(now))

@@ -20,7 +20,14 @@
 //     stopped, and the work it does after SIGCONT, until it notices the
 //     loss, is counted, not checked.
 //   - Every leadership is a handover's successor, in order: none was lost
-//     and won again out of turn.
+//     and won again out of turn. One exception is counted, not excused: a
+//     client-go elector resumed after SIGCONT may release baton's Lease
+//     (client-go's release() reads the Lease, then asks IsLeader of the
+//     record it observed before it was stopped); baton then loses that
+//     term at its next renewal and wins the Lease again. The next client-go
+//     elector starts only once the Lease is baton's again, so that it
+//     cannot take the released Lease beside baton's running job; the term
+//     won again is the handover's extra, and its job is checked like any.
 //   - After each handover the side that lost names the winner: baton's
 //     /leader holder, client-go's OnNewLeader.
 //

@@ -63,6 +63,10 @@ func (c *config) validateBackend(set map[string]bool, getenv func(string) string
 	if c.LeaseNamespace == "" {
 		c.LeaseNamespace = podNamespace(getenv)
 	}
+	if !set["renew-interval"] {
+		// lease-ttl/3 is below a second at the 2s TTL only.
+		c.RenewInterval = max(c.RenewInterval, kubelease.MinRenewInterval)
+	}
 	return c.checkRules(kubeLeaseRules)
 }
 
@@ -113,6 +117,16 @@ var kubeLeaseRules = []rule{
 			return strings.TrimPrefix(usageError("kubelease", err).Error(), errUsage.Error()+": --lease-ttl ")
 		}
 		return ""
+	}},
+	{"--renew-interval", func(c *config) string {
+		if err := kubelease.CheckRenewInterval(c.RenewInterval); err != nil {
+			return strings.TrimPrefix(usageError("kubelease", err).Error(), errUsage.Error()+": --renew-interval ")
+		}
+		return ""
+	}},
+	{"--renew-deadline", func(c *config) string {
+		return when(c.RenewDeadline <= c.RenewInterval, "must be greater than the renew interval, at least %v with --backend kube-lease (got %v <= %v)",
+			kubelease.MinRenewInterval, c.RenewDeadline, c.RenewInterval)
 	}},
 }
 

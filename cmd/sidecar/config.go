@@ -138,7 +138,7 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.StringVar(&c.RedisKeyFile, "redis-key-file", "", "PEM client key for mutual TLS")
 	fs.StringVar(&c.RedisTLSServerName, "redis-tls-server-name", "", "server name to verify (default: the host of the address)")
 	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "lease TTL in Redis")
-	fs.DurationVar(&c.RenewInterval, "renew-interval", 0, "time between renewals (default lease-ttl/3)")
+	fs.DurationVar(&c.RenewInterval, "renew-interval", 0, "time between renewals (default lease-ttl/3; at least 1s with --backend kube-lease)")
 	fs.DurationVar(&c.RenewDeadline, "renew-deadline", 0, "step down when no renewal succeeded for this long (default 2*lease-ttl/3)")
 	fs.DurationVar(&c.ReleaseTimeout, "release-timeout", 5*time.Second, "bound on stepping down and releasing at shutdown or resign")
 	fs.DurationVar(&c.ResignHoldOff, "resign-hold-off", 0, "default hold-off of POST /leader/release (default lease-ttl)")

@@ -2,19 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
-
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-
-	"github.com/baton-dev/baton/internal/kubetest"
-	"github.com/baton-dev/baton/internal/sidecartest"
 )
 
 // Bad configurations of --backend kube-lease exit 2 naming the flag, before
@@ -41,6 +33,8 @@ func TestKubeLeaseFlagsRefused(t *testing.T) {
 		{"locks", with("--locks-max-held", "3"), nil, "--locks-max-held does not apply with --backend kube-lease: the application locks need Redis"},
 		{"fractional ttl", with("--lease-ttl", "2500ms"), nil, "--lease-ttl must be whole seconds"},
 		{"short ttl", with("--lease-ttl", "1s", "--renew-deadline", "600ms"), nil, "--lease-ttl must be at least 2s"},
+		{"short renew interval", with("--lease-ttl", "2s", "--renew-interval", "500ms"), nil, "--renew-interval must be at least 1s with a Kubernetes Lease"},
+		{"deadline within the interval", with("--lease-ttl", "2s", "--renew-deadline", "1s"), nil, "--renew-deadline must be greater than the renew interval, at least 1s with --backend kube-lease (got 1s <= 1s)"},
 		{"lease name", append([]string{"--lock", "Nightly_Report"}, base[2:]...), nil, "--lock must be a Lease name"},
 		{"no namespace", []string{"--lock", "job", "--backend", "kube-lease", "--kubeconfig", kubeconfig}, nil, "--lease-namespace is required"},
 		{"bad namespace", with("--lease-namespace", "Not.A.Label"), nil, "--lease-namespace must be a namespace name"},
@@ -66,6 +60,35 @@ func TestKubeLeaseFlagsRefused(t *testing.T) {
 	})
 }
 
+// With a Lease, renewals come at least a second apart (client-go sees
+// whole seconds): the default lease-ttl/3 is raised at the 2s TTL only.
+func TestKubeLeaseRenewInterval(t *testing.T) {
+	t.Setenv("KUBERNETES_SERVICE_HOST", "")
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(unreachableKubeconfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	kube := []string{"--lock", "job", "--backend", "kube-lease", "--kubeconfig", kubeconfig, "--lease-namespace", "ns"}
+	cases := []struct {
+		args []string
+		want time.Duration
+	}{
+		{append(kube, "--lease-ttl", "2s"), time.Second},
+		{append(kube, "--lease-ttl", "6s"), 2 * time.Second},
+		{append(kube, "--lease-ttl", "2s", "--renew-interval", "1200ms"), 1200 * time.Millisecond},
+		{[]string{"--lock", "job", "--lease-ttl", "2s"}, 2 * time.Second / 3}, // Redis
+	}
+	for _, tc := range cases {
+		c, err := parseConfig(tc.args, env(nil), &bytes.Buffer{})
+		if err != nil {
+			t.Fatalf("%q: %v", tc.args, err)
+		}
+		if c.RenewInterval != tc.want {
+			t.Errorf("%q: renew interval %v, want %v", tc.args, c.RenewInterval, tc.want)
+		}
+	}
+}
+
 // unreachableKubeconfig names an API server on a port nothing listens on.
 const unreachableKubeconfig = `apiVersion: v1
 kind: Config
@@ -74,129 +97,3 @@ users: [{name: u, user: {token: t}}]
 contexts: [{name: x, context: {cluster: c, user: u}}]
 current-context: x
 `
-
-// Three sidecars on one Lease of a real API server, no Redis: one leads,
-// the others name it, a SIGTERM hands over at once (not at the lease's
-// expiry), a kill -9 hands over at the expiry, and the fences grow.
-func TestKubeLeaseSidecars(t *testing.T) {
-	restCfg, kubeconfig := kubetest.Config(t), kubetest.Kubeconfig(t)
-	cs := kubernetes.NewForConfigOrDie(restCfg)
-	const ttl = 10 * time.Second
-	flags := []string{"--backend", "kube-lease", "--kubeconfig", kubeconfig, "--lease-namespace", "default",
-		"--lease-ttl", ttl.String(), "--kube", "false"}
-	start := func(id string) *sidecartest.Sidecar {
-		dir := t.TempDir()
-		s, err := sidecartest.Launch(binary(t), dir, id, "", "job", flags...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			s.Kill()
-			if t.Failed() {
-				b, _ := os.ReadFile(filepath.Join(dir, id+".log"))
-				t.Logf("log of %s:\n%s", id, b)
-			}
-		})
-		return s
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
-	defer cancel()
-	ss := []*sidecartest.Sidecar{start("a"), start("b"), start("c")}
-	for _, s := range ss {
-		if err := s.WaitReady(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// The first Acquire of an absent Lease waits one TTL (it may have been
-	// deleted under a holder): the first leader comes after it.
-	leader, st, _, err := sidecartest.FirstLeader(ctx, ss)
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder := func() string {
-		l, err := cs.CoordinationV1().Leases("default").Get(ctx, "job", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return *l.Spec.HolderIdentity
-	}
-	if h := holder(); h != leader.Identity {
-		t.Fatalf("the Lease names %q, /leader %q", h, leader.Identity)
-	}
-	for _, s := range ss {
-		if s == leader {
-			continue
-		}
-		waitHolder(t, ctx, s, leader.Identity)
-	}
-	// The elector drop-in answers on this backend too, on every replica.
-	for _, s := range ss {
-		if r := call(t, "GET", s.APIURL+"/"); r.code != 200 || r.body["name"] != leader.Identity {
-			t.Errorf("GET / on %s with kube-lease = %d %s; want 200 naming %s", s.Identity, r.code, r.raw, leader.Identity)
-		}
-	}
-	if r := call(t, "GET", leader.APIURL+"/locks/x"); r.code != 404 {
-		t.Errorf("GET /locks/x with kube-lease: %d, want 404 (the application locks need Redis)", r.code)
-	}
-	if r := call(t, "GET", leader.ProbeURL+"/metrics"); !strings.Contains(r.raw, `baton_kube_lease_errors_total{op="watch"} 0`) {
-		t.Errorf("/metrics lacks baton_kube_lease_errors_total:\n%s", r.raw)
-	}
-
-	// SIGTERM: the release hands over well before the TTL.
-	sent := time.Now()
-	if err := leader.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	rest := without(ss, leader)
-	next, st2, at, err := sidecartest.FirstLeader(ctx, rest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d := at.Sub(sent); d >= ttl {
-		t.Errorf("graceful handover took %v, not less than the TTL %v: the release was not seen", d, ttl)
-	}
-	if st2.Fence <= st.Fence {
-		t.Errorf("fence %d after %d", st2.Fence, st.Fence)
-	}
-	<-leader.Exited()
-
-	// kill -9: the last follower takes over once the record expires.
-	next.Kill()
-	last := without(rest, next)
-	_, st3, _, err := sidecartest.FirstLeader(ctx, last)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st3.Fence <= st2.Fence || holder() != last[0].Identity {
-		t.Errorf("after the kill: fence %d after %d, holder %q", st3.Fence, st2.Fence, holder())
-	}
-}
-
-// waitHolder waits until s is a follower that names holder: a follower
-// learns of a new holder through its watch, a moment after it took over.
-func waitHolder(t *testing.T, ctx context.Context, s *sidecartest.Sidecar, holder string) {
-	t.Helper()
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		got, err := s.Leader(ctx, 0)
-		if err == nil && !got.Leader && got.Holder == holder {
-			return
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatalf("%s: %+v, %v; want a follower naming %s", s.Identity, got, err, holder)
-		case <-tick.C:
-		}
-	}
-}
-
-func without(ss []*sidecartest.Sidecar, x *sidecartest.Sidecar) []*sidecartest.Sidecar {
-	var out []*sidecartest.Sidecar
-	for _, s := range ss {
-		if s != x {
-			out = append(out, s)
-		}
-	}
-	return out
-}

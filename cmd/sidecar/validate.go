@@ -33,9 +33,10 @@ var flagOf = map[string]string{
 	"api.MaxWatchers":    "--api-max-watchers",
 	"api.Token":          "--api-token-file",
 
-	"kubelease.Name":      "--lock",
-	"kubelease.Namespace": "--lease-namespace",
-	"kubelease.LeaseTTL":  "--lease-ttl",
+	"kubelease.Name":          "--lock",
+	"kubelease.Namespace":     "--lease-namespace",
+	"kubelease.LeaseTTL":      "--lease-ttl",
+	"kubelease.RenewInterval": "--renew-interval",
 
 	"redislock.Prefix":            "--key-prefix",
 	"redislock.MinReplicas":       "--redis-min-replicas-ack",

@@ -24,6 +24,13 @@
 // that stops leading before its renewal's send time plus the duration (the
 // elector's renew deadline) has stopped before any follower may take over.
 //
+// client-go tells records apart at whole-second precision (it compares
+// them as JSON, with RFC 3339 times): a renewal within the second of the
+// one before would not restart its followers' count, while the holder
+// counts from it. Renew therefore writes each renewTime in another second
+// than the one it replaces, waiting for it if it must, and an elector on a
+// Lease renews at most once a second (MinRenewInterval).
+//
 // # Watch, not polling
 //
 // A waiting Acquire reads the one Lease and holds one watch on it from the

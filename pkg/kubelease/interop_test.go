@@ -120,3 +120,39 @@ func TestClientGoAndBatonExcludeEachOther(t *testing.T) {
 		t.Fatalf("after the round trip: holder %q, transitions %d, want baton-0 and 3", holderOf(got), *got.Spec.LeaseTransitions)
 	}
 }
+
+// client-go compares records at whole-second precision: each renewal must
+// change the record as it sees it, or its followers count the lease from
+// an earlier renewal than the holder does. Three renewals in a row, faster
+// than a second without the wait, give four records that client-go's own
+// LeaseLock tells apart.
+func TestRenewalsVisibleToClientGo(t *testing.T) {
+	cs, ns := namespace(t)
+	released(t, cs, ns)
+	ctx := ctxFor(t, time.Minute)
+	held, err := newLocker(t, cs, ns, nil).Acquire(ctx, "a", 2*time.Second, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observer := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: ns, Name: leaseName},
+		Client:     cs.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: "observer"},
+	}
+	seen := map[string]int{}
+	for i := range 4 {
+		if i > 0 {
+			if err := held.Renew(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, raw, err := observer.Get(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j, dup := seen[string(raw)]; dup {
+			t.Fatalf("write %d gives client-go the same record as write %d: %s", i, j, raw)
+		}
+		seen[string(raw)] = i
+	}
+}

@@ -24,6 +24,21 @@ const (
 // precision, and a one-second lease is what a release writes.
 const MinTTL = 2 * time.Second
 
+// MinRenewInterval is the shortest time between an elector's renewals on a
+// Lease: each renewal must fall in another whole second than the one
+// before to be seen by client-go's followers (see Renew), and Renew waits
+// for that second when it comes sooner.
+const MinRenewInterval = time.Second
+
+// CheckRenewInterval reports whether d leaves a whole second between
+// renewals.
+func CheckRenewInterval(d time.Duration) error {
+	if d < MinRenewInterval {
+		return invalid("RenewInterval", "must be at least %v with a Kubernetes Lease: client-go compares its records at one-second precision, and a renewal within the second of the one before is not seen (got %v)", MinRenewInterval, d)
+	}
+	return nil
+}
+
 // Options tunes a Locker. The zero value is ready to use.
 type Options struct {
 	// Clock counts a holder's lease from the moment its record was

@@ -61,10 +61,15 @@ func (t *term) store(l *coordv1.Lease) {
 	}
 }
 
-// Renew writes a new renewTime. A conflict reads the Lease again: still
-// this term's (the conflict came from this term's own earlier write), it
-// writes again; someone else's, or deleted, it is lost. Any other error
-// leaves the outcome unknown.
+// Renew writes a new renewTime, in another whole second than the one it
+// replaces: client-go compares records at one-second precision, so its
+// followers would not see a renewal within the same second, and would
+// count the lease from the one before while this term counts from this
+// one. It waits for the next second when needed; the elector counts the
+// term from before the call, so the wait can only shorten it. A conflict
+// reads the Lease again: still this term's (the conflict came from this
+// term's own earlier write), it writes again; someone else's, or deleted,
+// it is lost. Any other error leaves the outcome unknown.
 func (t *term) Renew(ctx context.Context) error {
 	return t.write(ctx, "renew", func(rec record, now time.Time) record {
 		rec.holder, rec.seconds, rec.renew = t.identity, t.seconds, now
@@ -95,7 +100,14 @@ func (t *term) write(ctx context.Context, op string, change func(record, time.Ti
 			return fmt.Errorf("%w: %s Lease %s: held by %q with fence %s", lease.ErrLost, op, t.l.Name(),
 				recordOf(obj).holder, obj.Annotations[FenceAnnotation])
 		}
-		obj.Spec = change(recordOf(obj), time.Now()).spec()
+		now := time.Now()
+		if op == "renew" {
+			var err error
+			if now, err = otherSecond(ctx, recordOf(obj).renew); err != nil {
+				return fmt.Errorf("kubelease: %s Lease %s: %w", op, t.l.Name(), err)
+			}
+		}
+		obj.Spec = change(recordOf(obj), now).spec()
 		got, err := t.l.leases.Update(ctx, obj, metav1.UpdateOptions{})
 		switch {
 		case err == nil:
@@ -115,5 +127,25 @@ func (t *term) write(ctx context.Context, op string, change func(record, time.Ti
 		}
 		t.store(fresh)
 		obj = fresh.DeepCopy()
+	}
+}
+
+// otherSecond returns the wall clock's time once it is in another whole
+// second than prev (at once, mostly): the second is all of renewTime that
+// client-go's comparison sees. An earlier second will do (a clock stepped
+// back): client-go compares bytes, not times.
+func otherSecond(ctx context.Context, prev time.Time) (time.Time, error) {
+	for {
+		now := time.Now()
+		if now.Unix() != prev.Unix() {
+			return now, nil
+		}
+		t := time.NewTimer(time.Unix(prev.Unix()+1, 0).Sub(now))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return now, ctx.Err()
+		case <-t.C:
+		}
 	}
 }

@@ -130,7 +130,7 @@ func TestRenewalsVisibleToClientGo(t *testing.T) {
 	cs, ns := namespace(t)
 	released(t, cs, ns)
 	ctx := ctxFor(t, time.Minute)
-	held, err := newLocker(t, cs, ns, nil).Acquire(ctx, "a", 2*time.Second, nil)
+	held, err := newLocker(t, ns, nil).Acquire(ctx, "a", 2*time.Second, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

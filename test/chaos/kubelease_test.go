@@ -180,7 +180,7 @@ func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 			return nil
 		}},
 		{kindLeaseDelete, 4, func(e *env, _ *rand.Rand, _ redisDoer) error {
-			if _, err := e.findLeader(); err != nil {
+			if _, err := k.settled(e); err != nil {
 				return err
 			}
 			e.hist.Fault(kindLeaseDelete)
@@ -191,25 +191,81 @@ func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 			return nil
 		}},
 		{kindDelAfterHand, 4, func(e *env, rng *rand.Rand, _ redisDoer) error {
-			// A follower that lost the race for the released Lease reads it
-			// again; deleted by then, it must not take the release it saw
-			// for the whole story: the winner still leads.
-			l, err := e.findLeader()
+			// A follower that lost the race for the released Lease, slowed
+			// down by lat each way, reads it again: deleted meanwhile, the
+			// Lease must not pass for released (the winner leads on until
+			// its next renewal). The deletion falls before its write or
+			// before its read after the write's conflict.
+			l, err := k.settled(e)
 			if err != nil {
 				return err
 			}
+			slow := e.followerOf(l, rng.IntN)
+			lat := between(rng, 10*time.Millisecond, 50*time.Millisecond)
 			e.hist.Fault(kindDelAfterHand)
+			if slow != nil {
+				slow.proxy.SetLatency(lat)
+			}
 			if err := l.resign(ttl); err != nil {
 				return err
 			}
-			time.Sleep(between(rng, 0, 50*time.Millisecond))
+			time.Sleep(between(rng, 0, 4*lat))
 			if err := k.deleteLease(); err != nil && !strings.Contains(err.Error(), "not found") {
 				return err
+			}
+			if slow != nil {
+				slow.proxy.SetLatency(0)
 			}
 			e.hist.Healed(kindDelAfterHand, 2*ttl+slack)
 			return nil
 		}},
 	}
+}
+
+// settled waits until every running replica has seen the Lease of the
+// current leader: the leader holds it, and every other replica names it.
+// The deletions wait for it, so that each tests one deletion. A replica
+// that found the Lease absent holds no watch, so it cannot see the Lease
+// created and deleted again; its quarantine, counted from its own sight,
+// can then end while the creator leads (see the package doc of
+// pkg/kubelease). Two deletions within a lease of each other are that
+// documented limit, not a fault of this mix.
+func (k *kubeAPI) settled(e *env) (*node, error) {
+	deadline := time.Now().Add(3*e.ttl + 2*slack)
+	for {
+		l, err := e.findLeader()
+		if err != nil {
+			return nil, err
+		}
+		if k.holder() == l.name && e.allName(l.name) {
+			return l, nil
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("the replicas do not all see %s hold the Lease (it names %q)", l.name, k.holder())
+		}
+		time.Sleep(e.ttl / 20)
+	}
+}
+
+// holder is the Lease's holderIdentity, "" when absent or free.
+func (k *kubeAPI) holder() string {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := k.cs.CoordinationV1().Leases(kubeLeaseNS).Get(ctx, lockName, metav1.GetOptions{})
+	if err != nil || l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+// allName reports whether every running replica's /leader names holder.
+func (e *env) allName(holder string) bool {
+	for _, n := range e.live() {
+		if _, lb, err := n.status(context.Background()); err != nil || lb.Holder != holder {
+			return false
+		}
+	}
+	return true
 }
 
 // faultResignAs is faultResign, counted as kind.

@@ -144,7 +144,7 @@ func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 		}
 	}
 	return []weightedFault{
-		{kindKubeResign, 10, func(e *env, rng *rand.Rand, _ redisDoer) error {
+		{kindKubeResign, 8, func(e *env, rng *rand.Rand, _ redisDoer) error {
 			return e.faultResignAs(kindKubeResign, between(rng, 0, ttl/4))
 		}},
 		{kindKubeKill, 4, func(e *env, _ *rand.Rand, _ redisDoer) error { return e.faultKill() }},
@@ -190,7 +190,7 @@ func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 			e.hist.Healed(kindLeaseDelete, 2*ttl+slack)
 			return nil
 		}},
-		{kindDelAfterHand, 4, func(e *env, rng *rand.Rand, _ redisDoer) error {
+		{kindDelAfterHand, 6, func(e *env, rng *rand.Rand, _ redisDoer) error {
 			// A follower that lost the race for the released Lease, slowed
 			// down by lat each way, reads it again: deleted meanwhile, the
 			// Lease must not pass for released (the winner leads on until

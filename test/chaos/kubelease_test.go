@@ -132,9 +132,12 @@ func (k *kubeAPI) deleteLease() error {
 // kubeLeaseFaults is the Lease topology's mix. Bounds: a leader within a
 // TTL and slack after a fault heals; after a deleted Lease, the
 // quarantine of an absent Lease adds a TTL; after the API server comes
-// back, a replica's failed acquire backs off up to a TTL first.
+// back, a replica's failed acquire backs off up to 1.2 TTLs (the elector's
+// cap and jitter), and its next acquire counts the old record's TTL from
+// its read.
 func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 	ttl := kubeLeaseTTL
+	afterAPI := ttl*6/5 + ttl + slack
 	between := func(rng *rand.Rand, lo, hi time.Duration) time.Duration {
 		return lo + time.Duration(rng.Int64N(int64(hi-lo)+1))
 	}
@@ -156,7 +159,7 @@ func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 			all(e, func(p *Proxy) { p.SetBlackhole(true) })
 			time.Sleep(between(rng, ttl/4, 2*ttl))
 			all(e, func(p *Proxy) { p.SetBlackhole(false) })
-			e.hist.Healed(kindAPIBlackhole, 2*ttl+slack)
+			e.hist.Healed(kindAPIBlackhole, afterAPI)
 			return nil
 		}},
 		{kindAPIRestart, 2, func(e *env, rng *rand.Rand, _ redisDoer) error {
@@ -164,7 +167,7 @@ func kubeLeaseFaults(k *kubeAPI, w *execWatch) []weightedFault {
 			if err := k.restart(between(rng, 0, ttl)); err != nil {
 				return err
 			}
-			e.hist.Healed(kindAPIRestart, 2*ttl+slack)
+			e.hist.Healed(kindAPIRestart, afterAPI)
 			return nil
 		}},
 		{kindKubeLatency, 4, func(e *env, rng *rand.Rand, _ redisDoer) error {

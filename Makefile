@@ -20,7 +20,7 @@ help:
 	@echo "make demo-locks  the shop: 1000 concurrent purchases at a stock of 100 with a lock, without, and fair"
 	@echo "make test        vet, gofmt, staticcheck and go test -race against real Redis"
 	@echo "make docs        rewrite the docs' Go snippets from the runnable examples they come from"
-	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the schedule topology (5m, exactly once per window), the locks and the lock API (3m); CHAOS_SEED=N reproduces one"
+	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the schedule topology (5m, exactly once per window), the locks, the lock API (3m) and the Lease backend on a real kube-apiserver (5m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench-schedule  schedule mode: window start to job start, Redis commands per window (3 and 30 replicas)"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
@@ -124,6 +124,9 @@ CHAOS_LOCKS_DURATION ?= 2m
 # their acquires, renewals, DELETEs and stream closes, and FLUSHALL with a
 # fresh sidecar.
 CHAOS_LOCKAPI_DURATION ?= 3m
+# Then the Lease backend: three `baton run --backend kube-lease` replicas
+# on a real kube-apiserver (envtest), under its faults.
+CHAOS_KUBELEASE_DURATION ?= 5m
 chaos: deps-redis
 	$(GO) test -count=1 -timeout 40m -v -run 'TestChaos$$' ./test/chaos \
 	  -chaos.duration=$(CHAOS_DURATION) -chaos.seed=$(CHAOS_SEED) -chaos.min-transitions=1000
@@ -135,6 +138,9 @@ chaos: deps-redis
 	  -chaos.locks-duration=$(CHAOS_LOCKS_DURATION) -chaos.seed=$(CHAOS_SEED)
 	$(GO) test -count=1 -timeout 20m -v -run 'TestChaosLockAPI$$' ./test/chaos \
 	  -chaos.lockapi-duration=$(CHAOS_LOCKAPI_DURATION) -chaos.seed=$(CHAOS_SEED)
+	KUBEBUILDER_ASSETS="$$(hack/tools/kube-assets.sh)" CI=true \
+	  $(GO) test -count=1 -timeout 20m -v -run 'TestChaosKubeLease$$' ./test/chaos \
+	  -chaos.kubelease-duration=$(CHAOS_KUBELEASE_DURATION) -chaos.seed=$(CHAOS_SEED)
 
 # The core figures are one step of the benchmark (bench/cmd/bench -only
 # core): the sidecar alone, no kube-apiserver, nothing written to

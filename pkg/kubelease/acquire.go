@@ -78,7 +78,7 @@ type follower struct {
 	observedAt time.Time      // when cur's record was first seen, on Options.Clock
 	absentAt   time.Time      // when the Lease was first seen absent
 	lastSecs   int32          // the duration of the last record seen
-	released   bool           // the Lease was seen released, then deleted
+	released   bool           // the watch saw the Lease released, then deleted
 
 	watch watchState
 }
@@ -107,7 +107,9 @@ func (f *follower) run(ctx context.Context) (lease.Lease, error) {
 			case err == nil:
 				return t, nil
 			case apierrors.IsConflict(err) || apierrors.IsAlreadyExists(err) || apierrors.IsNotFound(err):
-				f.fresh = false // someone wrote first: look again
+				// Someone wrote first, unseen: look again, and count an
+				// absent Lease's quarantine from the next sight of it.
+				f.fresh, f.absentAt = false, time.Time{}
 				continue
 			default:
 				return nil, err
@@ -154,9 +156,11 @@ func (f *follower) observe(l *coordv1.Lease) (changed bool) {
 	now := f.l.opts.Clock.Now()
 	switch {
 	case l == nil && f.cur != nil:
-		rec := recordOf(f.cur)
-		f.released = rec.holder == ""
-		f.lastSecs = rec.seconds
+		// Released only when the watch saw the deletion right after the
+		// release (event sets it): a read that finds the Lease absent
+		// cannot tell that no one took it in between.
+		f.released = false
+		f.lastSecs = recordOf(f.cur).seconds
 		f.cur, f.absentAt = nil, now
 		return true
 	case l == nil:

@@ -47,9 +47,15 @@
 //
 // A holder learns that its Lease was deleted only at its next renewal. A
 // baton follower that sees the Lease absent therefore waits one lease
-// duration from that sight before it creates the Lease, unless the Lease
-// was released; a follower that finds no Lease at all waits the same (it
-// holds no watch meanwhile: there is no resourceVersion to watch from). A client-go follower does not wait: with client-go peers,
-// deleting a held Lease by hand can give two leaders for up to a renewal
-// interval.
+// duration from that sight before it creates the Lease, unless its watch
+// saw the deletion come right after a release: a read that finds the
+// Lease gone, or a write that lost, cannot tell that no one took the
+// Lease in between, and a lost write counts the wait again from the next
+// sight. A follower that finds no Lease at all waits the same (it holds
+// no watch meanwhile: there is no resourceVersion to watch from), so it
+// does not see the Lease created and deleted again during its wait: a
+// second deletion within a lease of the first can let it create the Lease
+// while the replica that created it meanwhile leads, until that replica's
+// next renewal. A client-go follower does not wait: with client-go peers, deleting a held
+// Lease by hand can give two leaders for up to a renewal interval.
 package kubelease

@@ -168,7 +168,11 @@ func (f *follower) event(ev watch.Event) bool {
 	f.rv = l.ResourceVersion
 	f.watch.backoff = 0
 	if ev.Type == watch.Deleted {
+		// The watch sees every change in order: the record before this
+		// deletion is the one observed last.
+		wasReleased := f.cur != nil && recordOf(f.cur).holder == ""
 		f.observe(nil)
+		f.released = wasReleased
 		return true
 	}
 	changed := f.observe(l)

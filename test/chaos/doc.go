@@ -58,6 +58,13 @@
 // while Redis was up and a replica healthy (the rule is in ScheduleInput).
 // -chaos.schedule-duration sets its length.
 //
+// The Lease topology (kubelease_test.go, TestChaosKubeLease) runs three
+// `baton run --backend kube-lease` replicas on a real kube-apiserver
+// (envtest), each through its own proxy, under the API server blackholed
+// or restarted, latency, dropped watches, the Lease deleted by hand,
+// kill -9 and SIGSTOP; the terms and the jobs' stamps must not overlap.
+// -chaos.kubelease-duration sets its length.
+//
 // Run the short seeded run with `go test ./test/chaos`, and the long one
 // with `make chaos` (go test ./test/chaos -run TestChaos -chaos.duration=10m).
 // -chaos.logs DIR keeps every sidecar's log; -chaos.sidecar BIN runs another

@@ -416,6 +416,16 @@ func TestChaosExec(t *testing.T) {
 	r := e.finish() // stops every replica: every job has ended
 	w.close()
 
+	checkJobs(t, e, w, r)
+	if t.Failed() {
+		t.Logf("stamps kept in %s (with -chaos.logs)", stamps)
+	}
+}
+
+// checkJobs proves from the jobs' stamps that no two jobs ran at once and
+// that their fences grew, and prints the exec summary.
+func checkJobs(t *testing.T, e *env, w *execWatch, r *Report) {
+	t.Helper()
 	jobs, errs := w.terms()
 	unstamped, uerrs := e.unstampedJobs(w)
 	errs = append(errs, uerrs...)
@@ -447,9 +457,6 @@ func TestChaosExec(t *testing.T) {
 	}
 	for _, s := range append(errs, append(jr.Overlaps, append(jr.FenceErrors, jr.RecordErrors...)...)...) {
 		t.Error(s)
-	}
-	if t.Failed() {
-		t.Logf("stamps kept in %s (with -chaos.logs)", stamps)
 	}
 }
 

@@ -125,6 +125,9 @@ type env struct {
 	// fault: the lock tests, which run no sidecar, wait for a new
 	// acquisition instead.
 	settle func() error
+	// backend, when set, gives a sidecar's backend flags in place of
+	// --redis-addr, from its name and its proxy (the kube-lease topology).
+	backend func(name string, p *Proxy) []string
 
 	mu    sync.Mutex
 	nodes []*node
@@ -210,8 +213,12 @@ func (e *env) startNode(spec nodeSpec) *node {
 	if spec.redisArg != "" {
 		redisAddr = spec.redisArg
 	}
-	args := append(append([]string(nil), e.sub...),
-		"--lock", lockName, "--identity", name, "--redis-addr", redisAddr,
+	backend := []string{"--redis-addr", redisAddr}
+	if e.backend != nil {
+		backend = e.backend(name, p)
+	}
+	args := append(append([]string(nil), e.sub...), "--lock", lockName, "--identity", name)
+	args = append(append(args, backend...),
 		"--lease-ttl", e.ttl.String(), "--release-timeout", releaseTimeout.String(),
 		"--api-addr", "127.0.0.1:"+strconv.Itoa(api),
 		"--probe-addr", "127.0.0.1:"+strconv.Itoa(probe),

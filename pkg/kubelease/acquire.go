@@ -212,7 +212,10 @@ func (f *follower) try(ctx context.Context) (lease.Lease, error) {
 		obj = &coordv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: f.l.name, Namespace: f.l.namespace}}
 	}
 	wall := time.Now()
-	fence := nextFence(prev, wall)
+	fence, err := nextFence(prev, wall)
+	if err != nil {
+		return nil, fmt.Errorf("kubelease: acquire Lease %s: %w", f.l.Name(), err)
+	}
 	rec.holder, rec.seconds, rec.acquire, rec.renew = f.identity, f.seconds, wall, wall
 	obj.Spec = rec.spec()
 	setFence(obj, fence)
@@ -220,10 +223,7 @@ func (f *follower) try(ctx context.Context) (lease.Lease, error) {
 	cctx, cancel := context.WithTimeout(ctx, f.l.opts.CallTimeout)
 	defer cancel()
 	sentAt := f.l.opts.Clock.Now()
-	var (
-		got *coordv1.Lease
-		err error
-	)
+	var got *coordv1.Lease
 	if f.cur != nil {
 		got, err = f.l.leases.Update(cctx, obj, metav1.UpdateOptions{})
 	} else {

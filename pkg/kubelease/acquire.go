@@ -211,23 +211,30 @@ func (f *follower) try(ctx context.Context) (lease.Lease, error) {
 			return nil, err
 		}
 		obj, rec = f.cur.DeepCopy(), recordOf(f.cur)
-		rec.transitions++
 	} else {
 		obj = &coordv1.Lease{ObjectMeta: metav1.ObjectMeta{Name: f.l.name, Namespace: f.l.namespace}}
 	}
 	wall := time.Now()
-	fence := nextFence(prev, wall)
-	rec.holder, rec.seconds, rec.acquire, rec.renew = f.identity, f.seconds, wall, wall
+	fence, err := nextFence(prev, wall)
+	if err != nil {
+		return nil, fmt.Errorf("kubelease: acquire Lease %s: %w", f.l.Name(), err)
+	}
+	// As client-go: a term taken over from this same identity (a replica
+	// back under its name) keeps the transitions and the acquireTime.
+	if f.cur == nil || rec.holder != f.identity {
+		rec.acquire = wall
+	}
+	if f.cur != nil && rec.holder != f.identity {
+		rec.transitions++
+	}
+	rec.holder, rec.seconds, rec.renew = f.identity, f.seconds, wall
 	obj.Spec = rec.spec()
 	setFence(obj, fence)
 
 	cctx, cancel := context.WithTimeout(ctx, f.l.opts.CallTimeout)
 	defer cancel()
 	sentAt := f.l.opts.Clock.Now()
-	var (
-		got *coordv1.Lease
-		err error
-	)
+	var got *coordv1.Lease
 	if f.cur != nil {
 		got, err = f.l.leases.Update(cctx, obj, metav1.UpdateOptions{})
 	} else {

@@ -170,3 +170,39 @@ func TestForeignFenceIsNotOverwritten(t *testing.T) {
 		t.Fatalf("the foreign value was overwritten: %v %q", got.Annotations, holderOf(got))
 	}
 }
+
+// A fence at the top of its range cannot grow: Acquire refuses it, as a
+// foreign value, instead of wrapping the token around to 0 or beyond what
+// the Redis backend's fences (int64) can reach.
+func TestFenceAtTheTopOfItsRangeIsRefused(t *testing.T) {
+	for _, tc := range []struct{ name, fence string }{
+		{"max uint64", "18446744073709551615"},
+		{"above max int64", "9223372036854775808"},
+		{"max int64", "9223372036854775807"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, ns := namespace(t)
+			released(t, cs, ns)
+			cur := getLease(t, cs, ns)
+			cur.Annotations = map[string]string{kubelease.FenceAnnotation: tc.fence}
+			if _, err := cs.CoordinationV1().Leases(ns).Update(ctxFor(t, 10*time.Second), cur, metav1.UpdateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			l := newLocker(t, ns, nil)
+			got, err := l.Acquire(ctxFor(t, 30*time.Second), "a", 5*time.Second, nil)
+			if !errors.Is(err, kubelease.ErrForeign) {
+				t.Fatalf("Acquire = fence %v, %v; want ErrForeign", fenceOrNil(got), err)
+			}
+			if a := getLease(t, cs, ns).Annotations[kubelease.FenceAnnotation]; a != tc.fence {
+				t.Fatalf("fence annotation %q after a refused Acquire, want %q kept", a, tc.fence)
+			}
+		})
+	}
+}
+
+func fenceOrNil(l lease.Lease) any {
+	if l == nil {
+		return nil
+	}
+	return l.Fence()
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	coordv1 "k8s.io/api/coordination/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	testingclock "k8s.io/utils/clock/testing"
 
@@ -129,5 +130,47 @@ func TestFollowerTakesOverWhenTheObservedRecordExpires(t *testing.T) {
 	}
 	if holderOf(getLease(t, cs, ns)) != "b" {
 		t.Fatal("a's release wrote over b's term")
+	}
+}
+
+// client-go counts a transition, and sets a new acquireTime, only when the
+// holder it takes over from is someone else: a replica that comes back
+// under its own identity (a StatefulSet's pod) to its own expired term
+// keeps both, and so does baton on the same Lease.
+func TestTransitionsCountedAsClientGoCountsThem(t *testing.T) {
+	for _, tc := range []struct {
+		name, holder    string
+		wantTransitions int32
+		keepAcquire     bool
+	}{
+		{"another holder's expired term", "b", 4, false},
+		{"its own identity's expired term", "a", 3, true},
+		{"a released Lease", "", 4, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs, ns := namespace(t)
+			holder, secs, transitions := tc.holder, int32(2), int32(3)
+			old := metav1.NewMicroTime(time.Now().Add(-time.Hour).Truncate(time.Second))
+			_, err := cs.CoordinationV1().Leases(ns).Create(ctxFor(t, 10*time.Second), &coordv1.Lease{
+				ObjectMeta: metav1.ObjectMeta{Name: leaseName, Namespace: ns},
+				Spec: coordv1.LeaseSpec{HolderIdentity: &holder, LeaseDurationSeconds: &secs, LeaseTransitions: &transitions,
+					AcquireTime: &old, RenewTime: &old},
+			}, metav1.CreateOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk := testingclock.NewFakeClock(time.Now())
+			w := startAcquire(ctxFor(t, time.Minute), newLocker(t, ns, clk), "a", 2*time.Second)
+			if tc.holder != "" {
+				w.waitSeen(t)
+				clk.Step(2 * time.Second)
+			}
+			w.wait(t)
+			s := getLease(t, cs, ns).Spec
+			if *s.LeaseTransitions != tc.wantTransitions || s.AcquireTime.Equal(&old) != tc.keepAcquire {
+				t.Fatalf("took over from %q: transitions %d, acquireTime %v (was %v); want %d, kept %v",
+					tc.holder, *s.LeaseTransitions, s.AcquireTime, old, tc.wantTransitions, tc.keepAcquire)
+			}
+		})
 	}
 }

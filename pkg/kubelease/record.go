@@ -2,6 +2,7 @@ package kubelease
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
@@ -67,14 +68,15 @@ func (r record) spec() coordv1.LeaseSpec {
 }
 
 // fenceOf reads the fence annotation: 0 when absent, ErrForeign when it is
-// not a number baton wrote.
+// not a number baton wrote. Fences stay within int64, as the Redis
+// backend's do, so that a fence one above the previous always exists.
 func fenceOf(l *coordv1.Lease) (uint64, error) {
 	v, ok := l.Annotations[FenceAnnotation]
 	if !ok {
 		return 0, nil
 	}
 	f, err := strconv.ParseUint(v, 10, 64)
-	if err != nil {
+	if err != nil || f > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: annotation %s of Lease %s/%s is %q, not a fence", ErrForeign, FenceAnnotation, l.Namespace, l.Name, v)
 	}
 	return f, nil
@@ -82,12 +84,17 @@ func fenceOf(l *coordv1.Lease) (uint64, error) {
 
 // nextFence is the fence of a new term: above the previous one, and the
 // wall clock's microseconds when they are higher, so that fences keep
-// growing even if the annotation was lost with its Lease.
-func nextFence(prev uint64, now time.Time) uint64 {
+// growing even if the annotation was lost with its Lease. A previous fence
+// at the top of the range cannot grow: ErrForeign (only a hand can put it
+// there).
+func nextFence(prev uint64, now time.Time) (uint64, error) {
 	if us := now.UnixMicro(); us > 0 && uint64(us) > prev {
-		return uint64(us)
+		return uint64(us), nil
 	}
-	return prev + 1
+	if prev >= math.MaxInt64 {
+		return 0, fmt.Errorf("%w: fence %d cannot grow", ErrForeign, prev)
+	}
+	return prev + 1, nil
 }
 
 func setFence(l *coordv1.Lease, fence uint64) {

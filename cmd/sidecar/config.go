@@ -137,7 +137,7 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.StringVar(&c.RedisCertFile, "redis-cert-file", "", "PEM client certificate for mutual TLS")
 	fs.StringVar(&c.RedisKeyFile, "redis-key-file", "", "PEM client key for mutual TLS")
 	fs.StringVar(&c.RedisTLSServerName, "redis-tls-server-name", "", "server name to verify (default: the host of the address)")
-	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "lease TTL in Redis")
+	fs.DurationVar(&c.LeaseTTL, "lease-ttl", 15*time.Second, "lease TTL: of the Redis key, or the Lease's leaseDurationSeconds with --backend kube-lease (whole seconds, at least 2s)")
 	fs.DurationVar(&c.RenewInterval, "renew-interval", 0, "time between renewals (default lease-ttl/3; at least 1s with --backend kube-lease)")
 	fs.DurationVar(&c.RenewDeadline, "renew-deadline", 0, "step down when no renewal succeeded for this long (default 2*lease-ttl/3)")
 	fs.DurationVar(&c.ReleaseTimeout, "release-timeout", 5*time.Second, "bound on stepping down and releasing at shutdown or resign")
@@ -158,7 +158,7 @@ func parseFlags(args, command []string, getenv func(string) string, stderr io.Wr
 	fs.StringVar(&c.LogLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&c.Kube, "kube", kubeAuto, "publish leadership on this pod (label, condition, Events): auto (in a cluster with POD_NAME and POD_NAMESPACE set), true or false")
 	fs.StringVar(&c.KubeLabelKey, "kube-label-key", kube.DefaultLabelKey, "pod label set to true on the leader and false on the others")
-	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes publisher (default: the in-cluster configuration)")
+	fs.StringVar(&c.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes publisher, and for the Lease with --backend kube-lease (default: the in-cluster configuration)")
 	c.addBackendFlags(fs)
 	if command != nil {
 		c.Exec.Command = command

@@ -40,6 +40,9 @@ type auditEvent struct {
 		Code int `json:"code"`
 	} `json:"responseStatus"`
 	Received time.Time `json:"requestReceivedTimestamp"`
+	// Stamp is when the stage happened: for ResponseComplete, when the
+	// answer was ready.
+	Stamp time.Time `json:"stageTimestamp"`
 }
 
 // name is the Lease the event is about ("" for a list or watch of many).
@@ -160,6 +163,18 @@ func countAudit(evs []auditEvent, name string, from, to time.Time) map[string]*u
 		}
 	}
 	return out
+}
+
+// firstWrite is user's first completed update of Lease name received at
+// or after t (ok false when there is none yet).
+func firstWrite(evs []auditEvent, user, name string, t time.Time) (auditEvent, bool) {
+	for _, ev := range evs {
+		if ev.Stage == "ResponseComplete" && ev.Verb == "update" && ev.User.Username == user &&
+			ev.name() == name && !ev.Received.Before(t) {
+			return ev, true
+		}
+	}
+	return auditEvent{}, false
 }
 
 // watchOpenedAfter reports whether user opened a watch on Lease name,

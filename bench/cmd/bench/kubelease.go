@@ -137,6 +137,27 @@ func (g *kubeLeaseGroup) awaitLeader(ctx context.Context, i int, wait time.Durat
 type kubeLeaseHandover struct {
 	term, api time.Duration
 	rewon     bool // the releasing leader took the Lease back first
+	// split is term divided at the audit stamps of the two Updates
+	// (splitOK false when the audit log lacks one of them).
+	split   [len(splitNames)]time.Duration
+	splitOK bool
+}
+
+// splitNames are the parts of a handover that handoverSplit measures.
+var splitNames = [...]string{
+	"release call to the leader's release Update arriving",
+	"the release Update (API server, etcd)",
+	"release answered to the follower's Update arriving (watch event, the follower's reaction)",
+	"the follower's acquiring Update (API server, etcd)",
+	"acquiring Update answered to the follower's term start",
+}
+
+// handoverSplit divides one handover at the API server's audit stamps: t0
+// the release call, rel the leader's release Update, acq the follower's
+// acquiring Update, started the follower's term start (wall clock).
+func handoverSplit(t0 time.Time, rel, acq auditEvent, started time.Time) [len(splitNames)]time.Duration {
+	return [...]time.Duration{rel.Received.Sub(t0), rel.Stamp.Sub(rel.Received), acq.Received.Sub(rel.Stamp),
+		acq.Stamp.Sub(acq.Received), started.Sub(acq.Stamp)}
 }
 
 // handover releases the leader's term once its follower watches, after a
@@ -158,6 +179,7 @@ func (g *kubeLeaseGroup) handover(ctx context.Context) (kubeLeaseHandover, error
 		return kubeLeaseHandover{}, err
 	}
 	t0, mono0 := time.Now(), clocks.MonotonicNS()
+	offset := t0.UnixNano() - mono0 // maps log stamps onto the wall clock
 	g.since = t0
 	if err := g.s[g.leader].Release(ctx, resignHoldOff); err != nil {
 		return kubeLeaseHandover{}, err
@@ -174,8 +196,19 @@ func (g *kubeLeaseGroup) handover(ctx context.Context) (kubeLeaseHandover, error
 	if err != nil {
 		return kubeLeaseHandover{}, err
 	}
+	h := kubeLeaseHandover{term: time.Duration(started - mono0), api: r.at.Sub(t0)}
+	// Each Update's audit event is written before its answer, so both are
+	// in the file once the follower has started leading.
+	if err := g.e.audit.poll(); err != nil {
+		return h, err
+	}
+	rel, ok1 := firstWrite(g.e.audit.events, g.ids[g.leader], g.lock, t0)
+	acq, ok2 := firstWrite(g.e.audit.events, g.ids[waiter], g.lock, t0)
+	if ok1 && ok2 {
+		h.split, h.splitOK = handoverSplit(t0, rel, acq, time.Unix(0, started+offset)), true
+	}
 	g.leader = waiter
-	return kubeLeaseHandover{term: time.Duration(started - mono0), api: r.at.Sub(t0)}, nil
+	return h, nil
 }
 
 // crash kills the leader with SIGKILL and times the follower's "started

@@ -39,6 +39,9 @@ func kubeLeaseTable(k *KubeLeaseResult, r *Results) string {
 		k.TTL, sum(k.Handover), cgHand(idKubeTTL), cgHand(idKube15))
 	p("| … to the follower's long-poll answer | %s | | | |\n", sum(k.APIHandover))
 	p("| … elector to elector (log stamps) | %s | | | |\n", sum(k.ElectorGap))
+	for _, s := range k.Split {
+		p("| … of which: %s (audit stamps) | %s | | | |\n", s.Name, sum(s.Summary))
+	}
 	p("| Crash overshoot beyond the lease's expiry (TTL %s) | %s | %s | %s | |\n",
 		k.TTL, sum(k.Overshoot), cgCrash(idKubeTTL), cgCrash(idKube15))
 	p("| Crash failover, kill to term start | %s | | | |\n", sum(k.Failover))

@@ -23,7 +23,9 @@ type KubeLeaseResult struct {
 	Handover    stats.Summary `json:"handover"`
 	APIHandover stats.Summary `json:"api_handover"`
 	ElectorGap  stats.Summary `json:"elector_gap"`
-	Rewon       int           `json:"rewon"`
+	// Split is Handover divided at the audit stamps of the two Updates.
+	Split []SplitPart `json:"handover_split,omitempty"`
+	Rewon int         `json:"rewon"`
 	// Failover is SIGKILL of the leader to the follower's "started
 	// leading"; Overshoot the same stamp minus the Lease's expiry
 	// (renewTime + leaseDurationSeconds).
@@ -33,6 +35,12 @@ type KubeLeaseResult struct {
 	// LoadAvgBeg and LoadAvgEnd bracket the step.
 	LoadAvgBeg string `json:"loadavg_start"`
 	LoadAvgEnd string `json:"loadavg_end"`
+}
+
+// SplitPart is one part of the kube-lease handovers.
+type SplitPart struct {
+	Name    string        `json:"name"`
+	Summary stats.Summary `json:"summary"`
 }
 
 // KubeLeaseIdle is one window of a leader and an idle follower, counted
@@ -117,7 +125,10 @@ func kubeLeaseHandovers(ctx context.Context, e *env, k *KubeLeaseResult, res *Re
 	if err != nil {
 		return err
 	}
-	var term, api []time.Duration
+	var (
+		term, api []time.Duration
+		split     [len(splitNames)][]time.Duration
+	)
 	for len(term) < e.cfg.kubeLeaseHandovers {
 		h, err := g.handover(ctx)
 		if err != nil {
@@ -133,6 +144,11 @@ func kubeLeaseHandovers(ctx context.Context, e *env, k *KubeLeaseResult, res *Re
 			continue
 		}
 		term, api = append(term, h.term), append(api, h.api)
+		if h.splitOK {
+			for i, d := range h.split {
+				split[i] = append(split[i], d)
+			}
+		}
 	}
 	// Stopping the sidecars closes the last term in the logs.
 	g.close()
@@ -141,6 +157,9 @@ func kubeLeaseHandovers(ctx context.Context, e *env, k *KubeLeaseResult, res *Re
 		return err
 	}
 	k.Handover, k.APIHandover, k.ElectorGap = stats.Summarize(term), stats.Summarize(api), stats.Summarize(gaps)
+	for i, name := range splitNames {
+		k.Split = append(k.Split, SplitPart{Name: name, Summary: stats.Summarize(split[i])})
+	}
 	res.handover(idKubeLease).add(term)
 	return nil
 }

@@ -88,3 +88,30 @@ func TestMergePreviousKubeLease(t *testing.T) {
 		t.Errorf("the kube-lease row is not this run's")
 	}
 }
+
+func TestHandoverSplit(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 11, 0, 0, 0, time.UTC)
+	ms := func(v float64) time.Time { return t0.Add(time.Duration(v * float64(time.Millisecond))) }
+	write := func(user string, recv, done float64) string {
+		ev := auditLine("ResponseComplete", "update", user, "l", 200, ms(recv))
+		return strings.Replace(ev, "}\n", `,"stageTimestamp":"`+ms(done).Format(time.RFC3339Nano)+`"}`+"\n", 1)
+	}
+	log := write("leader", -300, -298) + // a renewal before the release call
+		write("leader", 0.5, 2.5) + // the release
+		write("follower", 3.25, 6) + // the acquiring Update
+		write("leader", 600, 601) // not looked at
+	evs, _, err := parseAudit(strings.NewReader(log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, ok1 := firstWrite(evs, "leader", "l", t0)
+	acq, ok2 := firstWrite(evs, "follower", "l", t0)
+	if _, ok := firstWrite(evs, "follower", "l", ms(7)); !ok1 || !ok2 || ok {
+		t.Fatalf("firstWrite: %v %v %v", ok1, ok2, ok)
+	}
+	got := handoverSplit(t0, rel, acq, ms(7))
+	want := [...]time.Duration{500 * time.Microsecond, 2 * time.Millisecond, 750 * time.Microsecond, 2750 * time.Microsecond, time.Millisecond}
+	if got != want {
+		t.Errorf("split = %v, want %v", got, want)
+	}
+}

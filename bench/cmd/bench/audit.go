@@ -177,15 +177,20 @@ func firstWrite(evs []auditEvent, user, name string, t time.Time) (auditEvent, b
 	return auditEvent{}, false
 }
 
-// watchOpenedAfter reports whether user opened a watch on Lease name,
-// received at or after t.
-func watchOpenedAfter(evs []auditEvent, user, name string, t time.Time) bool {
-	for i := len(evs) - 1; i >= 0; i-- {
-		ev := evs[i]
-		if ev.Stage == "ResponseStarted" && ev.Verb == "watch" && ev.User.Username == user &&
-			ev.name() == name && !ev.Received.Before(t) {
-			return true
+// watching reports whether user holds a watch on Lease name: it opened
+// more watches (ResponseStarted) than ended (ResponseComplete).
+func watching(evs []auditEvent, user, name string) bool {
+	var open int
+	for _, ev := range evs {
+		if ev.Verb != "watch" || ev.User.Username != user || ev.name() != name {
+			continue
+		}
+		switch ev.Stage {
+		case "ResponseStarted":
+			open++
+		case "ResponseComplete":
+			open--
 		}
 	}
-	return false
+	return open > 0
 }

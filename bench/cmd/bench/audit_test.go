@@ -117,17 +117,23 @@ func TestCountAudit(t *testing.T) {
 	}
 	tests := []struct {
 		user, name string
-		after      time.Time
 		want       bool
 	}{
-		{"follower", "l", at(2), true},
-		{"follower", "l", at(2.5), false},
-		{"follower", "other", t0, false},
-		{"leader", "l", t0, false},
+		{"follower", "l", false}, // its watch opened and ended
+		{"leader", "l", false},
 	}
 	for _, tt := range tests {
-		if got := watchOpenedAfter(evs, tt.user, tt.name, tt.after); got != tt.want {
-			t.Errorf("watchOpenedAfter(%s, %s, %v) = %v, want %v", tt.user, tt.name, tt.after, got, tt.want)
+		if got := watching(evs, tt.user, tt.name); got != tt.want {
+			t.Errorf("watching(%s, %s) = %v, want %v", tt.user, tt.name, got, tt.want)
 		}
+	}
+	open := auditLine("ResponseStarted", "watch", "follower", "l", 200, at(4))
+	more, _, err := parseAudit(strings.NewReader(open))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = append(evs, more...)
+	if !watching(evs, "follower", "l") || watching(evs, "follower", "other") {
+		t.Errorf("a watch opened again is not seen")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -32,13 +33,16 @@ type kubeLeaseGroup struct {
 	s      [2]*sidecartest.Sidecar
 	leader int
 	http   *http.Client
-	// since is when the follower's last change began (the group's start,
-	// a handover, a restart): its watch must open after it.
-	since time.Time
 }
 
+// kubeLeaseHoldOff keeps a releasing leader out until its follower has
+// surely taken the Lease: a watch event can take tens of milliseconds on
+// busy cores, and the handover is timed to the follower's term start, not
+// to the hold-off's end.
+const kubeLeaseHoldOff = 500 * time.Millisecond
+
 func newKubeLeaseGroup(ctx context.Context, e *env, lock string, ttl time.Duration) (*kubeLeaseGroup, error) {
-	g := &kubeLeaseGroup{e: e, lock: lock, ttl: ttl, since: time.Now(),
+	g := &kubeLeaseGroup{e: e, lock: lock, ttl: ttl,
 		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4}}}
 	for i := range g.s {
 		g.ids[i] = fmt.Sprintf("%s-%d", lock, i)
@@ -100,8 +104,8 @@ func (g *kubeLeaseGroup) close() {
 	g.http.CloseIdleConnections()
 }
 
-// waitWatching waits until the follower has opened its watch on the Lease
-// since its last change: from then on it learns of a release at once.
+// waitWatching waits until the follower holds a watch on the Lease: from
+// then on it learns of a release at once.
 func (g *kubeLeaseGroup) waitWatching(ctx context.Context) error {
 	follower := g.ids[1-g.leader]
 	deadline := time.Now().Add(2*g.ttl + 10*time.Second)
@@ -109,16 +113,40 @@ func (g *kubeLeaseGroup) waitWatching(ctx context.Context) error {
 		if err := g.e.audit.poll(); err != nil {
 			return err
 		}
-		if watchOpenedAfter(g.e.audit.events, follower, g.lock, g.since) {
+		if watching(g.e.audit.events, follower, g.lock) {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s opened no watch on Lease %s since %s", follower, g.lock, g.since.Format(time.RFC3339Nano))
+			return fmt.Errorf("%s holds no watch on Lease %s; %s", follower, g.lock, g.diagnose())
 		}
 		if err := sleep(ctx, 2*time.Millisecond); err != nil {
 			return err
 		}
 	}
+}
+
+// diagnose is what a failed wait reports: the last audit events on the
+// Lease and the end of each sidecar's log.
+func (g *kubeLeaseGroup) diagnose() string {
+	var b strings.Builder
+	b.WriteString("last audit events:")
+	n := 0
+	for i := len(g.e.audit.events) - 1; i >= 0 && n < 8; i-- {
+		ev := g.e.audit.events[i]
+		if ev.name() == g.lock {
+			fmt.Fprintf(&b, "\n  %s %s %s %s %d", ev.Received.Format("15:04:05.000000"), ev.User.Username, ev.Stage, ev.Verb, ev.code())
+			n++
+		}
+	}
+	for _, s := range g.s {
+		if s == nil {
+			continue
+		}
+		out, _ := os.ReadFile(s.LogPath)
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		fmt.Fprintf(&b, "\nend of %s:\n  %s", s.LogPath, strings.Join(lines[max(0, len(lines)-8):], "\n  "))
+	}
+	return b.String()
 }
 
 // awaitLeader long-polls sidecar i's GET /leader?wait= in the background.
@@ -180,8 +208,7 @@ func (g *kubeLeaseGroup) handover(ctx context.Context) (kubeLeaseHandover, error
 	}
 	t0, mono0 := time.Now(), clocks.MonotonicNS()
 	offset := t0.UnixNano() - mono0 // maps log stamps onto the wall clock
-	g.since = t0
-	if err := g.s[g.leader].Release(ctx, resignHoldOff); err != nil {
+	if err := g.s[g.leader].Release(ctx, kubeLeaseHoldOff); err != nil {
 		return kubeLeaseHandover{}, err
 	}
 	r := <-res
@@ -243,7 +270,7 @@ func (g *kubeLeaseGroup) crash(ctx context.Context, cs kubernetes.Interface) (fa
 		return 0, 0, err
 	}
 	crashed := g.leader
-	g.leader, g.since = waiter, time.Now()
+	g.leader = waiter
 	if err := g.start(ctx, crashed); err != nil {
 		return 0, 0, err
 	}

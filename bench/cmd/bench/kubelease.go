@@ -262,7 +262,7 @@ func (g *kubeLeaseGroup) crash(ctx context.Context, cs kubernetes.Interface) (fa
 	}
 	sp := l.Spec
 	if sp.HolderIdentity == nil || *sp.HolderIdentity != g.ids[g.leader] || sp.RenewTime == nil || sp.LeaseDurationSeconds == nil {
-		return 0, 0, fmt.Errorf("Lease %s right after the kill is not %s's term: %+v", g.lock, g.ids[g.leader], sp)
+		return 0, 0, fmt.Errorf("the Lease %s right after the kill is not %s's term: %+v", g.lock, g.ids[g.leader], sp)
 	}
 	expiryMono := sp.RenewTime.Add(time.Duration(*sp.LeaseDurationSeconds)*time.Second).UnixNano() - offset
 	started, err := startAfter(ctx, g.s[waiter].LogPath, monoKill)

@@ -69,6 +69,8 @@ func runKubeLease(ctx context.Context, e *env, res *Results) error {
 	cfg := e.cfg
 	ttl := cfg.kubeLeaseTTL
 	k := &KubeLeaseResult{TTL: ttl.String(), LoadAvgBeg: procstat.LoadAvg()}
+	// Set first: the rows' labels name its TTL.
+	res.KubeLease = k
 	cs, err := kubernetes.NewForConfig(e.kube.cfg)
 	if err != nil {
 		return err
@@ -113,7 +115,6 @@ func runKubeLease(ctx context.Context, e *env, res *Results) error {
 		WaiterAttemptsPerTTL:  c.FollowerPerLease,
 	})
 	k.LoadAvgEnd = procstat.LoadAvg()
-	res.KubeLease = k
 	fmt.Printf("\nbaton --backend kube-lease beside client-go (kube-apiserver %s, %d CPUs, load %s at the start, %s at the end)\n\n%s",
 		res.Meta.KubeVersion, res.Meta.CPUs, k.LoadAvgBeg, k.LoadAvgEnd, kubeLeaseTable(k, res))
 	return nil

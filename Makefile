@@ -11,7 +11,7 @@ BUILDFLAGS := -trimpath -ldflags '$(LDFLAGS)'
 IMAGE     ?= baton:$(VERSION)
 BIN       := bin
 
-.PHONY: all build demo demo-locks test chaos bench bench-core bench-schedule image image-docker deps-image deps-redis tools fmt vet lint docs clean help
+.PHONY: all build demo demo-locks test chaos bench bench-core bench-schedule bench-kube-lease image image-docker deps-image deps-redis tools fmt vet lint docs clean help
 
 all: build
 
@@ -23,6 +23,7 @@ help:
 	@echo "make chaos       randomized fault run (10m, >= 1000 transitions), then the exec topology (2m), the schedule topology (5m, exactly once per window), the locks, the lock API (3m) and the Lease backend on a real kube-apiserver (5m); CHAOS_SEED=N reproduces one"
 	@echo "make bench-core  handover latency, failover overshoot, idle follower load, RSS"
 	@echo "make bench-schedule  schedule mode: window start to job start, Redis commands per window (3 and 30 replicas)"
+	@echo "make bench-kube-lease  --backend kube-lease on an envtest kube-apiserver: handover, crash overshoot, API requests per minute"
 	@echo "make bench       baton side by side with client-go, redsync, bsm/redislock and the raw floor (bench/results)"
 	@echo "make build       build $(BIN)/baton (static, CGO_ENABLED=0)"
 	@echo "make image       the images without Docker (hack/image): $(BIN)/images/*.tar, reproducible digests"
@@ -152,6 +153,12 @@ bench-core: deps-redis build
 # --schedule` replicas, nothing written to bench/results, the table on stdout.
 bench-schedule: deps-redis build
 	cd bench && $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -only schedule -out ''
+
+# The Lease backend alone (bench/cmd/bench -only kube-lease): two sidecars
+# with --backend kube-lease on an envtest kube-apiserver, nothing written to
+# bench/results, the table on stdout. `make bench` runs it beside client-go.
+bench-kube-lease: deps-redis build
+	cd bench && KUBEBUILDER_ASSETS="$$(../hack/tools/kube-assets.sh)" $(GO) run ./cmd/bench -sidecar ../$(BIN)/baton -only kube-lease -out ''
 
 # The side-by-side benchmark lives in its own module (bench/), so the main
 # module does not depend on its peers. It writes bench/results/.

@@ -98,6 +98,12 @@ func TestParseFlagsSteps(t *testing.T) {
 		{args: []string{"-rerender", "-out", ""}, wantErr: "-rerender needs -out"},
 		{args: []string{"-only", "core", "-core-crashes", "0"}, wantErr: "-core-crashes"},
 		{args: []string{"-only", "core", "-core-idle-window", "1s"}, wantErr: "-core-idle-window"},
+		// The kube-lease step needs the kube-apiserver, and a TTL its Lease can hold.
+		{args: []string{"-only", "kube-lease"}, wantErr: "no kube-apiserver"},
+		{args: []string{"-only", "kube-lease", "-kube-assets", "/k"}, needKube: true},
+		{args: []string{"-only", "kube-lease", "-kube-assets", "/k", "-kube-lease-ttl", "1s"}, wantErr: "-kube-lease-ttl"},
+		{args: []string{"-only", "kube-lease", "-kube-assets", "/k", "-kube-lease-ttl", "2500ms"}, wantErr: "-kube-lease-ttl"},
+		{args: []string{"-only", "kube-lease", "-kube-assets", "/k", "-kube-lease-crashes", "0"}, wantErr: "-kube-lease-crashes"},
 	}
 	for _, tt := range tests {
 		c, err := parseFlags(tt.args)

@@ -209,13 +209,14 @@ func kubeIdle(ctx context.Context, e *env, t kubeTimings) (*IdleCost, error) {
 	if _, err := g.next(ctx, g.limit()); err != nil {
 		return nil, err
 	}
-	l0 := g.cands[0].rec.count()
+	l0, lw0 := g.cands[0].rec.count(), g.cands[0].rec.writeCount()
 	t0 := time.Now()
 	if err := sleep(ctx, e.cfg.idleWindow); err != nil {
 		return nil, err
 	}
 	dl := time.Since(t0)
 	leaderReqs := g.cands[0].rec.count() - l0
+	leaderWrites := g.cands[0].rec.writeCount() - lw0
 	for i := 1; i <= n; i++ {
 		c := &kubeCand{who: i}
 		g.cands = append(g.cands, c)
@@ -246,6 +247,7 @@ func kubeIdle(ctx context.Context, e *env, t kubeTimings) (*IdleCost, error) {
 		Timings:               t.String(),
 		LeaderStoreCmdsPerMin: float64(leaderReqs) / dl.Minutes(),
 		LeaderRequestsPerMin:  float64(leaderReqs) / dl.Minutes(),
+		LeaderWritesPerMin:    float64(leaderWrites) / dl.Minutes(),
 		WaiterStoreCmdsPerSec: perWaiter / dw.Seconds(),
 		WaiterRequestsPerSec:  perWaiter / dw.Seconds(),
 		WaiterAttemptsPerTTL:  perWaiter / (dw.Seconds() / t.lease.Seconds()),

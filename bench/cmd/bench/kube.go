@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -28,11 +29,21 @@ type kubeEnv struct {
 	version string
 }
 
-func startKube(ctx context.Context, assets string) (*kubeEnv, error) {
+// startKube starts it with an audit log of every request on a Lease at
+// auditPath (blocking mode: each event is written before its answer).
+func startKube(ctx context.Context, assets, auditPath string) (*kubeEnv, error) {
 	// client-go and envtest log through klog and logr: keep them quiet.
 	klog.SetLogger(logr.Discard())
 	ctrllog.SetLogger(logr.Discard())
 	te := &envtest.Environment{BinaryAssetsDirectory: assets, ControlPlaneStartTimeout: 2 * time.Minute}
+	policy := filepath.Join(filepath.Dir(auditPath), "kube-audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+		return nil, err
+	}
+	te.ControlPlane.GetAPIServer().Configure().
+		Set("audit-policy-file", policy).
+		Set("audit-log-path", auditPath).
+		Set("audit-log-mode", "blocking")
 	cfg, err := te.Start()
 	if err != nil {
 		return nil, err
@@ -79,6 +90,7 @@ type reqRecorder struct {
 
 	mu      sync.Mutex
 	n       int64
+	writes  int64 // PUT and POST: the Lease's updates and creates
 	lastPut time.Time
 }
 
@@ -87,6 +99,9 @@ func (r *reqRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 	resp, err := r.next.RoundTrip(req)
 	r.mu.Lock()
 	r.n++
+	if req.Method == http.MethodPut || req.Method == http.MethodPost {
+		r.writes++
+	}
 	if err == nil && (req.Method == http.MethodPut || req.Method == http.MethodPost) && resp.StatusCode < 300 {
 		r.lastPut = sent
 	}
@@ -98,6 +113,12 @@ func (r *reqRecorder) count() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n
+}
+
+func (r *reqRecorder) writeCount() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.writes
 }
 
 func (r *reqRecorder) lastUpdate() time.Time {

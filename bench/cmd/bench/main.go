@@ -80,14 +80,19 @@ type config struct {
 	scheduleReplicas        []int
 	// The locks step: application locks side by side (locks_config.go).
 	locks lockConfig
+	// The kube-lease step: baton sidecars with --backend kube-lease.
+	kubeLeaseTTL        time.Duration
+	kubeLeaseHandovers  int
+	kubeLeaseCrashes    int
+	kubeLeaseIdleWindow time.Duration
 }
 
 // stepNames are the steps -only accepts, in the order they run.
-var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "sidecar", "exec", "core", "locks", "schedule"}
+var stepNames = []string{"handover", "waiters", "crash", "idle", "kube-slow", "kube-lease", "sidecar", "exec", "core", "locks", "schedule"}
 
-// kubeSteps are the steps that measure client-go when there is a
-// kube-apiserver.
-var kubeSteps = []string{"handover", "crash", "idle", "kube-slow"}
+// kubeSteps are the steps that need a kube-apiserver: client-go's and
+// baton's Lease backend.
+var kubeSteps = []string{"handover", "crash", "idle", "kube-slow", "kube-lease"}
 
 func parseFlags(args []string) (*config, error) {
 	c := &config{}
@@ -128,6 +133,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&c.scheduleCountWindows, "schedule-count-windows", 20, "schedule step: windows whose commands MONITOR counts, per replica count")
 	scheduleReplicas := fs.String("schedule-replicas", "3,30", "schedule step: replica counts whose commands per window are counted")
 	c.locks.register(fs)
+	fs.DurationVar(&c.kubeLeaseTTL, "kube-lease-ttl", 2*time.Second, "kube-lease step: the sidecars' --lease-ttl (whole seconds, at least 2s)")
+	fs.IntVar(&c.kubeLeaseHandovers, "kube-lease-handovers", 100, "kube-lease step: graceful handovers (POST /leader/release) between two sidecars")
+	fs.IntVar(&c.kubeLeaseCrashes, "kube-lease-crashes", 20, "kube-lease step: crash failovers (SIGKILL of the leading sidecar)")
+	fs.DurationVar(&c.kubeLeaseIdleWindow, "kube-lease-idle-window", 60*time.Second, "kube-lease step: how long an idle leader's and follower's requests are counted, per TTL")
 	only := fs.String("only", "", "comma-separated steps to run (default all): "+strings.Join(stepNames, ",")+"; `make bench-core` is -only core")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -156,6 +165,9 @@ func parseFlags(args []string) (*config, error) {
 			"exec-starts":            func() { c.execStarts = 5 },
 			"schedule-windows":       func() { c.scheduleWindows = 20 },
 			"schedule-count-windows": func() { c.scheduleCountWindows = 5 },
+			"kube-lease-handovers":   func() { c.kubeLeaseHandovers = 20 },
+			"kube-lease-crashes":     func() { c.kubeLeaseCrashes = 3 },
+			"kube-lease-idle-window": func() { c.kubeLeaseIdleWindow = 10 * time.Second },
 		}
 		for name, f := range quick {
 			if !set[name] {
@@ -213,6 +225,10 @@ func parseFlags(args []string) (*config, error) {
 		return nil, fmt.Errorf("-schedule-windows and -schedule-count-windows must be at least 1, -schedule-latency-replicas 1 to 100")
 	case c.coreCrashTTL < 100*time.Millisecond || c.coreIdleTTL < 100*time.Millisecond || c.coreIdleWindow < c.coreIdleTTL:
 		return nil, fmt.Errorf("-core-crash-ttl and -core-idle-ttl must be at least 100ms, and -core-idle-window at least -core-idle-ttl")
+	case c.kubeLeaseTTL < 2*time.Second || c.kubeLeaseTTL%time.Second != 0:
+		return nil, fmt.Errorf("-kube-lease-ttl must be whole seconds, at least 2s (as baton's --backend kube-lease requires), got %v", c.kubeLeaseTTL)
+	case c.kubeLeaseHandovers < 1 || c.kubeLeaseCrashes < 1 || c.kubeLeaseIdleWindow <= 0:
+		return nil, fmt.Errorf("-kube-lease-handovers and -kube-lease-crashes must be at least 1, -kube-lease-idle-window positive")
 	case c.rerender && c.out == "":
 		return nil, errors.New("-rerender needs -out, the directory with results.json")
 	case c.needsKube() && c.kubeAssets == "" && !c.rerender:
@@ -242,6 +258,7 @@ type env struct {
 	admin *redis.Client // the bench's own connection: INFO, NUMSUB, PTTL
 	bin   string        // the baton sidecar binary
 	kube  *kubeEnv      // nil with -skip-kube
+	audit *auditTail    // the kube-apiserver's audit log of Lease requests
 	rng   *rand.Rand
 }
 
@@ -313,7 +330,8 @@ func run(ctx context.Context, cfg *config) error {
 
 	if cfg.needsKube() {
 		log.Info("starting envtest kube-apiserver", "assets", cfg.kubeAssets)
-		if e.kube, err = startKube(ctx, cfg.kubeAssets); err != nil {
+		e.audit = &auditTail{path: filepath.Join(dir, "kube-audit.log")}
+		if e.kube, err = startKube(ctx, cfg.kubeAssets, e.audit.path); err != nil {
 			return fmt.Errorf("envtest: %w", err)
 		}
 		res.Meta.KubeVersion = e.kube.version
@@ -346,6 +364,7 @@ func run(ctx context.Context, cfg *config) error {
 		{"crash", "crash failover", runCrashes},
 		{"idle", "idle cost", runIdleCost},
 		{"kube-slow", "client-go at 15s/10s/2s", runKubeSlow},
+		{"kube-lease", "baton --backend kube-lease on the same kube-apiserver", runKubeLease},
 	}); err != nil {
 		return err
 	}

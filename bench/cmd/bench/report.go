@@ -199,6 +199,11 @@ func markdown(r *Results) string {
 		p("The baton sidecar alone, timed from its own CLOCK_MONOTONIC log stamps where it can be: graceful handovers between two sidecars (`POST /leader/release`, lease TTL %s), crash failovers (SIGKILL of the leader; the lease's expiry is the PTTL read right after the kill) and one idle follower beside a holder in the bench process that renews every TTL/3. Load average %s at the start of the step, %s at the end.\n\n", c.HandoverTTL, c.LoadAvgBeg, c.LoadAvgEnd)
 		p("%s\n", coreTable(c))
 	}
+	if k := r.KubeLease; k != nil {
+		p("## baton --backend kube-lease beside client-go\n\n")
+		p("Two baton sidecars with `--backend kube-lease` (lease TTL %s) on a Lease of the same envtest kube-apiserver as client-go's rows, each talking to it as a user of its own, so that the API server's audit log (every request on a Lease, at the Metadata level) tells their requests apart. Handover: `POST /leader/release?hold_off=500ms` on the leader, once the follower holds its watch (in the audit log: a watch opened and not ended) and after a random pause up to TTL/3, to the follower's `started leading` log stamp (CLOCK_MONOTONIC). Crash: SIGKILL of the leader; the Lease's expiry is the renewTime it last wrote, read right after the kill, plus leaseDurationSeconds. Idle: a leader and a follower over one window per TTL; the follower's requests other than its watch, and the leader's Updates, counted in the audit log by user and verb. client-go's figures are its rows above, from the same run. Load average %s at the start of the step, %s at the end.\n\n", k.TTL, k.LoadAvgBeg, k.LoadAvgEnd)
+		p("%s\n", kubeLeaseTable(k, r))
+	}
 	if x := r.Exec; x != nil {
 		p("## Exec mode (baton run)\n\n")
 		p("Two `baton run` replicas (lease TTL %s, --kill-grace %s) whose job, bench/cmd/execchild, stamps its start and its SIGTERM on CLOCK_MONOTONIC and exits at once on SIGTERM; the leading replica gets SIGTERM and is restarted as the follower after each hand-off. Load average %s at the start of the step, %s at the end.\n\n", x.LeaseTTL, x.KillGrace, x.LoadAvgBeg, x.LoadAvgEnd)

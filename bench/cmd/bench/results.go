@@ -11,16 +11,17 @@ import (
 
 // Tool ids, in the order the tables list them.
 const (
-	idBaton   = "baton"
-	idSidecar = "baton-sidecar"
-	idFloor   = "raw-floor"
-	idBsm     = "bsm-redislock"
-	idRedsync = "redsync"
-	idKubeTTL = "client-go-ttl"
-	idKube15  = "client-go-15s"
+	idBaton     = "baton"
+	idSidecar   = "baton-sidecar"
+	idFloor     = "raw-floor"
+	idBsm       = "bsm-redislock"
+	idRedsync   = "redsync"
+	idKubeLease = "baton-kube-lease"
+	idKubeTTL   = "client-go-ttl"
+	idKube15    = "client-go-15s"
 )
 
-var toolOrder = []string{idBaton, idSidecar, idFloor, idBsm, idRedsync, idKubeTTL, idKube15}
+var toolOrder = []string{idBaton, idSidecar, idFloor, idBsm, idRedsync, idKubeLease, idKubeTTL, idKube15}
 
 // pollingPeers are the peers that find a free lock by polling.
 var pollingPeers = []string{idBsm, idRedsync, idKubeTTL, idKube15}
@@ -38,6 +39,12 @@ func (r *Results) toolLabel(id string) string {
 		return fmt.Sprintf("bsm/redislock (linear retry %v)", r.Meta.BsmBackoff)
 	case idRedsync:
 		return "go-redsync/redsync (defaults: 32 tries, 50–250ms delay)"
+	case idKubeLease:
+		ttl := "?"
+		if r.KubeLease != nil {
+			ttl = r.KubeLease.TTL
+		}
+		return fmt.Sprintf("baton sidecar, --backend kube-lease (Lease, TTL %s, watch)", ttl)
 	case idKubeTTL:
 		return fmt.Sprintf("client-go leaderelection, Lease (%s)", scaledKube(r.ttl()).String())
 	case idKube15:
@@ -49,18 +56,19 @@ func (r *Results) toolLabel(id string) string {
 // Results is everything one run measured. Durations in JSON are
 // nanoseconds.
 type Results struct {
-	Meta     Meta              `json:"meta"`
-	Handover []*LatencySeries  `json:"graceful_handover"`
-	Waiters  []*LatencySeries  `json:"handover_by_waiters"`
-	Crash    []*FailoverSeries `json:"crash_failover"`
-	Idle     []*IdleCost       `json:"idle_cost"`
-	Sidecar  *SidecarResult    `json:"sidecar"`
-	Core     *CoreResult       `json:"core,omitempty"`
-	Exec     *ExecResult       `json:"exec,omitempty"`
-	Locks    *LocksResult      `json:"locks,omitempty"`
-	Schedule *ScheduleResult   `json:"schedule,omitempty"`
-	Ratios   []RatioRow        `json:"ratios"`
-	Targets  []Target          `json:"targets"`
+	Meta      Meta              `json:"meta"`
+	Handover  []*LatencySeries  `json:"graceful_handover"`
+	Waiters   []*LatencySeries  `json:"handover_by_waiters"`
+	Crash     []*FailoverSeries `json:"crash_failover"`
+	Idle      []*IdleCost       `json:"idle_cost"`
+	Sidecar   *SidecarResult    `json:"sidecar"`
+	Core      *CoreResult       `json:"core,omitempty"`
+	Exec      *ExecResult       `json:"exec,omitempty"`
+	Locks     *LocksResult      `json:"locks,omitempty"`
+	Schedule  *ScheduleResult   `json:"schedule,omitempty"`
+	KubeLease *KubeLeaseResult  `json:"kube_lease,omitempty"`
+	Ratios    []RatioRow        `json:"ratios"`
+	Targets   []Target          `json:"targets"`
 	// Rewon counts baton handovers in which the resigning leader took the
 	// lock back (left out of the latencies).
 	Rewon int `json:"rewon"`
@@ -145,6 +153,9 @@ type IdleCost struct {
 	LeaderStoreCmdsPerMin float64 `json:"leader_store_cmds_per_min"`
 	// LeaderRequestsPerMin: the leader's client-side requests per minute.
 	LeaderRequestsPerMin float64 `json:"leader_requests_per_min"`
+	// LeaderWritesPerMin: the leader's writes of the Lease (updates and
+	// creates) per minute; Kubernetes rows only.
+	LeaderWritesPerMin float64 `json:"leader_writes_per_min,omitempty"`
 	// WaiterStoreCmdsPerSec: per idle waiter, commandstats delta (minus the
 	// leader's rate) per second.
 	WaiterStoreCmdsPerSec float64 `json:"waiter_store_cmds_per_s"`
@@ -411,6 +422,12 @@ func (r *Results) targets() []Target {
 	} else {
 		missing("idle RSS", "≤ 30 MiB")
 		missing("/leader throughput", "≥ 20k req/s")
+	}
+	if k := r.KubeLease; k != nil {
+		ts = append(ts, Target{"graceful handover p99 (--backend kube-lease, release → follower's term start)", "≤ 50 ms", fmtMs(k.Handover.P99), k.Handover.N > 0 && k.Handover.P99 <= 50*time.Millisecond})
+		for _, c := range k.Idle {
+			ts = append(ts, Target{"idle follower requests beyond its watch (--backend kube-lease, TTL " + c.TTL + ")", "≤ 1 per lease", fmt.Sprintf("%.2f per lease (%.2f/min)", c.FollowerPerLease, c.FollowerPerMin), c.FollowerPerLease <= 1})
+		}
 	}
 	var w100 *LatencySeries
 	for _, w := range r.Waiters {

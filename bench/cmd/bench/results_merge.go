@@ -30,6 +30,12 @@ var mergeSteps = map[string]func(dst, src *Results){
 	"core":     func(dst, src *Results) { dst.Core = src.Core },
 	"locks":    func(dst, src *Results) { dst.Locks = src.Locks },
 	"schedule": func(dst, src *Results) { dst.Schedule = src.Schedule },
+	"kube-lease": func(dst, src *Results) {
+		dst.KubeLease = src.KubeLease
+		dst.Handover = replaceSeries(dst.Handover, src.findHandover(idKubeLease))
+		dst.Crash = replaceFailover(dst.Crash, src.findCrash(idKubeLease))
+		dst.Idle = replaceIdle(dst.Idle, src.findIdle(idKubeLease))
+	},
 }
 
 // mergePrevious returns res, or, when only steps of mergeSteps ran and dir
@@ -79,4 +85,26 @@ func mergePrevious(dir string, cfg *config, res *Results) (*Results, error) {
 		prev.Meta.Steps = append(prev.Meta.Steps, st)
 	}
 	return &prev, nil
+}
+
+// replaceTool returns list with the entry of v's tool replaced by v (or
+// v appended); a nil v leaves list as it is.
+func replaceTool[T any](list []*T, v *T, tool func(*T) string) []*T {
+	if v == nil {
+		return list
+	}
+	list = slices.DeleteFunc(list, func(x *T) bool { return tool(x) == tool(v) })
+	return append(list, v)
+}
+
+func replaceSeries(l []*LatencySeries, v *LatencySeries) []*LatencySeries {
+	return replaceTool(l, v, func(s *LatencySeries) string { return s.Tool })
+}
+
+func replaceFailover(l []*FailoverSeries, v *FailoverSeries) []*FailoverSeries {
+	return replaceTool(l, v, func(s *FailoverSeries) string { return s.Tool })
+}
+
+func replaceIdle(l []*IdleCost, v *IdleCost) []*IdleCost {
+	return replaceTool(l, v, func(s *IdleCost) string { return s.Tool })
 }

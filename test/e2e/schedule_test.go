@@ -16,13 +16,16 @@ import (
 	"github.com/baton-dev/baton/pkg/runs"
 )
 
-// Scenario 9's job: a window of 10 s, a run of 4 s, so that a run can be
-// interrupted mid-way and its retry still ends inside the window.
+// Scenario 9's job: a window of 10 s; a first attempt of 8 s, so that the
+// pod's deletion reaches it mid-run even when the kubelet's SIGTERM comes
+// seconds after the delete (seen: up to 3 s on a busy node), and a retry of
+// 2 s, which still ends inside the window.
 const (
 	scheduleEvery = 10 * time.Second
 	runScript     = `echo "run start $BATON_RUN_WINDOW attempt=$BATON_RUN_ATTEMPT fence=$BATON_FENCE"
 trap 'echo "run stop $BATON_RUN_WINDOW attempt=$BATON_RUN_ATTEMPT fence=$BATON_FENCE"; exit 143' TERM
-sleep 4 & wait $!
+d=8; [ "$BATON_RUN_ATTEMPT" = 1 ] || d=2
+sleep $d & wait $!
 echo "run end $BATON_RUN_WINDOW attempt=$BATON_RUN_ATTEMPT fence=$BATON_FENCE"`
 )
 

@@ -169,7 +169,11 @@ func (b *batch) install(t *testing.T) {
 // serviceReachesLeader GETs /metrics through the leader Service's
 // ClusterIP from the host, ten times: every answer must be a leader's.
 func (b *batch) serviceReachesLeader(ip string) (bool, string) {
-	client := &http.Client{Timeout: 2 * time.Second}
+	// A new connection per request: a kept-alive one stays on the pod it
+	// first reached, and one opened while the Service's endpoints still
+	// named a pod that no longer leads would answer from it for the whole
+	// poll (kube-proxy balances connections, not requests).
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var last string
 	ok := poll(b.s.ctx, 20*time.Second, func() bool {
 		for i := 0; i < 10; i++ {

@@ -76,24 +76,11 @@ func (h *handler) electorGet(w http.ResponseWriter, r *http.Request) {
 // Options.MaxWatchers' slots and ends when the client goes away or the
 // server's base context ends.
 func (h *handler) electorSSE(w http.ResponseWriter, r *http.Request) {
-	if _, err := httpx.Query(r); err != nil {
-		h.writeRequestError(w, r, err)
-		return
-	}
-	if r.Method == http.MethodHead {
-		setStreamHeaders(w)
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	release, ok := h.watchers.acquire()
-	if !ok {
-		h.writeBusy(w, r)
+	s, release := h.openStream(w, r)
+	if s == nil {
 		return
 	}
 	defer release()
-	setStreamHeaders(w)
-	s := newEventStream(w, h.opts.HeartbeatInterval)
-	w.WriteHeader(http.StatusOK)
 
 	heartbeat := time.NewTicker(h.opts.HeartbeatInterval)
 	defer heartbeat.Stop()

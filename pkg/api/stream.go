@@ -40,3 +40,28 @@ func (s *eventStream) send(block string) bool {
 	}
 	return s.rc.Flush() == nil
 }
+
+// openStream starts an event stream's answer: it refuses bad parameters
+// (400) and a full watcher table (busy), answers HEAD with the headers
+// alone, and otherwise takes a watcher slot and writes the headers. A nil
+// stream means the answer is complete; release frees the slot.
+func (h *handler) openStream(w http.ResponseWriter, r *http.Request) (s *eventStream, release func()) {
+	if _, err := httpx.Query(r); err != nil {
+		h.writeRequestError(w, r, err)
+		return nil, nil
+	}
+	if r.Method == http.MethodHead {
+		setStreamHeaders(w)
+		w.WriteHeader(http.StatusOK)
+		return nil, nil
+	}
+	release, ok := h.watchers.acquire()
+	if !ok {
+		h.writeBusy(w, r)
+		return nil, nil
+	}
+	setStreamHeaders(w)
+	s = newEventStream(w, h.opts.HeartbeatInterval)
+	w.WriteHeader(http.StatusOK)
+	return s, release
+}

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"time"
-
-	"github.com/baton-dev/baton/internal/httpx"
 )
 
 // watch serves GET /leader/watch, a stream of Server-Sent Events: the
@@ -22,24 +20,11 @@ import (
 // repeats the previous event's id. It ends when the client goes away. Each
 // stream holds one of Options.MaxWatchers' slots.
 func (h *handler) watch(w http.ResponseWriter, r *http.Request) {
-	if _, err := httpx.Query(r); err != nil {
-		h.writeRequestError(w, r, err)
-		return
-	}
-	if r.Method == http.MethodHead {
-		setStreamHeaders(w)
-		w.WriteHeader(http.StatusOK)
-		return
-	}
-	release, ok := h.watchers.acquire()
-	if !ok {
-		h.writeBusy(w, r)
+	s, release := h.openStream(w, r)
+	if s == nil {
 		return
 	}
 	defer release()
-	setStreamHeaders(w)
-	s := newEventStream(w, h.opts.HeartbeatInterval)
-	w.WriteHeader(http.StatusOK)
 
 	heartbeat := time.NewTicker(h.opts.HeartbeatInterval)
 	defer heartbeat.Stop()
